@@ -1,0 +1,110 @@
+//! The three losses for a batch: shapes and ranges checked once, then the per-variable maths of the data kind.
+//!
+//! All take θ (`input`), the network's `output` for it, and t per example (`t[b]` for every variable of example
+//! b), and return one value per variable; average them over an example's variables for its loss per dimension.
+
+use crate::error::{BfnError, Result};
+use crate::flow::accuracy_schedule::{check_steps, check_time};
+use crate::flow::input_params::check_finite;
+use crate::flow::{BayesianFlow, CounterRng, Estimate, InputParams, Real};
+
+/// L∞ per variable (paper eq. 41 / 101 / 184, as the reference computes it).
+pub fn cts_time_loss<F: Real, K: BayesianFlow<F>>(
+    kind: &K,
+    x: &[K::Datum],
+    input: &InputParams<F>,
+    output: &[F],
+    t: &[F],
+) -> Result<Vec<F>> {
+    check_batch(kind, x, input, output, t)?;
+    Ok(per_variable(kind, input, output, |v, inp, out| {
+        kind.cts_time_loss(x[v], inp, out, t[v / input.shape().variables()])
+    }))
+}
+
+/// Lⁿ per variable at t = (i − 1)/n, estimated with `draws` Monte Carlo draws where there is no closed form.
+#[allow(clippy::too_many_arguments)]
+pub fn discrete_time_loss<F: Real, K: BayesianFlow<F>>(
+    kind: &K,
+    x: &[K::Datum],
+    input: &InputParams<F>,
+    output: &[F],
+    t: &[F],
+    n: u32,
+    draws: u32,
+    rng: &CounterRng,
+) -> Result<Vec<Estimate<F>>> {
+    check_batch(kind, x, input, output, t)?;
+    check_steps(n)?;
+    if draws == 0 {
+        return Err(BfnError::NoDraws);
+    }
+    Ok(per_variable(kind, input, output, |v, inp, out| {
+        let t = t[v / input.shape().variables()];
+        kind.discrete_time_loss(x[v], inp, out, t, n, draws, rng, v as u32)
+    }))
+}
+
+/// L^r per variable: the network's output is for θ at t = 1.
+pub fn reconstruction_loss<F: Real, K: BayesianFlow<F>>(
+    kind: &K,
+    x: &[K::Datum],
+    input: &InputParams<F>,
+    output: &[F],
+) -> Result<Vec<F>> {
+    let t = vec![F::ONE; input.shape().batch()];
+    check_batch(kind, x, input, output, &t)?;
+    Ok(per_variable(kind, input, output, |v, inp, out| {
+        kind.reconstruction_loss(x[v], inp, out)
+    }))
+}
+
+/// Checks every buffer against θ's shape and the kind's widths, data against the kind, t against [0, 1] and the
+/// network output for NaN.
+pub(crate) fn check_batch<F: Real, K: BayesianFlow<F>>(
+    kind: &K,
+    x: &[K::Datum],
+    input: &InputParams<F>,
+    output: &[F],
+    t: &[F],
+) -> Result<()> {
+    let shape = input.shape();
+    if input.width() != kind.input_width() {
+        return Err(BfnError::ShapeMismatch {
+            what: "input parameters per variable",
+            got: input.width(),
+            expected: kind.input_width(),
+        });
+    }
+    shape.check("data", 1, x.len())?;
+    shape.check("network output", kind.output_width(), output.len())?;
+    if t.len() != shape.batch() {
+        return Err(BfnError::ShapeMismatch {
+            what: "times (one per example)",
+            got: t.len(),
+            expected: shape.batch(),
+        });
+    }
+    t.iter().try_for_each(|&t| check_time(t))?;
+    x.iter().try_for_each(|&x| kind.check_datum(x))?;
+    check_finite("network output", output.iter().copied())
+}
+
+/// `f(v, θ_v, output_v)` for every variable v.
+fn per_variable<F: Real, K: BayesianFlow<F>, T>(
+    kind: &K,
+    input: &InputParams<F>,
+    output: &[F],
+    f: impl FnMut(usize, &[F], &[F]) -> T,
+) -> Vec<T> {
+    let mut f = f;
+    (0..input.shape().len())
+        .map(|v| {
+            f(
+                v,
+                input.variable(v),
+                &output[v * kind.output_width()..][..kind.output_width()],
+            )
+        })
+        .collect()
+}

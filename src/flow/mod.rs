@@ -1,0 +1,37 @@
+//! The BFN maths in pure Rust: schedules, Bayesian updates, output distributions, losses and the sampler.
+//!
+//! This layer is the reference the rest of the crate is checked against: the golden values of the official
+//! PyTorch implementation test it (`tests/golden.rs`), and the trainer's and the GPU's results are compared with
+//! it. Everything is generic over [`Real`], so the same code runs in `f64` (reference, losses) and `f32` (the
+//! precision the GPU kernels reproduce).
+//!
+//! The three data kinds, [`Continuous`], [`Discretised`] and [`Discrete`], implement one trait,
+//! [`BayesianFlow`]; [`Sampler`], [`loss`] and [`elbo`] work with any of them.
+
+mod accuracy_schedule;
+mod bayesian_flow;
+mod continuous;
+mod discrete;
+mod discretised;
+pub mod discretised_normal;
+pub mod elbo;
+mod estimate;
+pub mod gaussian_input;
+mod input_params;
+pub mod loss;
+pub mod normal;
+mod real;
+mod receiver;
+mod rng;
+mod sampler;
+
+pub use accuracy_schedule::{AccuracySchedule, MAX_STEPS, Step};
+pub use bayesian_flow::BayesianFlow;
+pub use continuous::{Continuous, RECONSTRUCTION_BINS};
+pub use discrete::Discrete;
+pub use discretised::Discretised;
+pub use estimate::Estimate;
+pub use input_params::{InputParams, Shape};
+pub use real::Real;
+pub use rng::{CounterRng, Stream, VariableNoise, categorical, threefry2x32};
+pub use sampler::{Denoiser, Sampler, Sampling};
