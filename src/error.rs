@@ -69,9 +69,17 @@ pub enum BfnError {
     /// A batch or an example must not be empty.
     #[error("{0} must not be empty")]
     Empty(&'static str),
-    /// A Monte Carlo estimate needs at least one draw.
-    #[error("a Monte Carlo estimate needs at least one draw")]
-    NoDraws,
+    /// A Monte Carlo estimate needs at least one draw, and no more than the generator's step counter can tell
+    /// apart ([`crate::flow::MAX_STEPS`]).
+    #[error("{what} must lie in 1..={max}, got {got}")]
+    DrawsOutOfRange {
+        /// What is drawn: `"draws"` or `"repeats"`.
+        what: &'static str,
+        /// The number given.
+        got: u64,
+        /// The largest number accepted.
+        max: u64,
+    },
     /// A [`crate::flow::Denoiser`] failed; its message is kept.
     #[error("denoiser failed: {0}")]
     Denoiser(String),

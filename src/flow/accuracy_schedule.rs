@@ -140,6 +140,18 @@ pub fn check_steps(n: u32) -> Result<()> {
     Ok(())
 }
 
+/// Checks a number of Monte Carlo draws: each draw uses one value of the generator's step counter.
+pub fn check_draws(what: &'static str, draws: u32) -> Result<()> {
+    if draws == 0 || draws > MAX_STEPS {
+        return Err(BfnError::DrawsOutOfRange {
+            what,
+            got: draws.into(),
+            max: MAX_STEPS.into(),
+        });
+    }
+    Ok(())
+}
+
 /// Checks a time t ∈ [0, 1].
 pub fn check_time<F: Real>(t: F) -> Result<()> {
     if !(t >= F::ZERO && t <= F::ONE) {

@@ -5,7 +5,8 @@
 //! from the Bayesian flow p_F(θ ∣ x; t); the reconstruction term draws θ from p_F at t = 1. Each repeat asks the
 //! network twice for the whole batch.
 
-use crate::error::{BfnError, Result};
+use crate::error::Result;
+use crate::flow::accuracy_schedule::check_draws;
 use crate::flow::estimate::Accumulator;
 use crate::flow::loss::{cts_time_loss, discrete_time_loss, reconstruction_loss};
 use crate::flow::rng::Stream;
@@ -63,16 +64,15 @@ impl NegativeElbo {
 }
 
 /// Estimates the negative ELBO of the batch `x` (of `shape`) under `denoiser`.
-pub fn negative_elbo<F: Real, K: BayesianFlow<F>, D: Denoiser<F>>(
+pub fn negative_elbo<F: Real, K: BayesianFlow<F>, D: Denoiser<F> + ?Sized>(
     kind: &K,
     denoiser: &mut D,
     x: &[K::Datum],
     shape: Shape,
     settings: ElboSettings,
 ) -> Result<NegativeElbo> {
-    if settings.repeats == 0 || settings.draws == 0 {
-        return Err(BfnError::NoDraws);
-    }
+    check_draws("repeats", settings.repeats)?;
+    check_draws("draws", settings.draws)?;
     let rng = CounterRng::new(settings.seed);
     let mut output = vec![F::ZERO; shape.len() * kind.output_width()];
     let (mut diffusion, mut reconstruction) = (Accumulator::default(), Accumulator::default());

@@ -4,7 +4,7 @@
 //! b), and return one value per variable; average them over an example's variables for its loss per dimension.
 
 use crate::error::{BfnError, Result};
-use crate::flow::accuracy_schedule::{check_steps, check_time};
+use crate::flow::accuracy_schedule::{check_draws, check_steps, check_time};
 use crate::flow::input_params::check_finite;
 use crate::flow::{BayesianFlow, CounterRng, Estimate, InputParams, Real};
 
@@ -36,9 +36,7 @@ pub fn discrete_time_loss<F: Real, K: BayesianFlow<F>>(
 ) -> Result<Vec<Estimate<F>>> {
     check_batch(kind, x, input, output, t)?;
     check_steps(n)?;
-    if draws == 0 {
-        return Err(BfnError::NoDraws);
-    }
+    check_draws("draws", draws)?;
     Ok(per_variable(kind, input, output, |v, inp, out| {
         let t = t[v / input.shape().variables()];
         kind.discrete_time_loss(x[v], inp, out, t, n, draws, rng, v as u32)

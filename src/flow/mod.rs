@@ -20,6 +20,7 @@ pub mod gaussian_input;
 mod input_params;
 pub mod loss;
 pub mod normal;
+pub mod oracle;
 mod real;
 mod receiver;
 mod rng;

@@ -78,7 +78,7 @@ impl<K> Sampler<K> {
     }
 
     /// Runs all n steps and returns the samples, one datum per variable.
-    pub fn sample<F: Real, D: Denoiser<F>>(
+    pub fn sample<F: Real, D: Denoiser<F> + ?Sized>(
         &self,
         denoiser: &mut D,
         shape: Shape,
@@ -91,7 +91,7 @@ impl<K> Sampler<K> {
 
     /// As [`sample`](Self::sample), showing θ to `observe` before the first step (step 0) and after every step
     /// i: the Bayesian flow of this run, for visualisation.
-    pub fn sample_observed<F: Real, D: Denoiser<F>>(
+    pub fn sample_observed<F: Real, D: Denoiser<F> + ?Sized>(
         &self,
         denoiser: &mut D,
         shape: Shape,
@@ -152,7 +152,7 @@ impl<F: Real, K: BayesianFlow<F>> Sampling<F, K> {
 
     /// Takes the next step. Fails with [`crate::BfnError::StepOutOfRange`] after the last one, and with
     /// [`crate::BfnError::NotFinite`] if the network's output is not finite (θ is then left as it was).
-    pub fn step<D: Denoiser<F>>(&mut self, denoiser: &mut D) -> Result<()> {
+    pub fn step<D: Denoiser<F> + ?Sized>(&mut self, denoiser: &mut D) -> Result<()> {
         let step = Step::new(self.done + 1, self.steps)?;
         let t = step.t::<F>();
         self.ask(denoiser, t)?;
@@ -178,7 +178,7 @@ impl<F: Real, K: BayesianFlow<F>> Sampling<F, K> {
     }
 
     /// Takes the steps left, then returns the mode of the output distribution at t = 1 for every variable.
-    pub fn finish<D: Denoiser<F>>(&mut self, denoiser: &mut D) -> Result<Vec<K::Datum>> {
+    pub fn finish<D: Denoiser<F> + ?Sized>(&mut self, denoiser: &mut D) -> Result<Vec<K::Datum>> {
         while !self.is_finished() {
             self.step(denoiser)?;
         }
@@ -193,7 +193,7 @@ impl<F: Real, K: BayesianFlow<F>> Sampling<F, K> {
             .collect())
     }
 
-    fn ask<D: Denoiser<F>>(&mut self, denoiser: &mut D, t: F) -> Result<()> {
+    fn ask<D: Denoiser<F> + ?Sized>(&mut self, denoiser: &mut D, t: F) -> Result<()> {
         self.t.fill(t);
         denoiser.output_params(&self.input, &self.t, &mut self.output)?;
         check_finite("network output", self.output.iter().copied())

@@ -1,0 +1,42 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+/// Pearson's χ² statistic of observed counts against expected probabilities, over the classes with an expected
+/// count of at least 5 (the rest pooled into one cell), and its degrees of freedom.
+pub fn chi_square(counts: &[u64], probs: &[f64]) -> (f64, usize) {
+    let total: u64 = counts.iter().sum();
+    let (mut stat, mut cells) = (0.0, 0);
+    let (mut pooled_o, mut pooled_e) = (0.0, 0.0);
+    for (&o, &p) in counts.iter().zip(probs) {
+        let e = p * total as f64;
+        if e >= 5.0 {
+            stat += (o as f64 - e).powi(2) / e;
+            cells += 1;
+        } else {
+            pooled_o += o as f64;
+            pooled_e += e;
+        }
+    }
+    if pooled_e > 0.0 {
+        stat += (pooled_o - pooled_e).powi(2) / pooled_e.max(1e-300);
+        cells += 1;
+    }
+    (stat, cells - 1)
+}
+
+/// The upper 0.1% point of χ² with `df` degrees of freedom (Wilson–Hilferty, within 1% for df ≥ 2).
+pub fn chi_square_critical_0_001(df: usize) -> f64 {
+    let k = df as f64;
+    let z = 3.090_232; // Φ⁻¹(0.999)
+    k * (1.0 - 2.0 / (9.0 * k) + z * (2.0 / (9.0 * k)).sqrt()).powi(3)
+}
+
+/// Asserts that counts are a plausible sample from probs at the 0.1% level.
+pub fn assert_matches_distribution(what: &str, counts: &[u64], probs: &[f64]) {
+    let (stat, df) = chi_square(counts, probs);
+    let critical = chi_square_critical_0_001(df);
+    assert!(
+        stat < critical,
+        "{what}: χ² = {stat:.1} with {df} degrees of freedom exceeds {critical:.1}\ncounts {counts:?}\nprobs {probs:?}"
+    );
+}
