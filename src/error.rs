@@ -85,5 +85,17 @@ pub enum BfnError {
     Denoiser(String),
 }
 
+/// Fails with [`BfnError::ShapeMismatch`] unless a buffer has the length its shape implies.
+pub(crate) fn check_len(what: &'static str, got: usize, expected: usize) -> Result<()> {
+    if got != expected {
+        return Err(BfnError::ShapeMismatch {
+            what,
+            got,
+            expected,
+        });
+    }
+    Ok(())
+}
+
 /// `Result` with [`BfnError`].
 pub type Result<T, E = BfnError> = std::result::Result<T, E>;

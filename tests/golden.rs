@@ -8,8 +8,8 @@
 use std::path::Path;
 
 use bevy_bfn::flow::{
-    BayesianFlow, Continuous, CounterRng, Discrete, Discretised, Estimate, InputParams, Shape,
-    Step, loss,
+    BayesianFlow, Continuous, CounterRng, DataKind, Datum, Discrete, Discretised, Estimate,
+    InputParams, Shape, Step, loss,
 };
 use serde_json::Value;
 
@@ -84,7 +84,7 @@ fn continuous(case: &Case, f: &str) -> Result<Outcome, String> {
             let mut mu = case.array("mu");
             for (m, y) in mu.iter_mut().zip(case.array("y")) {
                 let mut theta = [*m];
-                BayesianFlow::<f64>::bayesian_update(&kind, &mut theta, rho, &[y], alpha);
+                BayesianFlow::<f64>::bayesian_update(kind.input(), &mut theta, rho, &[y], alpha);
                 *m = theta[0];
             }
             Outcome::Fields(vec![("mu", mu), ("rho", vec![rho + alpha])])
@@ -149,7 +149,7 @@ fn discrete(case: &Case, f: &str) -> Result<Outcome, String> {
             .iter()
             .enumerate()
             .flat_map(|(v, &x)| (0..k as u32).map(move |c| (v, x, c)))
-            .map(|(v, x, c)| kind.sender_moments(x, c, accuracy(v)))
+            .map(|(v, x, c)| kind.input().sender_moments(x, c, accuracy(v)))
             .unzip();
         Outcome::Fields(vec![("mean", mean), ("std", std)])
     };
@@ -158,7 +158,7 @@ fn discrete(case: &Case, f: &str) -> Result<Outcome, String> {
         "sender" => moments(case.classes("x"), &|_| case.scalar("alpha")),
         "flow_moments" => {
             let t = case.array("t");
-            moments(case.classes("x"), &|v| kind.flow_accuracy(t[v]))
+            moments(case.classes("x"), &|v| kind.input().flow_accuracy(t[v]))
         }
         "update" => {
             let alpha = case.scalar("alpha");
@@ -167,7 +167,7 @@ fn discrete(case: &Case, f: &str) -> Result<Outcome, String> {
                 .chunks_exact_mut(k)
                 .zip(case.array("y").chunks_exact(k))
             {
-                BayesianFlow::<f64>::bayesian_update(&kind, th, 0.0, y, alpha);
+                BayesianFlow::<f64>::bayesian_update(kind.input(), th, 0.0, y, alpha);
             }
             Outcome::Values(theta)
         }
@@ -186,17 +186,17 @@ fn discrete(case: &Case, f: &str) -> Result<Outcome, String> {
     })
 }
 
-fn alpha<K: BayesianFlow<f64>>(kind: &K, case: &Case) -> Outcome {
+fn alpha<K: DataKind<f64>>(kind: &K, case: &Case) -> Outcome {
     let step = Step::new(case.scalar("i") as u32, case.scalar("n") as u32).expect("step");
-    Outcome::Values(vec![kind.schedule().alpha::<f64>(step)])
+    Outcome::Values(vec![kind.flow().schedule().alpha::<f64>(step)])
 }
 
 /// The three losses, through the checked batch-level functions.
-fn losses<K: BayesianFlow<f64>>(
+fn losses<K: DataKind<f64>>(
     kind: &K,
     case: &Case,
     f: &str,
-    x: &[K::Datum],
+    x: &[Datum<f64, K>],
     input: &InputParams<f64>,
     output: &[f64],
 ) -> Result<Outcome, String> {
@@ -209,7 +209,7 @@ fn losses<K: BayesianFlow<f64>>(
             Outcome::Values(loss::reconstruction_loss(kind, x, input, output).map_err(err)?)
         }
         "discrete_time_loss" => {
-            let draws = if kind.input_width() > 1 {
+            let draws = if kind.flow().input_width() > 1 {
                 DISCRETE_DRAWS
             } else {
                 DISCRETISED_DRAWS

@@ -4,13 +4,14 @@
 use bevy_bfn::flow::elbo::{ElboSettings, LossTime, negative_elbo};
 use bevy_bfn::flow::oracle::Oracle;
 use bevy_bfn::flow::{
-    BayesianFlow, Continuous, CounterRng, Discrete, Discretised, Estimate, InputParams, Shape, Step,
+    Continuous, CounterRng, DataKind, Datum, Discrete, Discretised, Estimate, InputParams,
+    MonteCarlo, Shape, Step,
 };
 
 /// E_t[Lⁿ(t)] over t ∈ {0, 1/n, …, (n−1)/n}, for one variable with the given network output at each t.
-fn expected_discrete_time_loss<K: BayesianFlow<f64>>(
+fn expected_discrete_time_loss<K: DataKind<f64>>(
     kind: &K,
-    x: K::Datum,
+    x: Datum<f64, K>,
     input: &[f64],
     output_at: impl Fn(f64) -> Vec<f64>,
     n: u32,
@@ -21,16 +22,21 @@ fn expected_discrete_time_loss<K: BayesianFlow<f64>>(
         .unwrap()
         .map(|step| {
             let t = step.t();
-            kind.discrete_time_loss(x, input, &output_at(t), t, n, draws, &rng, step.i())
+            let mc = MonteCarlo {
+                draws,
+                rng,
+                variable: step.i(),
+            };
+            kind.discrete_time_loss(x, input, &output_at(t), t, n, mc)
         })
         .collect();
     Estimate::mean_of(&per_step)
 }
 
 /// ∫₀¹ L∞(t) dt by the midpoint rule on 20,000 points.
-fn integrated_cts_time_loss<K: BayesianFlow<f64>>(
+fn integrated_cts_time_loss<K: DataKind<f64>>(
     kind: &K,
-    x: K::Datum,
+    x: Datum<f64, K>,
     input: &[f64],
     output_at: impl Fn(f64) -> Vec<f64>,
 ) -> f64 {

@@ -5,7 +5,7 @@ mod common;
 use bevy_bfn::flow::discretised_normal::{DiscretisedNormal, bin_centre, bin_of};
 use bevy_bfn::flow::oracle::{CategoricalPosterior, Oracle};
 use bevy_bfn::flow::{
-    BayesianFlow, Continuous, CounterRng, Discrete, Discretised, InputParams, Sampler, Shape,
+    Continuous, CounterRng, DataKind, Discrete, Discretised, InputParams, Sampler, Shape,
     VariableNoise,
 };
 use common::assert_matches_distribution;

@@ -2,9 +2,10 @@
 //! 10,000, in f32 (the GPU's precision) and f64, with networks that are right, wrong, or confidently wrong.
 
 use bevy_bfn::Result;
+use bevy_bfn::flow::gaussian_input::GaussianInput;
 use bevy_bfn::flow::oracle::Oracle;
 use bevy_bfn::flow::{
-    BayesianFlow, Continuous, Denoiser, Discrete, Discretised, InputParams, Real, Sampler, Shape,
+    Continuous, DataKind, Denoiser, Discrete, Discretised, InputParams, Real, Sampler, Shape,
 };
 
 const STEPS: [u32; 5] = [1, 10, 100, 1000, 10_000];
@@ -56,7 +57,7 @@ fn check_discrete<F: Real>(beta_1: f64, steps: u32, denoiser: &mut impl Denoiser
 
 fn check_gaussian<K>(kind: K, steps: u32, denoiser: &mut dyn Denoiser<f32>)
 where
-    K: BayesianFlow<f32, Datum = f32>,
+    K: DataKind<f32, Flow = GaussianInput>,
 {
     let shape = Shape::new(1, 16).unwrap();
     let sample = Sampler::new(kind, steps, 1)

@@ -64,11 +64,18 @@ impl AccuracySchedule {
         }
     }
 
-    /// α at a real-valued step index i of n, as the discrete-time loss evaluates it at i = t·n + 1.
+    /// α of the step of n that starts at time t = (i − 1)/n, as the discrete-time loss evaluates it (with
+    /// i = t·n + 1 real-valued, as the reference does).
+    pub fn alpha_at_time<F: Real>(&self, t: F, n: u32) -> F {
+        let n = F::from_f64(n.into());
+        self.alpha_at(t * n + F::ONE, n)
+    }
+
+    /// α at a real-valued step index i of n.
     ///
     /// For the exponential schedule α = σ₁^{−2i/n}·(1 − σ₁^{2/n}); the second factor is computed as
     /// −expm1(2 ln σ₁ / n) because `1 - powf` loses most of its digits in `f32` when n is in the thousands.
-    pub fn alpha_at<F: Real>(&self, i: F, n: F) -> F {
+    fn alpha_at<F: Real>(&self, i: F, n: F) -> F {
         match self.0 {
             Form::Exponential { sigma_1 } => {
                 let ln_sigma_1 = F::from_f64(sigma_1.ln());

@@ -1,11 +1,9 @@
 //! Continuous data: real values in [−1, 1] (terrain heights), the network predicting the noise in μ.
 
-use crate::error::{BfnError, Result};
+use crate::error::Result;
 use crate::flow::discretised_normal::DiscretisedNormal;
 use crate::flow::gaussian_input::GaussianInput;
-use crate::flow::{
-    AccuracySchedule, BayesianFlow, CounterRng, Estimate, Real, Stream, VariableNoise,
-};
+use crate::flow::{DataKind, Estimate, MonteCarlo, Real, VariableNoise};
 
 /// The bins continuous data are scored in at t = 1, so that their reconstruction loss is comparable with
 /// discretised data's (paper §7.2). The reference switches to 16 bins and 0.7σ₁ when σ₁² = 10⁻³ exactly, a
@@ -40,29 +38,18 @@ impl Continuous {
     }
 }
 
-impl<F: Real> BayesianFlow<F> for Continuous {
-    type Datum = F;
+impl<F: Real> DataKind<F> for Continuous {
+    type Flow = GaussianInput;
 
-    fn input_width(&self) -> usize {
-        1
+    fn flow(&self) -> &GaussianInput {
+        &self.input
     }
 
     fn output_width(&self) -> usize {
         1
     }
 
-    fn schedule(&self) -> AccuracySchedule {
-        self.input.schedule()
-    }
-
-    fn prior(&self) -> (F, F) {
-        (F::ZERO, F::ONE)
-    }
-
-    fn check_datum(&self, x: F) -> Result<()> {
-        check_value(x)
-    }
-
+    /// The output distribution is a point mass at x̂.
     fn draw_output(&self, input: &[F], output: &[F], t: F, _noise: VariableNoise) -> F {
         self.x_hat(input[0], output[0], t)
     }
@@ -71,25 +58,12 @@ impl<F: Real> BayesianFlow<F> for Continuous {
         self.x_hat(input[0], output[0], t)
     }
 
-    fn sender_sample(&self, x: F, alpha: F, noise: VariableNoise, y: &mut [F]) {
-        y[0] = GaussianInput::sender_sample(x, alpha, noise.gaussian(Stream::Sender, 0, 1));
-    }
-
-    fn bayesian_update(&self, input: &mut [F], precision: F, y: &[F], alpha: F) {
-        input[0] = GaussianInput::bayesian_update(input[0], precision, y[0], alpha);
-    }
-
-    fn bayesian_flow_sample(&self, x: F, t: F, noise: VariableNoise, input: &mut [F]) {
-        input[0] = self
-            .input
-            .flow_sample(x, t, noise.gaussian(Stream::Flow, 0, 1));
-    }
-
     fn cts_time_loss(&self, x: F, input: &[F], output: &[F], t: F) -> F {
-        let error = x - self.x_hat(input[0], output[0], t);
-        -F::from_f64(self.input.sigma_1().ln()) * error * error / self.input.one_minus_gamma(t)
+        self.input
+            .cts_time_loss(x, self.x_hat(input[0], output[0], t), t)
     }
 
+    /// n·α_i/2·(x − x̂)², exact.
     fn discrete_time_loss(
         &self,
         x: F,
@@ -97,16 +71,14 @@ impl<F: Real> BayesianFlow<F> for Continuous {
         output: &[F],
         t: F,
         n: u32,
-        _draws: u32,
-        _rng: &CounterRng,
-        _variable: u32,
+        _mc: MonteCarlo,
     ) -> Estimate<F> {
-        let n = F::from_f64(n.into());
-        let alpha = self.input.schedule().alpha_at(t * n + F::ONE, n);
+        let alpha = self.input.schedule().alpha_at_time(t, n);
         let error = x - self.x_hat(input[0], output[0], t);
-        Estimate::exact(n * alpha * F::from_f64(0.5) * error * error)
+        Estimate::exact(F::from_f64(n.into()) * alpha * F::from_f64(0.5) * error * error)
     }
 
+    /// −ln of x's bin under N(x̂, σ₁²) discretised into [`RECONSTRUCTION_BINS`] bins.
     fn reconstruction_loss(&self, x: F, input: &[F], output: &[F]) -> F {
         let scoring = DiscretisedNormal {
             mean: self.x_hat(input[0], output[0], F::ONE),
@@ -115,18 +87,4 @@ impl<F: Real> BayesianFlow<F> for Continuous {
         };
         -scoring.log_prob(x)
     }
-}
-
-/// A continuous or discretised datum: finite and in [−1, 1].
-pub(crate) fn check_value<F: Real>(x: F) -> Result<()> {
-    if !x.is_finite() {
-        return Err(BfnError::NotFinite {
-            what: "data",
-            value: x.to_f64(),
-        });
-    }
-    if !(x >= -F::ONE && x <= F::ONE) {
-        return Err(BfnError::DataOutOfRange(x.to_f64()));
-    }
-    Ok(())
 }

@@ -1,15 +1,13 @@
 //! Discretised data: values on K evenly spaced levels in [−1, 1] (pixel intensities, sprite channels), the
 //! network predicting a normal over the noise whose discretisation is the output distribution (paper §5).
 
-use crate::error::{BfnError, Result};
-use crate::flow::continuous::check_value;
+use crate::error::Result;
+use crate::flow::categorical_input::check_classes;
 use crate::flow::discretised_normal::{DiscretisedNormal, bin_centre, bin_of};
 use crate::flow::gaussian_input::GaussianInput;
 use crate::flow::normal::log_sum_exp;
-use crate::flow::receiver::{mixture_log_weights, monte_carlo};
-use crate::flow::{
-    AccuracySchedule, BayesianFlow, CounterRng, Estimate, Real, Stream, VariableNoise,
-};
+use crate::flow::receiver::mixture_log_weights;
+use crate::flow::{BayesianFlow, DataKind, Estimate, MonteCarlo, Real, Stream, VariableNoise};
 
 /// The reference clamps ln σ_ε to ±10 before exponentiating (`safe_exp`).
 const LN_SIGMA_RANGE: f64 = 10.0;
@@ -26,12 +24,7 @@ pub struct Discretised {
 impl Discretised {
     /// Checks σ₁ ∈ (0, 1) and K ≥ 2.
     pub fn new(sigma_1: f64, bins: u32) -> Result<Self> {
-        if bins < 2 {
-            return Err(BfnError::TooFewClasses {
-                what: "bins",
-                got: bins,
-            });
-        }
+        check_classes("bins", bins)?;
         Ok(Self {
             input: GaussianInput::new(sigma_1)?,
             bins,
@@ -70,34 +63,20 @@ impl Discretised {
     }
 }
 
-impl<F: Real> BayesianFlow<F> for Discretised {
-    /// The value of a bin centre, (2k + 1)/K − 1 (any value in [−1, 1] is accepted as data and scored by the bin
-    /// it falls in).
-    type Datum = F;
+impl<F: Real> DataKind<F> for Discretised {
+    type Flow = GaussianInput;
 
-    fn input_width(&self) -> usize {
-        1
+    fn flow(&self) -> &GaussianInput {
+        &self.input
     }
 
     fn output_width(&self) -> usize {
         2
     }
 
-    fn schedule(&self) -> AccuracySchedule {
-        self.input.schedule()
-    }
-
-    fn prior(&self) -> (F, F) {
-        (F::ZERO, F::ONE)
-    }
-
-    fn check_datum(&self, x: F) -> Result<()> {
-        check_value(x)
-    }
-
     /// Draws from the underlying normal and takes the bin it falls in: the same distribution as drawing a bin
     /// from p_O (the end bins absorb the tails either way) for one Gaussian number instead of K probabilities,
-    /// which is also how the reference samples.
+    /// which is also how the reference samples. The datum is the bin's centre.
     fn draw_output(&self, input: &[F], output: &[F], t: F, noise: VariableNoise) -> F {
         let p = self.output_distribution(input[0], output, t);
         let x = p.mean + p.std * noise.gaussian(Stream::Output, 0, 1);
@@ -111,23 +90,10 @@ impl<F: Real> BayesianFlow<F> for Discretised {
         )
     }
 
-    fn sender_sample(&self, x: F, alpha: F, noise: VariableNoise, y: &mut [F]) {
-        y[0] = GaussianInput::sender_sample(x, alpha, noise.gaussian(Stream::Sender, 0, 1));
-    }
-
-    fn bayesian_update(&self, input: &mut [F], precision: F, y: &[F], alpha: F) {
-        input[0] = GaussianInput::bayesian_update(input[0], precision, y[0], alpha);
-    }
-
-    fn bayesian_flow_sample(&self, x: F, t: F, noise: VariableNoise, input: &mut [F]) {
-        input[0] = self
-            .input
-            .flow_sample(x, t, noise.gaussian(Stream::Flow, 0, 1));
-    }
-
+    /// L∞ with x̂ the mean of the discretised output distribution.
     fn cts_time_loss(&self, x: F, input: &[F], output: &[F], t: F) -> F {
-        let error = x - self.output_distribution(input[0], output, t).mean_value();
-        -F::from_f64(self.input.sigma_1().ln()) * error * error / self.input.one_minus_gamma(t)
+        let x_hat = self.output_distribution(input[0], output, t).mean_value();
+        self.input.cts_time_loss(x, x_hat, t)
     }
 
     /// The receiver mixes N(k_c, 1/α) over bin centres k_c with weights p_O(k); per draw y ~ N(x, 1/α) the log
@@ -139,29 +105,22 @@ impl<F: Real> BayesianFlow<F> for Discretised {
         output: &[F],
         t: F,
         n: u32,
-        draws: u32,
-        rng: &CounterRng,
-        variable: u32,
+        mc: MonteCarlo,
     ) -> Estimate<F> {
-        let n_f = F::from_f64(n.into());
-        let alpha = self.input.schedule().alpha_at(t * n_f + F::ONE, n_f);
+        let alpha = self.input.schedule().alpha_at_time(t, n);
         let log_weights =
             mixture_log_weights(self.output_distribution(input[0], output, t).probs());
         let half_alpha = F::from_f64(0.5) * alpha;
-        let estimate = monte_carlo(draws, |draw| {
-            let noise = VariableNoise {
-                rng: *rng,
-                step: draw,
-                variable,
-            };
-            let y = GaussianInput::sender_sample(x, alpha, noise.gaussian(Stream::Sender, 0, 1));
+        let mut y = [F::ZERO];
+        let estimate = mc.estimate(|noise| {
+            self.input.sender_sample(x, alpha, noise, &mut y);
             let receiver = log_sum_exp(log_weights.iter().enumerate().map(|(k, &w)| {
-                let d = y - bin_centre(k as u32, self.bins);
+                let d = y[0] - bin_centre(k as u32, self.bins);
                 w - half_alpha * d * d
             }));
-            -half_alpha * (y - x) * (y - x) - receiver
+            -half_alpha * (y[0] - x) * (y[0] - x) - receiver
         });
-        estimate.scaled(n_f)
+        estimate.scaled(F::from_f64(n.into()))
     }
 
     fn reconstruction_loss(&self, x: F, input: &[F], output: &[F]) -> F {

@@ -11,7 +11,8 @@ use crate::flow::estimate::Accumulator;
 use crate::flow::loss::{cts_time_loss, discrete_time_loss, reconstruction_loss};
 use crate::flow::rng::Stream;
 use crate::flow::{
-    BayesianFlow, CounterRng, Denoiser, Estimate, InputParams, Real, Shape, VariableNoise,
+    BayesianFlow, CounterRng, DataKind, Datum, Denoiser, Estimate, InputParams, Real, Shape,
+    VariableNoise,
 };
 
 /// Which transmission the loss measures.
@@ -64,10 +65,10 @@ impl NegativeElbo {
 }
 
 /// Estimates the negative ELBO of the batch `x` (of `shape`) under `denoiser`.
-pub fn negative_elbo<F: Real, K: BayesianFlow<F>, D: Denoiser<F> + ?Sized>(
+pub fn negative_elbo<F: Real, K: DataKind<F>, D: Denoiser<F> + ?Sized>(
     kind: &K,
     denoiser: &mut D,
-    x: &[K::Datum],
+    x: &[Datum<F, K>],
     shape: Shape,
     settings: ElboSettings,
 ) -> Result<NegativeElbo> {
@@ -121,17 +122,18 @@ pub fn negative_elbo<F: Real, K: BayesianFlow<F>, D: Denoiser<F> + ?Sized>(
 }
 
 /// θ ~ p_F(θ ∣ x; t) for a batch, with the flow noise of `repeat`.
-fn flow_sample<F: Real, K: BayesianFlow<F>>(
+fn flow_sample<F: Real, K: DataKind<F>>(
     kind: &K,
-    x: &[K::Datum],
+    x: &[Datum<F, K>],
     shape: Shape,
     t: &[F],
     rng: &CounterRng,
     repeat: u32,
 ) -> Result<InputParams<F>> {
     shape.check("data", 1, x.len())?;
-    x.iter().try_for_each(|&x| kind.check_datum(x))?;
-    let width = kind.input_width();
+    let flow = kind.flow();
+    x.iter().try_for_each(|&x| flow.check_datum(x))?;
+    let width = flow.input_width();
     let mut values = vec![F::ZERO; shape.len() * width];
     for (v, (&x, theta)) in x.iter().zip(values.chunks_exact_mut(width)).enumerate() {
         let noise = VariableNoise {
@@ -139,7 +141,7 @@ fn flow_sample<F: Real, K: BayesianFlow<F>>(
             step: repeat,
             variable: v as u32,
         };
-        kind.bayesian_flow_sample(x, t[v / shape.variables()], noise, theta);
+        flow.bayesian_flow_sample(x, t[v / shape.variables()], noise, theta);
     }
     InputParams::new(shape, width, values)
 }

@@ -1,6 +1,6 @@
 //! Monte Carlo estimates: a mean with its standard error, so that callers (and tests) know how far to trust it.
 
-use crate::flow::Real;
+use crate::flow::{CounterRng, Real, VariableNoise};
 
 /// The mean of some draws and the standard error of that mean (0 for a closed form).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -40,6 +40,36 @@ impl<F: Real> Estimate<F> {
             mean: self.mean * factor,
             stderr: self.stderr * factor.abs(),
         }
+    }
+}
+
+/// The draws of one variable's Monte Carlo estimate: how many, and whose noise (draw j is step j of `variable`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MonteCarlo {
+    /// Number of draws.
+    pub draws: u32,
+    /// The generator.
+    pub rng: CounterRng,
+    /// The variable's index in the flattened batch.
+    pub variable: u32,
+}
+
+impl MonteCarlo {
+    /// The mean of `sample(noise of draw j)` over the draws, with its standard error.
+    pub(crate) fn estimate<F: Real>(
+        &self,
+        mut sample: impl FnMut(VariableNoise) -> F,
+    ) -> Estimate<F> {
+        let mut acc = Accumulator::default();
+        for step in 0..self.draws {
+            let noise = VariableNoise {
+                rng: self.rng,
+                step,
+                variable: self.variable,
+            };
+            acc.add(sample(noise).to_f64());
+        }
+        acc.estimate()
     }
 }
 

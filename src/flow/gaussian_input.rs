@@ -3,8 +3,8 @@
 //!
 //! Both data kinds hold one [`GaussianInput`]; only their output distributions and losses differ.
 
-use crate::error::Result;
-use crate::flow::{AccuracySchedule, Real};
+use crate::error::{BfnError, Result};
+use crate::flow::{AccuracySchedule, BayesianFlow, Real, Stream, VariableNoise};
 
 /// Below this time the reference does not trust the noise prediction (γ ≈ 0 makes μ/γ blow up) and predicts
 /// x̂ = 0 (and σ_x = 1) instead.
@@ -61,20 +61,10 @@ impl GaussianInput {
         (gamma * x, gamma * self.one_minus_gamma(t))
     }
 
-    /// μ ~ p_F(μ ∣ x; t), given a standard normal draw.
-    pub fn flow_sample<F: Real>(&self, x: F, t: F, standard_normal: F) -> F {
-        let (mean, var) = self.flow_moments(x, t);
-        mean + var.sqrt() * standard_normal
-    }
-
-    /// y ~ p_S(y ∣ x; α) = N(x, 1/α), given a standard normal draw.
-    pub fn sender_sample<F: Real>(x: F, alpha: F, standard_normal: F) -> F {
-        x + standard_normal / alpha.sqrt()
-    }
-
-    /// The Bayesian update of μ: (ρμ + αy)/(ρ + α). (ρ becomes ρ + α; the caller keeps ρ for the batch.)
-    pub fn bayesian_update<F: Real>(mu: F, rho: F, y: F, alpha: F) -> F {
-        (rho * mu + alpha * y) / (rho + alpha)
+    /// L∞ = −ln σ₁·σ₁^{−2t}·(x − x̂)², the continuous-time loss for a data prediction x̂ (paper eq. 101).
+    pub fn cts_time_loss<F: Real>(&self, x: F, x_hat: F, t: F) -> F {
+        let error = x - x_hat;
+        -F::from_f64(self.sigma_1.ln()) * error * error / self.one_minus_gamma(t)
     }
 
     /// The affine map from the network's noise prediction to a data prediction at time t, or `None` for
@@ -89,6 +79,52 @@ impl GaussianInput {
             inv_gamma: F::ONE / gamma,
             noise_scale: (self.one_minus_gamma(t.max(t_min)) / gamma).sqrt(),
         })
+    }
+}
+
+impl<F: Real> BayesianFlow<F> for GaussianInput {
+    /// A value in [−1, 1].
+    type Datum = F;
+
+    fn input_width(&self) -> usize {
+        1
+    }
+
+    fn schedule(&self) -> AccuracySchedule {
+        self.schedule
+    }
+
+    fn prior(&self) -> (F, F) {
+        (F::ZERO, F::ONE)
+    }
+
+    fn check_datum(&self, x: F) -> Result<()> {
+        if !x.is_finite() {
+            return Err(BfnError::NotFinite {
+                what: "data",
+                value: x.to_f64(),
+            });
+        }
+        if !(x >= -F::ONE && x <= F::ONE) {
+            return Err(BfnError::DataOutOfRange(x.to_f64()));
+        }
+        Ok(())
+    }
+
+    /// y ~ N(x, 1/α).
+    fn sender_sample(&self, x: F, alpha: F, noise: VariableNoise, y: &mut [F]) {
+        y[0] = x + noise.gaussian::<F>(Stream::Sender, 0, 1) / alpha.sqrt();
+    }
+
+    /// μ ← (ρμ + αy)/(ρ + α). (ρ becomes ρ + α; the caller keeps ρ for the batch.)
+    fn bayesian_update(&self, input: &mut [F], rho: F, y: &[F], alpha: F) {
+        input[0] = (rho * input[0] + alpha * y[0]) / (rho + alpha);
+    }
+
+    /// μ ~ N(γx, γ(1 − γ)).
+    fn bayesian_flow_sample(&self, x: F, t: F, noise: VariableNoise, input: &mut [F]) {
+        let (mean, var) = self.flow_moments(x, t);
+        input[0] = mean + var.sqrt() * noise.gaussian::<F>(Stream::Flow, 0, 1);
     }
 }
 

@@ -1,6 +1,6 @@
 //! The parameters θ of the input distribution for a batch: what the network sees at every step.
 
-use crate::error::{BfnError, Result};
+use crate::error::{BfnError, Result, check_len};
 use crate::flow::Real;
 
 /// A batch of `batch` examples of `variables` variables each (pixels, tiles, characters), flattened row-major.
@@ -55,15 +55,7 @@ impl Shape {
 
     /// Checks that a buffer of `width` values per variable has the right length.
     pub fn check(&self, what: &'static str, width: usize, got: usize) -> Result<()> {
-        let expected = self.len() * width;
-        if got != expected {
-            return Err(BfnError::ShapeMismatch {
-                what,
-                got,
-                expected,
-            });
-        }
-        Ok(())
+        check_len(what, got, self.len() * width)
     }
 }
 

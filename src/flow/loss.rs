@@ -3,15 +3,17 @@
 //! All take θ (`input`), the network's `output` for it, and t per example (`t[b]` for every variable of example
 //! b), and return one value per variable; average them over an example's variables for its loss per dimension.
 
-use crate::error::{BfnError, Result};
+use crate::error::{Result, check_len};
 use crate::flow::accuracy_schedule::{check_draws, check_steps, check_time};
 use crate::flow::input_params::check_finite;
-use crate::flow::{BayesianFlow, CounterRng, Estimate, InputParams, Real};
+use crate::flow::{
+    BayesianFlow, CounterRng, DataKind, Datum, Estimate, InputParams, MonteCarlo, Real,
+};
 
 /// L∞ per variable (paper eq. 41 / 101 / 184, as the reference computes it).
-pub fn cts_time_loss<F: Real, K: BayesianFlow<F>>(
+pub fn cts_time_loss<F: Real, K: DataKind<F>>(
     kind: &K,
-    x: &[K::Datum],
+    x: &[Datum<F, K>],
     input: &InputParams<F>,
     output: &[F],
     t: &[F],
@@ -24,9 +26,9 @@ pub fn cts_time_loss<F: Real, K: BayesianFlow<F>>(
 
 /// Lⁿ per variable at t = (i − 1)/n, estimated with `draws` Monte Carlo draws where there is no closed form.
 #[allow(clippy::too_many_arguments)]
-pub fn discrete_time_loss<F: Real, K: BayesianFlow<F>>(
+pub fn discrete_time_loss<F: Real, K: DataKind<F>>(
     kind: &K,
-    x: &[K::Datum],
+    x: &[Datum<F, K>],
     input: &InputParams<F>,
     output: &[F],
     t: &[F],
@@ -39,14 +41,19 @@ pub fn discrete_time_loss<F: Real, K: BayesianFlow<F>>(
     check_draws("draws", draws)?;
     Ok(per_variable(kind, input, output, |v, inp, out| {
         let t = t[v / input.shape().variables()];
-        kind.discrete_time_loss(x[v], inp, out, t, n, draws, rng, v as u32)
+        let mc = MonteCarlo {
+            draws,
+            rng: *rng,
+            variable: v as u32,
+        };
+        kind.discrete_time_loss(x[v], inp, out, t, n, mc)
     }))
 }
 
 /// L^r per variable: the network's output is for θ at t = 1.
-pub fn reconstruction_loss<F: Real, K: BayesianFlow<F>>(
+pub fn reconstruction_loss<F: Real, K: DataKind<F>>(
     kind: &K,
-    x: &[K::Datum],
+    x: &[Datum<F, K>],
     input: &InputParams<F>,
     output: &[F],
 ) -> Result<Vec<F>> {
@@ -59,37 +66,29 @@ pub fn reconstruction_loss<F: Real, K: BayesianFlow<F>>(
 
 /// Checks every buffer against θ's shape and the kind's widths, data against the kind, t against [0, 1] and the
 /// network output for NaN.
-pub(crate) fn check_batch<F: Real, K: BayesianFlow<F>>(
+pub(crate) fn check_batch<F: Real, K: DataKind<F>>(
     kind: &K,
-    x: &[K::Datum],
+    x: &[Datum<F, K>],
     input: &InputParams<F>,
     output: &[F],
     t: &[F],
 ) -> Result<()> {
     let shape = input.shape();
-    if input.width() != kind.input_width() {
-        return Err(BfnError::ShapeMismatch {
-            what: "input parameters per variable",
-            got: input.width(),
-            expected: kind.input_width(),
-        });
-    }
+    check_len(
+        "input parameters per variable",
+        input.width(),
+        kind.flow().input_width(),
+    )?;
     shape.check("data", 1, x.len())?;
     shape.check("network output", kind.output_width(), output.len())?;
-    if t.len() != shape.batch() {
-        return Err(BfnError::ShapeMismatch {
-            what: "times (one per example)",
-            got: t.len(),
-            expected: shape.batch(),
-        });
-    }
+    check_len("times (one per example)", t.len(), shape.batch())?;
     t.iter().try_for_each(|&t| check_time(t))?;
-    x.iter().try_for_each(|&x| kind.check_datum(x))?;
+    x.iter().try_for_each(|&x| kind.flow().check_datum(x))?;
     check_finite("network output", output.iter().copied())
 }
 
 /// `f(v, θ_v, output_v)` for every variable v.
-fn per_variable<F: Real, K: BayesianFlow<F>, T>(
+fn per_variable<F: Real, K: DataKind<F>, T>(
     kind: &K,
     input: &InputParams<F>,
     output: &[F],

@@ -5,12 +5,16 @@
 //! it. Everything is generic over [`Real`], so the same code runs in `f64` (reference, losses) and `f32` (the
 //! precision the GPU kernels reproduce).
 //!
-//! The three data kinds, [`Continuous`], [`Discretised`] and [`Discrete`], implement one trait,
-//! [`BayesianFlow`]; [`Sampler`], [`loss`] and [`elbo`] work with any of them.
+//! The three data kinds, [`Continuous`], [`Discretised`] and [`Discrete`], implement one trait, [`DataKind`]:
+//! the output side (output distribution, losses) over an input side, [`BayesianFlow`] (θ, sender, Bayesian
+//! update, Bayesian flow), which continuous and discretised data share. [`Sampler`], [`loss`] and [`elbo`] work
+//! with any kind.
 
 mod accuracy_schedule;
 mod bayesian_flow;
+pub mod categorical_input;
 mod continuous;
+mod data_kind;
 mod discrete;
 mod discretised;
 pub mod discretised_normal;
@@ -29,9 +33,10 @@ mod sampler;
 pub use accuracy_schedule::{AccuracySchedule, MAX_STEPS, Step};
 pub use bayesian_flow::BayesianFlow;
 pub use continuous::{Continuous, RECONSTRUCTION_BINS};
+pub use data_kind::{DataKind, Datum};
 pub use discrete::Discrete;
 pub use discretised::Discretised;
-pub use estimate::Estimate;
+pub use estimate::{Estimate, MonteCarlo};
 pub use input_params::{InputParams, Shape};
 pub use real::Real;
 pub use rng::{CounterRng, Stream, VariableNoise, categorical, threefry2x32};

@@ -9,7 +9,7 @@
 //!   exactly the likelihood of the sender messages so far; a correct sampler driven by it draws its samples
 //!   from p.
 
-use crate::error::{BfnError, Result};
+use crate::error::{BfnError, Result, check_len};
 use crate::flow::{Continuous, Denoiser, Discrete, Discretised, InputParams, Real};
 
 /// How far ahead the oracle puts the right class's logit: e⁻³⁰ ≈ 10⁻¹³ is left for the others.
@@ -24,17 +24,6 @@ pub struct Oracle<'a, K, D> {
     pub kind: K,
     /// The data, one datum per variable of the batch.
     pub data: &'a [D],
-}
-
-fn check_len(what: &'static str, got: usize, expected: usize) -> Result<()> {
-    if got != expected {
-        return Err(BfnError::ShapeMismatch {
-            what,
-            got,
-            expected,
-        });
-    }
-    Ok(())
 }
 
 impl<F: Real> Denoiser<F> for Oracle<'_, Continuous, F> {

@@ -4,9 +4,8 @@
 //! mixture with no closed-form KL. It is estimated by Monte Carlo over sender samples y:
 //! E_y[ln p_S(y ∣ x) − ln Σ_k w_k p_S(y ∣ k)].
 
-use crate::flow::estimate::Accumulator;
+use crate::flow::Real;
 use crate::flow::normal::log_sum_exp;
-use crate::flow::{Estimate, Real};
 
 /// ln w_k for mixture weights p_k as torch's `MixtureSameFamily(Categorical(probs=p), …)` uses them:
 /// log-softmax of ln clamp(p_k, ε, 1 − ε), ε the machine epsilon of `F`. Without the clamp a weight that
@@ -17,13 +16,4 @@ pub(crate) fn mixture_log_weights<F: Real>(probs: impl Iterator<Item = F>) -> Ve
         .collect();
     let norm = log_sum_exp(logs.iter().copied());
     logs.into_iter().map(|l| l - norm).collect()
-}
-
-/// The mean of `log_ratio(j)` over draws j = 0..`draws`, with its standard error.
-pub(crate) fn monte_carlo<F: Real>(draws: u32, mut log_ratio: impl FnMut(u32) -> F) -> Estimate<F> {
-    let mut acc = Accumulator::default();
-    for j in 0..draws {
-        acc.add(log_ratio(j).to_f64());
-    }
-    acc.estimate()
 }

@@ -8,11 +8,13 @@
 use crate::error::Result;
 use crate::flow::accuracy_schedule::check_steps;
 use crate::flow::input_params::check_finite;
-use crate::flow::{BayesianFlow, CounterRng, InputParams, Real, Shape, Step, VariableNoise};
+use crate::flow::{
+    BayesianFlow, CounterRng, DataKind, Datum, InputParams, Real, Shape, Step, VariableNoise,
+};
 
 /// The network, seen from the sampler: θ and t in, output parameters out.
 ///
-/// `t` holds one time per example; `output` has [`BayesianFlow::output_width`] values per variable. Closures of
+/// `t` holds one time per example; `output` has [`DataKind::output_width`] values per variable. Closures of
 /// the same signature are denoisers, which is how tests plug in known-answer networks.
 pub trait Denoiser<F: Real> {
     /// Writes the output parameters for θ at times `t` into `output`.
@@ -61,19 +63,19 @@ impl<K> Sampler<K> {
     /// A sampling run at its prior, to be advanced step by step (a few steps per frame, say).
     pub fn start<F: Real>(&self, shape: Shape) -> Sampling<F, K>
     where
-        K: BayesianFlow<F>,
+        K: DataKind<F>,
     {
-        let (value, precision) = self.kind.prior();
+        let (value, precision) = self.kind.flow().prior();
         Sampling {
             kind: self.kind,
             steps: self.steps,
             rng: CounterRng::new(self.seed),
-            input: InputParams::filled(shape, self.kind.input_width(), value),
+            input: InputParams::filled(shape, self.kind.flow().input_width(), value),
             precision,
             done: 0,
             t: vec![F::ZERO; shape.batch()],
             output: vec![F::ZERO; shape.len() * self.kind.output_width()],
-            y: vec![F::ZERO; self.kind.input_width()],
+            y: vec![F::ZERO; self.kind.flow().input_width()],
         }
     }
 
@@ -82,9 +84,9 @@ impl<K> Sampler<K> {
         &self,
         denoiser: &mut D,
         shape: Shape,
-    ) -> Result<Vec<K::Datum>>
+    ) -> Result<Vec<Datum<F, K>>>
     where
-        K: BayesianFlow<F>,
+        K: DataKind<F>,
     {
         self.sample_observed(denoiser, shape, |_, _| {})
     }
@@ -96,9 +98,9 @@ impl<K> Sampler<K> {
         denoiser: &mut D,
         shape: Shape,
         mut observe: impl FnMut(u32, &InputParams<F>),
-    ) -> Result<Vec<K::Datum>>
+    ) -> Result<Vec<Datum<F, K>>>
     where
-        K: BayesianFlow<F>,
+        K: DataKind<F>,
     {
         let mut run = self.start(shape);
         observe(0, run.input_params());
@@ -124,7 +126,7 @@ pub struct Sampling<F, K> {
     y: Vec<F>,
 }
 
-impl<F: Real, K: BayesianFlow<F>> Sampling<F, K> {
+impl<F: Real, K: DataKind<F>> Sampling<F, K> {
     /// θ now.
     pub fn input_params(&self) -> &InputParams<F> {
         &self.input
@@ -156,8 +158,9 @@ impl<F: Real, K: BayesianFlow<F>> Sampling<F, K> {
         let step = Step::new(self.done + 1, self.steps)?;
         let t = step.t::<F>();
         self.ask(denoiser, t)?;
-        let alpha = self.kind.schedule().alpha::<F>(step);
-        let (in_width, out_width) = (self.kind.input_width(), self.kind.output_width());
+        let flow = self.kind.flow();
+        let alpha = flow.schedule().alpha::<F>(step);
+        let (in_width, out_width) = (flow.input_width(), self.kind.output_width());
         let values = self.input.values_mut();
         for v in 0..values.len() / in_width {
             let noise = VariableNoise {
@@ -168,9 +171,8 @@ impl<F: Real, K: BayesianFlow<F>> Sampling<F, K> {
             let theta = &mut values[v * in_width..][..in_width];
             let output = &self.output[v * out_width..][..out_width];
             let datum = self.kind.draw_output(theta, output, t, noise);
-            self.kind.sender_sample(datum, alpha, noise, &mut self.y);
-            self.kind
-                .bayesian_update(theta, self.precision, &self.y, alpha);
+            flow.sender_sample(datum, alpha, noise, &mut self.y);
+            flow.bayesian_update(theta, self.precision, &self.y, alpha);
         }
         self.precision += alpha;
         self.done += 1;
@@ -178,7 +180,10 @@ impl<F: Real, K: BayesianFlow<F>> Sampling<F, K> {
     }
 
     /// Takes the steps left, then returns the mode of the output distribution at t = 1 for every variable.
-    pub fn finish<D: Denoiser<F> + ?Sized>(&mut self, denoiser: &mut D) -> Result<Vec<K::Datum>> {
+    pub fn finish<D: Denoiser<F> + ?Sized>(
+        &mut self,
+        denoiser: &mut D,
+    ) -> Result<Vec<Datum<F, K>>> {
         while !self.is_finished() {
             self.step(denoiser)?;
         }
