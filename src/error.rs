@@ -80,6 +80,9 @@ pub enum BfnError {
         /// The largest number accepted.
         max: u64,
     },
+    /// A model configuration is inconsistent.
+    #[error("model configuration: {0}")]
+    Config(String),
     /// A [`crate::flow::Denoiser`] failed; its message is kept.
     #[error("denoiser failed: {0}")]
     Denoiser(String),

@@ -40,7 +40,11 @@
 //! # }
 //! ```
 
+mod atomic_file;
 pub mod error;
 pub mod flow;
+pub mod net;
+#[cfg(feature = "train")]
+pub mod train;
 
 pub use error::{BfnError, Result};

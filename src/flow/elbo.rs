@@ -8,12 +8,9 @@
 use crate::error::Result;
 use crate::flow::accuracy_schedule::check_draws;
 use crate::flow::estimate::Accumulator;
-use crate::flow::loss::{cts_time_loss, discrete_time_loss, reconstruction_loss};
+use crate::flow::loss::{bayesian_flow, cts_time_loss, discrete_time_loss, reconstruction_loss};
 use crate::flow::rng::Stream;
-use crate::flow::{
-    BayesianFlow, CounterRng, DataKind, Datum, Denoiser, Estimate, InputParams, Real, Shape,
-    VariableNoise,
-};
+use crate::flow::{CounterRng, DataKind, Datum, Denoiser, Estimate, Real, Shape};
 
 /// Which transmission the loss measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,7 +87,7 @@ pub fn negative_elbo<F: Real, K: DataKind<F>, D: Denoiser<F> + ?Sized>(
                 }
             })
             .collect();
-        let input = flow_sample(kind, x, shape, &t, &rng, repeat)?;
+        let input = bayesian_flow(kind, x, shape, &t, &rng, repeat)?;
         denoiser.output_params(&input, &t, &mut output)?;
         let losses = match settings.time {
             LossTime::Continuous => cts_time_loss(kind, x, &input, &output, &t)?,
@@ -107,7 +104,7 @@ pub fn negative_elbo<F: Real, K: DataKind<F>, D: Denoiser<F> + ?Sized>(
         add_per_example(&mut diffusion, &losses, shape);
 
         let ones = vec![F::ONE; shape.batch()];
-        let input = flow_sample(kind, x, shape, &ones, &rng, repeat)?;
+        let input = bayesian_flow(kind, x, shape, &ones, &rng, repeat)?;
         denoiser.output_params(&input, &ones, &mut output)?;
         add_per_example(
             &mut reconstruction,
@@ -119,31 +116,6 @@ pub fn negative_elbo<F: Real, K: DataKind<F>, D: Denoiser<F> + ?Sized>(
         diffusion: diffusion.estimate(),
         reconstruction: reconstruction.estimate(),
     })
-}
-
-/// θ ~ p_F(θ ∣ x; t) for a batch, with the flow noise of `repeat`.
-fn flow_sample<F: Real, K: DataKind<F>>(
-    kind: &K,
-    x: &[Datum<F, K>],
-    shape: Shape,
-    t: &[F],
-    rng: &CounterRng,
-    repeat: u32,
-) -> Result<InputParams<F>> {
-    shape.check("data", 1, x.len())?;
-    let flow = kind.flow();
-    x.iter().try_for_each(|&x| flow.check_datum(x))?;
-    let width = flow.input_width();
-    let mut values = vec![F::ZERO; shape.len() * width];
-    for (v, (&x, theta)) in x.iter().zip(values.chunks_exact_mut(width)).enumerate() {
-        let noise = VariableNoise {
-            rng: *rng,
-            step: repeat,
-            variable: v as u32,
-        };
-        flow.bayesian_flow_sample(x, t[v / shape.variables()], noise, theta);
-    }
-    InputParams::new(shape, width, values)
 }
 
 /// Adds each example's mean loss over its variables.

@@ -1,14 +1,43 @@
-//! The three losses for a batch: shapes and ranges checked once, then the per-variable maths of the data kind.
+//! The training inputs and the three losses for a batch: shapes and ranges checked once, then the per-variable
+//! maths of the data kind.
 //!
-//! All take θ (`input`), the network's `output` for it, and t per example (`t[b]` for every variable of example
+//! The losses take θ (`input`), the network's `output` for it, and t per example (`t[b]` for every variable of example
 //! b), and return one value per variable; average them over an example's variables for its loss per dimension.
 
 use crate::error::{Result, check_len};
 use crate::flow::accuracy_schedule::{check_draws, check_steps, check_time};
 use crate::flow::input_params::check_finite;
 use crate::flow::{
-    BayesianFlow, CounterRng, DataKind, Datum, Estimate, InputParams, MonteCarlo, Real,
+    BayesianFlow, CounterRng, DataKind, Datum, Estimate, InputParams, MonteCarlo, Real, Shape,
+    VariableNoise,
 };
+
+/// θ ~ p_F(θ ∣ x; t) for a batch (t per example): the network's training input. The noise of variable v is
+/// the [`Stream::Flow`](crate::flow::Stream) draw of (`step`, v).
+pub fn bayesian_flow<F: Real, K: DataKind<F>>(
+    kind: &K,
+    x: &[Datum<F, K>],
+    shape: Shape,
+    t: &[F],
+    rng: &CounterRng,
+    step: u32,
+) -> Result<InputParams<F>> {
+    shape.check("data", 1, x.len())?;
+    check_len("times (one per example)", t.len(), shape.batch())?;
+    let flow = kind.flow();
+    x.iter().try_for_each(|&x| flow.check_datum(x))?;
+    let width = flow.input_width();
+    let mut values = vec![F::ZERO; shape.len() * width];
+    for (v, (&x, theta)) in x.iter().zip(values.chunks_exact_mut(width)).enumerate() {
+        let noise = VariableNoise {
+            rng: *rng,
+            step,
+            variable: v as u32,
+        };
+        flow.bayesian_flow_sample(x, t[v / shape.variables()], noise, theta);
+    }
+    InputParams::new(shape, width, values)
+}
 
 /// L∞ per variable (paper eq. 41 / 101 / 184, as the reference computes it).
 pub fn cts_time_loss<F: Real, K: DataKind<F>>(

@@ -1,0 +1,204 @@
+//! A model's configuration: everything needed to rebuild the network and to interpret its samples, stored as JSON
+//! in the weights file's metadata so that one file is all a game ships.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{BfnError, Result};
+use crate::flow::{Continuous, Discrete, Discretised};
+
+/// How the variables of one example are arranged: `height` × `width` tokens (a sequence has height 1), each
+/// holding `channels` variables (RGBA pixels have 4). Variables are stored token-major, channels innermost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layout {
+    /// Rows of tokens (1 for a sequence).
+    pub height: usize,
+    /// Tokens per row.
+    pub width: usize,
+    /// Variables per token.
+    pub channels: usize,
+}
+
+impl Layout {
+    /// Tokens per example.
+    pub fn tokens(&self) -> usize {
+        self.height * self.width
+    }
+
+    /// Variables per example.
+    pub fn variables(&self) -> usize {
+        self.tokens() * self.channels
+    }
+}
+
+/// Maps model values in [−1, 1] back to the data's own units: `raw = value · scale + offset` (metres of
+/// elevation, say).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Normalisation {
+    /// Units per model unit.
+    pub scale: f32,
+    /// The raw value that model value 0 stands for.
+    pub offset: f32,
+}
+
+/// The data kind and its accuracy setting.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum KindConfig {
+    /// Real values; σ₁ is the input standard deviation at t = 1.
+    Continuous {
+        /// σ₁ ∈ (0, 1).
+        sigma_1: f64,
+    },
+    /// Values on K levels.
+    Discretised {
+        /// σ₁ ∈ (0, 1).
+        sigma_1: f64,
+        /// K ≥ 2.
+        bins: u32,
+    },
+    /// One of K classes.
+    Discrete {
+        /// β₁ > 0.
+        beta_1: f64,
+        /// K ≥ 2.
+        classes: u32,
+    },
+}
+
+/// The data kind, built and checked.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Kind {
+    /// Continuous data.
+    Continuous(Continuous),
+    /// Discretised data.
+    Discretised(Discretised),
+    /// Discrete data.
+    Discrete(Discrete),
+}
+
+impl KindConfig {
+    /// The kind, with its settings checked.
+    pub fn build(&self) -> Result<Kind> {
+        Ok(match *self {
+            KindConfig::Continuous { sigma_1 } => Kind::Continuous(Continuous::new(sigma_1)?),
+            KindConfig::Discretised { sigma_1, bins } => {
+                Kind::Discretised(Discretised::new(sigma_1, bins)?)
+            }
+            KindConfig::Discrete { beta_1, classes } => {
+                Kind::Discrete(Discrete::new(beta_1, classes)?)
+            }
+        })
+    }
+
+    /// Network inputs per token for `channels` variables per token: K (θ of the one discrete variable) or one
+    /// μ per channel.
+    pub fn input_per_token(&self, channels: usize) -> usize {
+        match *self {
+            KindConfig::Discrete { classes, .. } => classes as usize,
+            _ => channels,
+        }
+    }
+
+    /// Network outputs per token: K logits, one ε̂ per channel, or (μ_ε, ln σ_ε) per channel.
+    pub fn output_per_token(&self, channels: usize) -> usize {
+        match *self {
+            KindConfig::Continuous { .. } => channels,
+            KindConfig::Discretised { .. } => 2 * channels,
+            KindConfig::Discrete { classes, .. } => classes as usize,
+        }
+    }
+}
+
+/// How token positions reach the network: fixed sinusoids, as the official text adapter's `pe_encode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Positions {
+    /// One index per token, row-major.
+    Sequence,
+    /// Row and column, each encoded into half of the features: neighbours above and below look alike.
+    Grid,
+}
+
+/// The non-causal GPT of the official BFN code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Transformer blocks.
+    pub layers: usize,
+    /// Attention heads; must divide `width`.
+    pub heads: usize,
+    /// Features per token (`n_embd`).
+    pub width: usize,
+    /// How positions are encoded.
+    pub positions: Positions,
+}
+
+/// Everything about a model but its weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// The data kind and its accuracy setting.
+    pub kind: KindConfig,
+    /// The shape of one example.
+    pub layout: Layout,
+    /// The network.
+    pub network: NetworkConfig,
+    /// For discrete data, what each class is (a tile glyph, a character): one entry per class, or empty.
+    #[serde(default)]
+    pub legend: Vec<String>,
+    /// For continuous data, the map back to the data's units.
+    #[serde(default)]
+    pub normalisation: Option<Normalisation>,
+    /// Where the model came from: dataset, training config, steps, licence of the data.
+    #[serde(default)]
+    pub provenance: String,
+    /// The trainer's `[data]` table, so that `bfn-train eval --model FILE` finds the same held-out split.
+    #[serde(default)]
+    pub training_data: Option<serde_json::Value>,
+}
+
+impl ModelConfig {
+    /// Checks every setting and their agreement; returns the data kind.
+    pub fn validate(&self) -> Result<Kind> {
+        let kind = self.kind.build()?;
+        let layout = self.layout;
+        if layout.height == 0 || layout.width == 0 || layout.channels == 0 {
+            return Err(BfnError::Config(format!(
+                "layout {layout:?} has an empty dimension"
+            )));
+        }
+        if let KindConfig::Discrete { classes, .. } = self.kind {
+            if layout.channels != 1 {
+                return Err(BfnError::Config(format!(
+                    "discrete data have one class per token, but the layout has {} channels",
+                    layout.channels
+                )));
+            }
+            if !self.legend.is_empty() && self.legend.len() != classes as usize {
+                return Err(BfnError::Config(format!(
+                    "the legend names {} classes, the kind has {classes}",
+                    self.legend.len()
+                )));
+            }
+        }
+        let net = self.network;
+        if net.layers == 0
+            || net.heads == 0
+            || net.width == 0
+            || !net.width.is_multiple_of(net.heads)
+        {
+            return Err(BfnError::Config(format!(
+                "network {net:?}: layers, heads and width must be positive and heads must divide width"
+            )));
+        }
+        if net.positions == Positions::Grid && !net.width.is_multiple_of(4) {
+            return Err(BfnError::Config(format!(
+                "grid positions need a width divisible by 4, got {}",
+                net.width
+            )));
+        }
+        Ok(kind)
+    }
+}

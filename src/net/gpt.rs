@@ -1,0 +1,238 @@
+//! The official BFN GPT in candle (feature `train`): the trainer's network and the CPU reference the GPU
+//! kernels are tested against.
+//!
+//! Pre-LayerNorm blocks (LayerNorm with bias, ε = 10⁻⁵; fused `c_attn` split into q, k, v; softmax attention over
+//! all tokens; `c_proj`; MLP d → 4d → d with tanh-GELU), a final LayerNorm, and the `skip` head that concatenates
+//! the final features with the input adapter's output before `lm_head`. The input adapter is the official text
+//! adapter — Linear(input → d) + fixed positions + Linear(1 → d) applied to 2t − 1 — fed with 2θ − 1 for discrete
+//! data and with μ per channel for continuous and discretised data.
+
+use std::collections::{BTreeMap, HashMap};
+
+use candle_core::{D, DType, Device, Module, Result, Tensor, Var};
+use candle_nn::{LayerNorm, Linear, VarBuilder, VarMap};
+
+use crate::flow::{CounterRng, Stream};
+use crate::net::positions::position_table;
+use crate::net::weights::{POSITIONS, parameter_shapes};
+use crate::net::{KindConfig, ModelConfig, TensorData, Weights, WeightsError};
+
+const LAYER_NORM_EPS: f64 = 1e-5;
+/// Mixed into the seed for the initial weights, so that they draw other numbers than the training noise.
+const INIT_KEY: u64 = 0x1A17_5EED_0F0F_B0F0;
+
+struct Block {
+    ln_1: LayerNorm,
+    c_attn: Linear,
+    attn_proj: Linear,
+    ln_2: LayerNorm,
+    c_fc: Linear,
+    mlp_proj: Linear,
+}
+
+/// The network.
+pub struct Gpt {
+    config: ModelConfig,
+    inp_embedding: Linear,
+    t_embedding: Linear,
+    positions: Tensor,
+    blocks: Vec<Block>,
+    ln_f: LayerNorm,
+    lm_head: Linear,
+}
+
+fn linear(vb: &VarBuilder, name: &str, inputs: usize, outputs: usize) -> Result<Linear> {
+    let weight = vb.get((outputs, inputs), &format!("{name}.weight"))?;
+    let bias = vb.get(outputs, &format!("{name}.bias"))?;
+    Ok(Linear::new(weight, Some(bias)))
+}
+
+fn layer_norm(vb: &VarBuilder, name: &str, size: usize) -> Result<LayerNorm> {
+    let weight = vb.get(size, &format!("{name}.weight"))?;
+    let bias = vb.get(size, &format!("{name}.bias"))?;
+    Ok(LayerNorm::new(weight, bias, LAYER_NORM_EPS))
+}
+
+/// The network's parameters as the official `_init_weights` sets them — N(0, 0.02²) linear weights,
+/// N(0, (0.02/√(2·layers))²) for the residual projections `c_proj` (GPT-2's scaled init), zero biases, unit
+/// LayerNorm gains — drawn from the counter-based generator so that one seed gives one network (candle's own
+/// CPU generator cannot be seeded).
+pub fn initial_varmap(config: &ModelConfig, seed: u64, device: &Device) -> Result<VarMap> {
+    let rng = CounterRng::new(seed ^ INIT_KEY);
+    let residual_std = 0.02 / (2.0 * config.network.layers as f64).sqrt();
+    let varmap = VarMap::new();
+    {
+        let mut vars = varmap.data().lock().expect("a new VarMap's lock is free");
+        for (index, (name, shape)) in parameter_shapes(config).into_iter().enumerate() {
+            if name == POSITIONS {
+                continue;
+            }
+            let count: usize = shape.iter().product();
+            let values: Vec<f32> = if name.ends_with(".bias") {
+                vec![0.0; count]
+            } else if shape.len() == 1 {
+                vec![1.0; count]
+            } else {
+                let std = if name.ends_with("c_proj.weight") {
+                    residual_std
+                } else {
+                    0.02
+                };
+                (0..count as u32)
+                    .map(|i| (std * rng.gaussian::<f64>(index as u32, Stream::Flow, i)) as f32)
+                    .collect()
+            };
+            let tensor = Tensor::from_vec(values, shape, device)?;
+            vars.insert(name, Var::from_tensor(&tensor)?);
+        }
+    }
+    Ok(varmap)
+}
+
+impl Gpt {
+    /// The network of `config` with its parameters from `vb`: from [`initial_varmap`] for training, or from a
+    /// weights file through [`Gpt::from_weights`].
+    pub fn new(config: &ModelConfig, vb: VarBuilder) -> Result<Self> {
+        let d = config.network.width;
+        let channels = config.layout.channels;
+        let adapter = vb.pp("input_adapter");
+        let blocks = (0..config.network.layers)
+            .map(|layer| {
+                let vb = vb.pp(format!("transformer.h.{layer}"));
+                Ok(Block {
+                    ln_1: layer_norm(&vb, "ln_1", d)?,
+                    c_attn: linear(&vb, "attn.c_attn", d, 3 * d)?,
+                    attn_proj: linear(&vb, "attn.c_proj", d, d)?,
+                    ln_2: layer_norm(&vb, "ln_2", d)?,
+                    c_fc: linear(&vb, "mlp.c_fc", d, 4 * d)?,
+                    mlp_proj: linear(&vb, "mlp.c_proj", 4 * d, d)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let table = position_table(config.layout, d, config.network.positions);
+        Ok(Self {
+            config: config.clone(),
+            inp_embedding: linear(
+                &adapter,
+                "inp_embedding",
+                config.kind.input_per_token(channels),
+                d,
+            )?,
+            t_embedding: linear(&adapter, "t_embedding", 1, d)?,
+            positions: Tensor::from_vec(table, (config.layout.tokens(), d), vb.device())?,
+            blocks,
+            ln_f: layer_norm(&vb, "transformer.ln_f", d)?,
+            lm_head: linear(
+                &vb,
+                "lm_head",
+                2 * d,
+                config.kind.output_per_token(channels),
+            )?,
+        })
+    }
+
+    /// The network of a weights file, on `device`.
+    pub fn from_weights(weights: &Weights, device: &Device) -> Result<Self> {
+        let tensors = weights
+            .tensors()
+            .iter()
+            .map(|(name, t)| {
+                Ok((
+                    name.clone(),
+                    Tensor::from_slice(&t.values, t.shape.as_slice(), device)?,
+                ))
+            })
+            .collect::<Result<HashMap<_, _>>>()?;
+        Self::new(
+            weights.config(),
+            VarBuilder::from_tensors(tensors, DType::F32, device),
+        )
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// Output parameters [batch, tokens, outputs per token] for network inputs [batch, tokens, inputs per token]
+    /// (2θ − 1 or μ, see [`Gpt::network_input`]) at times `t` (one per example).
+    pub fn forward(&self, input: &Tensor, t: &Tensor) -> Result<Tensor> {
+        let (batch, tokens, _) = input.dims3()?;
+        let time = t.affine(2.0, -1.0)?.reshape((batch, 1, 1))?;
+        let x_in = self
+            .inp_embedding
+            .forward(input)?
+            .broadcast_add(&self.positions)?
+            .broadcast_add(&self.t_embedding.forward(&time)?)?;
+        let heads = self.config.network.heads;
+        let d = self.config.network.width;
+        let head_size = d / heads;
+        let mut x = x_in.clone();
+        for block in &self.blocks {
+            let qkv = block.c_attn.forward(&block.ln_1.forward(&x)?)?;
+            let split = |i: usize| -> Result<Tensor> {
+                qkv.narrow(D::Minus1, i * d, d)?
+                    .reshape((batch, tokens, heads, head_size))?
+                    .transpose(1, 2)?
+                    .contiguous()
+            };
+            let (q, k, v) = (split(0)?, split(1)?, split(2)?);
+            let scores = (q.matmul(&k.t()?)? * (1.0 / (head_size as f64).sqrt()))?;
+            let attention = candle_nn::ops::softmax_last_dim(&scores)?.matmul(&v)?;
+            let attention = attention.transpose(1, 2)?.reshape((batch, tokens, d))?;
+            x = (x + block.attn_proj.forward(&attention)?)?;
+            let hidden = block.c_fc.forward(&block.ln_2.forward(&x)?)?.gelu()?;
+            x = (x + block.mlp_proj.forward(&hidden)?)?;
+        }
+        let x = self.ln_f.forward(&x)?;
+        self.lm_head.forward(&Tensor::cat(&[&x, &x_in], D::Minus1)?)
+    }
+
+    /// What the input adapter is fed: 2θ − 1 for discrete data (the official `TextInputAdapter`), μ as it is for
+    /// continuous and discretised data. `values` is θ [batch, tokens, input width].
+    pub fn network_input(&self, values: &Tensor) -> Result<Tensor> {
+        match self.config.kind {
+            KindConfig::Discrete { .. } => values.affine(2.0, -1.0),
+            _ => Ok(values.clone()),
+        }
+    }
+}
+
+/// The variables of a [`VarMap`] and the position buffer as a checked weights file.
+pub fn weights_from_varmap(
+    config: &ModelConfig,
+    varmap: &VarMap,
+) -> std::result::Result<Weights, WeightsError> {
+    let data = varmap
+        .data()
+        .lock()
+        .expect("the VarMap lock is never poisoned");
+    let mut tensors = BTreeMap::new();
+    for (name, var) in data.iter() {
+        tensors.insert(
+            name.clone(),
+            tensor_data(var.as_tensor()).map_err(|e| WeightsError::Config(e.to_string()))?,
+        );
+    }
+    let table = position_table(
+        config.layout,
+        config.network.width,
+        config.network.positions,
+    );
+    tensors.insert(
+        POSITIONS.to_owned(),
+        TensorData {
+            shape: vec![config.layout.tokens(), config.network.width],
+            values: table,
+        },
+    );
+    Weights::new(config.clone(), tensors)
+}
+
+/// A candle tensor's shape and values.
+pub fn tensor_data(t: &Tensor) -> Result<TensorData> {
+    Ok(TensorData {
+        shape: t.dims().to_vec(),
+        values: t.flatten_all()?.to_vec1()?,
+    })
+}

@@ -1,0 +1,196 @@
+//! A training run's configuration, read from TOML (`configs/NAME.toml`): the data, the model and the schedule.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::net::{KindConfig, ModelConfig, NetworkConfig, Positions};
+use crate::train::dataset::{DataSpec, Dataset, Examples};
+
+/// The whole file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// The model's name, used for files and messages.
+    pub name: String,
+    /// Where the trained model is written (its checkpoint goes beside it, with `.ckpt` appended).
+    pub output: PathBuf,
+    /// What to train on.
+    pub data: DataSpec,
+    /// The data kind's accuracy setting and the network.
+    pub model: ModelSection,
+    /// The optimisation.
+    pub training: TrainingSection,
+}
+
+/// `[model]`: the kind (its class or bin count comes from the data) and the network.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    /// σ₁, for continuous and discretised data.
+    #[serde(default)]
+    pub sigma_1: Option<f64>,
+    /// β₁, for discrete data.
+    #[serde(default)]
+    pub beta_1: Option<f64>,
+    /// Transformer blocks.
+    pub layers: usize,
+    /// Attention heads.
+    pub heads: usize,
+    /// Features per token.
+    pub width: usize,
+    /// `"sequence"` or `"grid"`.
+    pub positions: Positions,
+}
+
+/// Which loss to train with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum LossConfig {
+    /// L∞.
+    Continuous,
+    /// Lⁿ.
+    Discrete {
+        /// n.
+        steps: u32,
+        /// Monte Carlo draws per variable (discretised and discrete data).
+        draws: u32,
+    },
+}
+
+/// `[training]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSection {
+    /// Optimiser steps.
+    pub steps: u32,
+    /// Examples per step.
+    pub batch: usize,
+    /// Peak learning rate.
+    pub learning_rate: f64,
+    /// Steps of linear warm-up from 0 to the peak.
+    pub warmup: u32,
+    /// Whether the learning rate then decays along a cosine to a tenth of the peak at the last step.
+    #[serde(default)]
+    pub cosine_decay: bool,
+    /// AdamW's decoupled weight decay (applied to matrices only, as the official `get_optim_groups` does).
+    pub weight_decay: f64,
+    /// AdamW's β₁ and β₂.
+    pub betas: [f64; 2],
+    /// The global gradient norm is clipped to this.
+    pub grad_clip: f64,
+    /// Decay of the exponential moving average of the weights that is saved as the model.
+    pub ema_decay: f64,
+    /// The loss.
+    pub loss: LossConfig,
+    /// Seed of every random draw of the run.
+    pub seed: u64,
+    /// Steps between checkpoints (and model files).
+    pub checkpoint_every: u32,
+}
+
+/// A configuration that cannot be used, with the setting at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ConfigError {
+    /// The file.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl TrainConfig {
+    /// Reads and checks a TOML file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let error = |message: String| ConfigError {
+            path: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
+        let config: Self = toml::from_str(&text).map_err(|e| error(e.to_string()))?;
+        config.check().map_err(error)?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let t = &self.training;
+        if t.steps == 0 || t.batch == 0 || t.checkpoint_every == 0 {
+            return Err(
+                "training.steps, training.batch and training.checkpoint_every must be positive"
+                    .into(),
+            );
+        }
+        if !(t.learning_rate > 0.0 && t.learning_rate.is_finite()) {
+            return Err(format!(
+                "training.learning_rate must be positive, got {}",
+                t.learning_rate
+            ));
+        }
+        if !(0.0..1.0).contains(&t.ema_decay) || t.betas.iter().any(|b| !(0.0..1.0).contains(b)) {
+            return Err("training.ema_decay and training.betas must lie in [0, 1)".into());
+        }
+        if t.grad_clip.is_nan() || t.grad_clip <= 0.0 || t.weight_decay < 0.0 {
+            return Err(
+                "training.grad_clip must be positive and training.weight_decay not negative".into(),
+            );
+        }
+        if let LossConfig::Discrete { steps, draws } = t.loss
+            && (steps == 0 || draws == 0)
+        {
+            return Err("training.loss.discrete.steps and .draws must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// The model configuration for this run's data: the kind follows from the data (values on bins are
+    /// discretised, other values continuous, classes discrete), its setting from `[model]`.
+    pub fn model_config(&self, data: &Dataset) -> Result<ModelConfig, ConfigError> {
+        let error = |message: String| ConfigError {
+            path: self.name.clone(),
+            message,
+        };
+        let kind = match (&data.examples, data.bins) {
+            (Examples::Values(_), Some(bins)) => KindConfig::Discretised {
+                sigma_1: self
+                    .model
+                    .sigma_1
+                    .ok_or_else(|| error("discretised data need model.sigma_1".into()))?,
+                bins,
+            },
+            (Examples::Values(_), None) => KindConfig::Continuous {
+                sigma_1: self
+                    .model
+                    .sigma_1
+                    .ok_or_else(|| error("continuous data need model.sigma_1".into()))?,
+            },
+            (Examples::Classes(_), _) => KindConfig::Discrete {
+                beta_1: self
+                    .model
+                    .beta_1
+                    .ok_or_else(|| error("discrete data need model.beta_1".into()))?,
+                classes: data.legend.len() as u32,
+            },
+        };
+        let config = ModelConfig {
+            kind,
+            layout: data.layout,
+            network: NetworkConfig {
+                layers: self.model.layers,
+                heads: self.model.heads,
+                width: self.model.width,
+                positions: self.model.positions,
+            },
+            legend: data.legend.clone(),
+            normalisation: data.normalisation,
+            provenance: format!(
+                "trained by bfn-train from config `{}` on {}",
+                self.name, data.provenance
+            ),
+            training_data: Some(
+                serde_json::to_value(&self.data).expect("the data spec serialises"),
+            ),
+        };
+        config.validate().map_err(|e| error(e.to_string()))?;
+        Ok(config)
+    }
+}

@@ -1,0 +1,185 @@
+//! Training data in the form the trainer and the maths take: examples of a fixed layout, every variable either a
+//! value in [−1, 1] (continuous and discretised data) or a class index (discrete data).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::net::{Layout, Normalisation};
+
+/// The examples' variables, all examples concatenated (`len() = examples × layout.variables()`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Examples {
+    /// Values in [−1, 1]: continuous data, or discretised data on the bin centres (2k + 1)/K − 1.
+    Values(Vec<f32>),
+    /// Class indices below the number of classes.
+    Classes(Vec<u32>),
+}
+
+/// A dataset, loaded and checked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    /// How each example is arranged.
+    pub layout: Layout,
+    /// Number of examples.
+    pub count: usize,
+    /// The examples, in a fixed order: the last `test_count` of them are the held-out split.
+    pub examples: Examples,
+    /// How many of the last examples are held out for evaluation.
+    pub test_count: usize,
+    /// For discrete data, what each class is (a tile glyph, a character), one entry per class: the number of
+    /// classes is `legend.len()`. Empty for other data.
+    pub legend: Vec<String>,
+    /// For discretised data, the number of levels K the values lie on.
+    pub bins: Option<u32>,
+    /// For continuous data, the map back to the data's units.
+    pub normalisation: Option<Normalisation>,
+    /// Where the data came from (package, files) and under which licence.
+    pub provenance: String,
+}
+
+/// Which data to load: the `[data]` table of a training config, tagged by `source`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum DataSpec {
+    /// The UCI/scikit-learn handwritten digits, embedded in the crate: 1,797 images of 8×8 pixels on 17 levels.
+    /// Train on rows 0..1500, test on rows 1500..1797, in file order.
+    Digits,
+    /// Dungeon Crawl Stone Soup vault maps (`apt-get install crawl-common`), as discrete tile maps of
+    /// `size` × `size` with the glyphs collapsed into a small legend.
+    CrawlMaps {
+        /// Side of the square map; smaller maps are padded with "outside", larger ones skipped.
+        size: usize,
+        /// Where the `.des` files are (default `/usr/share/crawl/dat/des`).
+        #[serde(default)]
+        dir: Option<PathBuf>,
+    },
+    /// Dungeon Crawl Stone Soup tiles (`apt-get install crawl-tiles-data`), as `size` × `size` RGBA sprites,
+    /// each channel discretised into `bins` levels.
+    CrawlTiles {
+        /// Side of the square sprite (the 32-pixel tiles are downsampled by averaging to this size).
+        size: usize,
+        /// Levels per channel.
+        bins: u32,
+        /// Where the tile sheets are (default `/usr/share/crawl/dat/tiles`).
+        #[serde(default)]
+        dir: Option<PathBuf>,
+    },
+    /// US census first names from the `names` Python package (`pip install names==0.3.0`), lower-cased, as
+    /// sequences of `length` characters over ' ' and a–z (padded with ' ').
+    Names {
+        /// Characters per name; longer names are skipped.
+        length: usize,
+        /// The folder holding `dist.male.first` and `dist.female.first` (default: found through `python3`).
+        #[serde(default)]
+        dir: Option<PathBuf>,
+    },
+    /// English words (`apt-get install wamerican`), lower-case a–z only, as sequences like `Names`.
+    Words {
+        /// Characters per word; longer words are skipped.
+        length: usize,
+        /// The word list (default `/usr/share/dict/american-english`).
+        #[serde(default)]
+        path: Option<PathBuf>,
+    },
+    /// The Jacksboro fault elevation model (`apt-get install python-matplotlib-data`), as continuous
+    /// `size` × `size` terrain crops scaled to [−1, 1]; the test crops come from a region the training crops do
+    /// not overlap.
+    Terrain {
+        /// Side of the square crop.
+        size: usize,
+        /// Pixels between neighbouring crops.
+        stride: usize,
+        /// The `.npz` file (default the matplotlib sample data path).
+        #[serde(default)]
+        path: Option<PathBuf>,
+    },
+    /// A folder of PNG images of `size` = [height, width] pixels (others are skipped), `channels` of them kept
+    /// (1 grey, 3 RGB, 4 RGBA), each discretised into `bins` levels.
+    PngFolder {
+        /// The folder.
+        path: PathBuf,
+        /// [height, width].
+        size: [usize; 2],
+        /// 1, 3 or 4.
+        channels: usize,
+        /// Levels per channel.
+        bins: u32,
+        /// Fraction of the images held out (default 0.1).
+        #[serde(default)]
+        test_fraction: Option<f64>,
+    },
+    /// A text file, one example per line, as sequences of `length` characters (padded with ' '; longer lines
+    /// skipped); the classes are the characters that occur, ' ' first.
+    TextLines {
+        /// The file.
+        path: PathBuf,
+        /// Characters per example.
+        length: usize,
+        /// Fraction of the lines held out (default 0.1).
+        #[serde(default)]
+        test_fraction: Option<f64>,
+    },
+    /// A folder of ASCII maps (`*.txt`, one map a file) of at most `size` = [height, width] characters, padded with
+    /// the first class; `legend` lists the classes, each a string of the glyphs it stands for.
+    AsciiMaps {
+        /// The folder.
+        path: PathBuf,
+        /// [height, width].
+        size: [usize; 2],
+        /// One entry per class: the glyphs that map to it (the first entry is also the padding).
+        legend: Vec<String>,
+        /// Fraction of the maps held out (default 0.1).
+        #[serde(default)]
+        test_fraction: Option<f64>,
+    },
+}
+
+/// Why a dataset could not be loaded: each message names the file or the package at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DataError {
+    /// The data's files are missing; `install` says how to get them.
+    #[error("{what} not found at {path}: {install}")]
+    Missing {
+        /// What was looked for.
+        what: String,
+        /// Where.
+        path: PathBuf,
+        /// The command or package that provides it.
+        install: String,
+    },
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file is not in the format expected.
+    #[error("{path}: {message}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and where.
+        message: String,
+    },
+    /// Nothing usable was found (no file, or every example skipped).
+    #[error("no examples in {what}: {why}")]
+    Empty {
+        /// The source.
+        what: String,
+        /// Why every candidate was skipped.
+        why: String,
+    },
+    /// A setting of the `[data]` table is out of range.
+    #[error("data setting {setting}: {message}")]
+    Setting {
+        /// The setting.
+        setting: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}

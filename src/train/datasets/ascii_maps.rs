@@ -1,0 +1,159 @@
+//! A folder of ASCII maps, one map a `*.txt` file, as discrete class grids; and the glyph grid itself, which the
+//! Dungeon Crawl maps share.
+//!
+//! Maps are rarely all of one size, but a network takes one: each map is centred in the `size` grid and the rest
+//! is filled with the padding class (the first legend entry), so that the padding reads as "outside the map" on
+//! every side rather than piling up to the right and below. Ragged lines are padded the same way.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::common::{
+    files_with_extension, positive, read_text, require, shuffled, test_count, test_fraction,
+};
+use crate::train::dataset::{DataError, Dataset, Examples, Layout};
+
+/// A glyph that no class claims, at 0-based `row` and `column` (in characters) of the map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct UnknownGlyph {
+    pub row: usize,
+    pub column: usize,
+    pub glyph: char,
+}
+
+impl UnknownGlyph {
+    /// The error for a map that starts at 1-based line `first_line` of `path`.
+    pub fn into_error(self, path: &Path, first_line: usize) -> DataError {
+        DataError::Format {
+            path: path.to_owned(),
+            message: format!(
+                "line {}, column {}: glyph {:?} is in no legend entry",
+                first_line + self.row,
+                self.column + 1,
+                self.glyph
+            ),
+        }
+    }
+}
+
+/// The class grid (`size[0]` rows of `size[1]`) of a map given as lines of glyphs, centred and padded with class
+/// `pad`; `None` when the map does not fit. `classify` gives a glyph's class, or `None` for a glyph it does not know.
+pub(super) fn glyph_grid(
+    lines: &[&str],
+    size: [usize; 2],
+    pad: u32,
+    classify: impl Fn(char) -> Option<u32>,
+) -> Result<Option<Vec<u32>>, UnknownGlyph> {
+    let height = lines.len();
+    let width = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    if height > size[0] || width > size[1] {
+        return Ok(None);
+    }
+    let (top, left) = ((size[0] - height) / 2, (size[1] - width) / 2);
+    let mut grid = vec![pad; size[0] * size[1]];
+    for (row, line) in lines.iter().enumerate() {
+        for (column, glyph) in line.chars().enumerate() {
+            let class = classify(glyph).ok_or(UnknownGlyph { row, column, glyph })?;
+            grid[(top + row) * size[1] + left + column] = class;
+        }
+    }
+    Ok(Some(grid))
+}
+
+/// Loads every `*.txt` map of the folder at `path` (sorted by name, then shuffled for the split).
+pub(super) fn load(
+    path: &Path,
+    size: [usize; 2],
+    legend: &[String],
+    fraction: Option<f64>,
+) -> Result<Dataset, DataError> {
+    let size = [positive("size", size[0])?, positive("size", size[1])?];
+    let fraction = test_fraction(fraction)?;
+    let classes = glyph_classes(legend)?;
+    require(
+        path,
+        "the ASCII map folder",
+        "set `path` of [data] to a folder of *.txt maps",
+    )?;
+
+    let files = files_with_extension(path, "txt", false)?;
+    let mut grids = Vec::new();
+    let (mut empty, mut too_large) = (0, 0);
+    for file in &files {
+        let text = read_text(file)?;
+        let lines: Vec<&str> = text.lines().collect();
+        if lines.iter().all(|l| l.is_empty()) {
+            empty += 1;
+            continue;
+        }
+        match glyph_grid(&lines, size, 0, |g| classes.get(&g).copied()) {
+            Ok(Some(grid)) => grids.extend(grid),
+            Ok(None) => too_large += 1,
+            Err(unknown) => return Err(unknown.into_error(file, 1)),
+        }
+    }
+
+    let what = format!("ASCII maps in {}", path.display());
+    let layout = Layout {
+        height: size[0],
+        width: size[1],
+        channels: 1,
+    };
+    let count = grids.len() / layout.variables();
+    if count == 0 {
+        return Err(DataError::Empty {
+            what,
+            why: format!(
+                "{} *.txt file(s): {empty} empty, {too_large} larger than {}×{}",
+                files.len(),
+                size[0],
+                size[1]
+            ),
+        });
+    }
+    Ok(Dataset {
+        layout,
+        count,
+        examples: Examples::Classes(shuffled(&grids, layout.variables())),
+        test_count: test_count(count, fraction, &what)?,
+        legend: legend.to_vec(),
+        bins: None,
+        normalisation: None,
+        provenance: format!(
+            "{what}: {count} maps kept, {} skipped ({empty} empty, {too_large} larger than {}×{}); licence: that of \
+             the user's files",
+            empty + too_large,
+            size[0],
+            size[1]
+        ),
+    })
+}
+
+/// Each glyph's class, from legend entries that list the glyphs of each class. A glyph in two entries would make
+/// the map ambiguous, and fewer than two classes leave nothing to generate.
+fn glyph_classes(legend: &[String]) -> Result<HashMap<char, u32>, DataError> {
+    let setting = |message| DataError::Setting {
+        setting: "legend",
+        message,
+    };
+    if legend.len() < 2 {
+        return Err(setting(format!(
+            "{} entries: at least 2 classes are needed",
+            legend.len()
+        )));
+    }
+    let mut classes = HashMap::new();
+    for (class, glyphs) in (0u32..).zip(legend) {
+        if glyphs.is_empty() {
+            return Err(setting(format!("entry {class} lists no glyph")));
+        }
+        for glyph in glyphs.chars() {
+            if let Some(other) = classes.insert(glyph, class) {
+                return Err(setting(format!(
+                    "glyph {glyph:?} is in entries {other} and {class}"
+                )));
+            }
+        }
+    }
+    Ok(classes)
+}

@@ -1,0 +1,159 @@
+//! What every loader needs beyond its own format: checking the shared settings, reading and listing files with
+//! errors that name them, the deterministic shuffle that makes the held-out tail a random subset, and the
+//! discretisation onto bin centres.
+
+use std::path::{Path, PathBuf};
+
+use crate::flow::{CounterRng, Stream};
+use crate::train::dataset::DataError;
+
+/// The seed of every shuffle. It is fixed, not configurable, so that a dataset's test split is the same in every
+/// run and on every machine: a model's test loss is only comparable across runs if the held-out examples are.
+const SHUFFLE_SEED: u64 = 0xB4F5_DA7A;
+
+/// The share of examples held out when the config does not say.
+const DEFAULT_TEST_FRACTION: f64 = 0.1;
+
+/// The `test_fraction` setting, defaulted and checked: it must leave both a training and a test split.
+pub(super) fn test_fraction(setting: Option<f64>) -> Result<f64, DataError> {
+    let fraction = setting.unwrap_or(DEFAULT_TEST_FRACTION);
+    if fraction > 0.0 && fraction < 1.0 {
+        Ok(fraction)
+    } else {
+        Err(DataError::Setting {
+            setting: "test_fraction",
+            message: format!("{fraction} is not in (0, 1)"),
+        })
+    }
+}
+
+/// How many of `count` examples to hold out: the fraction, rounded, but at least one test and one training
+/// example, so that neither the loss nor the evaluation is ever computed on nothing.
+pub(super) fn test_count(count: usize, fraction: f64, what: &str) -> Result<usize, DataError> {
+    if count < 2 {
+        return Err(DataError::Empty {
+            what: what.to_owned(),
+            why: format!(
+                "{count} example(s) kept, but a training and a test split need at least 2"
+            ),
+        });
+    }
+    let rounded = (count as f64 * fraction).round() as usize;
+    Ok(rounded.clamp(1, count - 1))
+}
+
+/// Checks a size setting: a side of zero would make examples of no variables.
+pub(super) fn positive(setting: &'static str, value: usize) -> Result<usize, DataError> {
+    if value == 0 {
+        Err(DataError::Setting {
+            setting,
+            message: "must be at least 1".to_owned(),
+        })
+    } else {
+        Ok(value)
+    }
+}
+
+/// Checks the number of levels: one level would carry no information, and the bin centres divide by K − 1.
+pub(super) fn check_bins(bins: u32) -> Result<u32, DataError> {
+    if bins < 2 {
+        Err(DataError::Setting {
+            setting: "bins",
+            message: format!("{bins} levels: at least 2 are needed"),
+        })
+    } else {
+        Ok(bins)
+    }
+}
+
+/// The bin centre (2k + 1)/K − 1 of the level k = round(v / max · (K − 1)) of a raw intensity v in [0, max]:
+/// 0 falls on the lowest level and `max` on the highest, so the extremes of the data are the extremes of the model.
+pub(super) fn bin_centre(value: f64, max: f64, bins: u32) -> f32 {
+    let top = f64::from(bins - 1);
+    let level = (value / max * top).round().clamp(0.0, top);
+    ((2.0 * level + 1.0) / f64::from(bins) - 1.0) as f32
+}
+
+/// The examples (`variables` values each) in a fixed pseudo-random order, so that the last ones, the test split,
+/// are a random subset rather than, say, the last file's.
+///
+/// A Fisher–Yates shuffle on the counter-based generator: draw i is a pure function of the seed and i, so the
+/// order does not depend on the platform or on the crate version of some generator.
+pub(super) fn shuffled<T: Copy>(examples: &[T], variables: usize) -> Vec<T> {
+    let count = examples.len() / variables.max(1);
+    let rng = CounterRng::new(SHUFFLE_SEED);
+    let mut order: Vec<usize> = (0..count).collect();
+    for i in (1..count).rev() {
+        // The index's high bits go into the step, so that every i has its own draw however many examples
+        // there are; the 64 bits are mapped to 0..=i by a multiply-shift, whose bias (2⁻⁶⁴) is nil in practice.
+        let [low, high] = rng.bits((i as u64 >> 32) as u32, Stream::Output, i as u32);
+        let draw = (u64::from(high) << 32) | u64::from(low);
+        let j = ((u128::from(draw) * (i as u128 + 1)) >> 64) as usize;
+        order.swap(i, j);
+    }
+    order
+        .into_iter()
+        .flat_map(|e| &examples[e * variables..(e + 1) * variables])
+        .copied()
+        .collect()
+}
+
+/// The whole file, with the error naming it.
+pub(super) fn read_bytes(path: &Path) -> Result<Vec<u8>, DataError> {
+    std::fs::read(path).map_err(|source| DataError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The whole file as UTF-8 text.
+pub(super) fn read_text(path: &Path) -> Result<String, DataError> {
+    String::from_utf8(read_bytes(path)?).map_err(|e| DataError::Format {
+        path: path.to_owned(),
+        message: format!("not UTF-8 text: {e}"),
+    })
+}
+
+/// Fails with [`DataError::Missing`] unless `path` exists, so that a missing package is reported as such rather
+/// than as an I/O error on some file inside it.
+pub(super) fn require(path: &Path, what: &str, install: &str) -> Result<(), DataError> {
+    if path.exists() {
+        Ok(())
+    } else {
+        Err(DataError::Missing {
+            what: what.to_owned(),
+            path: path.to_owned(),
+            install: install.to_owned(),
+        })
+    }
+}
+
+/// The files under `dir` whose extension is `extension` (ignoring case), in sorted order so that the examples,
+/// and hence the shuffle and the split, do not depend on the order the file system lists them in. With
+/// `recursive`, subfolders are searched too.
+pub(super) fn files_with_extension(
+    dir: &Path,
+    extension: &str,
+    recursive: bool,
+) -> Result<Vec<PathBuf>, DataError> {
+    let io = |source| DataError::Io {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        if path.is_dir() {
+            if recursive {
+                found.extend(files_with_extension(&path, extension, true)?);
+            }
+        } else if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case(extension))
+        {
+            found.push(path);
+        }
+    }
+    found.sort();
+    Ok(found)
+}

@@ -1,0 +1,112 @@
+//! Dungeon Crawl Stone Soup's dungeon tiles (`apt-get install crawl-tiles-data`), as small RGBA sprites.
+//!
+//! The floor, wall and feature sheets pack 32 × 32 tiles on a 32-pixel grid. Every cell that is not fully
+//! transparent is a tile (the sheets end in empty cells); each is averaged down to `size` × `size`, which is why
+//! `size` must divide 32: a block average then covers whole pixels, with no resampling filter to choose.
+
+use std::path::{Path, PathBuf};
+
+use super::common::{
+    bin_centre, check_bins, positive, require, shuffled, test_count, test_fraction,
+};
+use super::image::{Rgba, read_png};
+use crate::train::dataset::{DataError, Dataset, Examples, Layout};
+
+/// Where Debian's `crawl-tiles-data` puts the sheets.
+const DEFAULT_DIR: &str = "/usr/share/crawl/dat/tiles";
+
+/// The package that provides them.
+const INSTALL: &str = "apt-get install crawl-tiles-data";
+
+/// The sheets of dungeon terrain: the player, monster and item sheets are other kinds of picture.
+const SHEETS: [&str; 3] = ["floor.png", "wall.png", "feat.png"];
+
+/// The tile grid of the sheets, in pixels.
+const TILE: usize = 32;
+
+/// Loads every non-empty tile of the sheets, downsampled to `size` and discretised into `bins` levels a channel.
+pub(super) fn load(size: usize, bins: u32, dir: Option<&Path>) -> Result<Dataset, DataError> {
+    let size = positive("size", size)?;
+    if !TILE.is_multiple_of(size) {
+        return Err(DataError::Setting {
+            setting: "size",
+            message: format!("{size} does not divide the {TILE}-pixel tiles"),
+        });
+    }
+    let bins = check_bins(bins)?;
+    let dir = dir.map_or_else(|| PathBuf::from(DEFAULT_DIR), Path::to_owned);
+
+    let mut values = Vec::new();
+    let mut empty = 0;
+    for sheet in SHEETS {
+        let path = dir.join(sheet);
+        require(&path, "Dungeon Crawl's tile sheet", INSTALL)?;
+        let image = read_png(&path)?;
+        for top in (0..image.height / TILE).map(|r| r * TILE) {
+            for left in (0..image.width / TILE).map(|c| c * TILE) {
+                if is_empty(&image, top, left) {
+                    empty += 1;
+                } else {
+                    values.extend(downsample(&image, top, left, size, bins));
+                }
+            }
+        }
+    }
+
+    let what = format!("Dungeon Crawl tiles in {}", dir.display());
+    let layout = Layout {
+        height: size,
+        width: size,
+        channels: 4,
+    };
+    let count = values.len() / layout.variables();
+    if count == 0 {
+        return Err(DataError::Empty {
+            what,
+            why: format!(
+                "all {empty} cells of {} are fully transparent",
+                SHEETS.join(", ")
+            ),
+        });
+    }
+    Ok(Dataset {
+        layout,
+        count,
+        examples: Examples::Values(shuffled(&values, layout.variables())),
+        test_count: test_count(count, test_fraction(None)?, &what)?,
+        legend: Vec::new(),
+        bins: Some(bins),
+        normalisation: None,
+        provenance: format!(
+            "{what} ({}, Debian package crawl-tiles-data): {count} tiles kept, {empty} skipped (fully \
+             transparent); licence CC0 / public domain (most Dungeon Crawl tiles; see the RLTiles project)",
+            SHEETS.join(", ")
+        ),
+    })
+}
+
+/// Whether the tile at (top, left) is fully transparent.
+fn is_empty(image: &Rgba, top: usize, left: usize) -> bool {
+    (top..top + TILE).all(|r| (left..left + TILE).all(|c| image.pixel(r, c)[3] == 0))
+}
+
+/// The tile at (top, left), each `size` × `size` block of pixels averaged channel by channel, as bin centres.
+fn downsample(image: &Rgba, top: usize, left: usize, size: usize, bins: u32) -> Vec<f32> {
+    let block = TILE / size;
+    let mut out = Vec::with_capacity(size * size * 4);
+    for row in 0..size {
+        for column in 0..size {
+            let mut sums = [0u32; 4];
+            for r in top + row * block..top + (row + 1) * block {
+                for c in left + column * block..left + (column + 1) * block {
+                    for (sum, &v) in sums.iter_mut().zip(image.pixel(r, c)) {
+                        *sum += u32::from(v);
+                    }
+                }
+            }
+            let pixels = (block * block) as f64;
+            out.extend(sums.map(|s| bin_centre(f64::from(s) / pixels, 255.0, bins)));
+        }
+    }
+    out
+}

@@ -1,0 +1,240 @@
+//! Text as fixed-length character sequences: first names, dictionary words, or the lines of any file.
+//!
+//! A network takes examples of one length, so each line becomes `length` classes, padded on the right with the
+//! space class (class 0); longer lines are skipped rather than cut, since a cut word is not a word. Names and
+//! words share one 27-class alphabet (' ' then a–z) so that a model trained on one can be compared with, or
+//! fine-tuned on, the other.
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::common::{positive, read_text, require, shuffled, test_count, test_fraction};
+use crate::train::dataset::{DataError, Dataset, Examples, Layout};
+
+/// The names package's own install command, which the errors suggest.
+const NAMES_INSTALL: &str = "pip install names==0.3.0";
+
+/// The census lists of the names package: (file, what it is).
+const NAME_FILES: [&str; 2] = ["dist.male.first", "dist.female.first"];
+
+/// Where Debian's `wamerican` puts its word list.
+const DEFAULT_WORDS: &str = "/usr/share/dict/american-english";
+
+/// The padding character, class 0 of every alphabet.
+const PAD: char = ' ';
+
+/// Which characters are classes.
+enum Alphabet {
+    /// ' ' then a–z: 27 classes whatever the data holds.
+    Letters,
+    /// ' ' then the characters that occur in the kept lines, sorted.
+    Occurring,
+}
+
+/// Lines to encode, and what the provenance says about them.
+struct Corpus {
+    /// The candidate lines, in the source's order.
+    lines: Vec<String>,
+    /// Lines the source already dropped (not a–z, repeated).
+    dropped: usize,
+    /// What the lines are and where they came from.
+    what: String,
+    /// Their licence.
+    licence: &'static str,
+}
+
+/// US census first names (1990) from the `names` package: the male and the female list, each name once.
+pub(super) fn names(length: usize, dir: Option<&Path>) -> Result<Dataset, DataError> {
+    let dir = match dir {
+        Some(dir) => dir.to_owned(),
+        None => names_dir()?,
+    };
+    let mut tokens = Vec::new();
+    for file in NAME_FILES {
+        let path = dir.join(file);
+        require(&path, "the `names` package's census list", NAMES_INSTALL)?;
+        // Each line is `NAME frequency cumulative-frequency rank`.
+        tokens.extend(
+            read_text(&path)?
+                .lines()
+                .filter_map(|line| line.split_whitespace().next())
+                .map(str::to_lowercase),
+        );
+    }
+    let (lines, dropped) = letters_only(tokens);
+    sequences(
+        Corpus {
+            lines,
+            dropped,
+            what: format!(
+                "US census first names from {} (pip package names 0.3.0)",
+                dir.display()
+            ),
+            licence: "MIT (names package); the census lists are public domain",
+        },
+        length,
+        &Alphabet::Letters,
+        test_fraction(None)?,
+    )
+}
+
+/// The folder of the `names` package, as the Python that has it installed sees it.
+fn names_dir() -> Result<PathBuf, DataError> {
+    let missing = || DataError::Missing {
+        what: "the `names` Python package".to_owned(),
+        path: PathBuf::from("python3's import path"),
+        install: NAMES_INSTALL.to_owned(),
+    };
+    let output = Command::new("python3")
+        .args([
+            "-c",
+            "import names, os; print(os.path.dirname(names.__file__))",
+        ])
+        .output()
+        .map_err(|_| missing())?;
+    if !output.status.success() {
+        return Err(missing());
+    }
+    let dir = String::from_utf8(output.stdout).map_err(|_| missing())?;
+    Ok(PathBuf::from(dir.trim()))
+}
+
+/// English words from a spelling dictionary: the entries that are lower-case a–z only, which leaves out proper
+/// nouns, possessives and words with accents.
+pub(super) fn words(length: usize, path: Option<&Path>) -> Result<Dataset, DataError> {
+    let path = path.map_or_else(|| PathBuf::from(DEFAULT_WORDS), Path::to_owned);
+    require(&path, "the word list", "apt-get install wamerican")?;
+    let (lines, dropped) = letters_only(read_text(&path)?.lines().map(str::to_owned));
+    sequences(
+        Corpus {
+            lines,
+            dropped,
+            what: format!(
+                "English words from {} (Debian package wamerican, SCOWL)",
+                path.display()
+            ),
+            licence: "the SCOWL copyright notice (permissive, attribution)",
+        },
+        length,
+        &Alphabet::Letters,
+        test_fraction(None)?,
+    )
+}
+
+/// The lines of any text file, over the characters that occur in them.
+pub(super) fn lines(
+    path: &Path,
+    length: usize,
+    fraction: Option<f64>,
+) -> Result<Dataset, DataError> {
+    let fraction = test_fraction(fraction)?;
+    require(
+        path,
+        "the text file",
+        "set `path` of [data] to an existing file",
+    )?;
+    sequences(
+        Corpus {
+            lines: read_text(path)?.lines().map(str::to_owned).collect(),
+            dropped: 0,
+            what: format!("lines of {}", path.display()),
+            licence: "that of the user's file",
+        },
+        length,
+        &Alphabet::Occurring,
+        fraction,
+    )
+}
+
+/// The candidates made of a–z only, each once, in first-seen order; and how many were dropped.
+fn letters_only(candidates: impl IntoIterator<Item = String>) -> (Vec<String>, usize) {
+    let mut seen = HashSet::new();
+    let mut kept = Vec::new();
+    let mut dropped = 0;
+    for candidate in candidates {
+        if !candidate.is_empty()
+            && candidate.bytes().all(|b| b.is_ascii_lowercase())
+            && seen.insert(candidate.clone())
+        {
+            kept.push(candidate);
+        } else {
+            dropped += 1;
+        }
+    }
+    (kept, dropped)
+}
+
+/// Encodes the corpus's non-empty lines of at most `length` characters as class sequences padded with ' ', in
+/// shuffled order. Empty lines are skipped as well: they would be all padding.
+fn sequences(
+    corpus: Corpus,
+    length: usize,
+    alphabet: &Alphabet,
+    fraction: f64,
+) -> Result<Dataset, DataError> {
+    let length = positive("length", length)?;
+    let total = corpus.lines.len();
+    let kept: Vec<Vec<char>> = corpus
+        .lines
+        .iter()
+        .map(|line| line.chars().collect::<Vec<_>>())
+        .filter(|chars| !chars.is_empty() && chars.len() <= length)
+        .collect();
+    let skipped = corpus.dropped + total - kept.len();
+    if kept.is_empty() {
+        return Err(DataError::Empty {
+            what: corpus.what,
+            why: format!(
+                "{total} candidate line(s) and {} dropped: none non-empty with at most {length} characters",
+                corpus.dropped
+            ),
+        });
+    }
+
+    let characters: Vec<char> = match alphabet {
+        Alphabet::Letters => std::iter::once(PAD).chain('a'..='z').collect(),
+        Alphabet::Occurring => {
+            let occurring: BTreeSet<char> = kept
+                .iter()
+                .flatten()
+                .copied()
+                .filter(|&c| c != PAD)
+                .collect();
+            std::iter::once(PAD).chain(occurring).collect()
+        }
+    };
+    let mut examples = Vec::with_capacity(kept.len() * length);
+    for chars in &kept {
+        for position in 0..length {
+            let c = chars.get(position).copied().unwrap_or(PAD);
+            // Every kept character is in the alphabet: Letters' corpora are a–z only, Occurring's is built from them.
+            examples.push(characters.iter().position(|&a| a == c).unwrap_or(0) as u32);
+        }
+    }
+
+    let count = kept.len();
+    Ok(Dataset {
+        layout: Layout {
+            height: 1,
+            width: length,
+            channels: 1,
+        },
+        count,
+        examples: Examples::Classes(shuffled(&examples, length)),
+        test_count: test_count(count, fraction, &corpus.what)?,
+        legend: characters.iter().map(char::to_string).collect(),
+        bins: None,
+        normalisation: None,
+        provenance: format!(
+            "{}: {count} kept, {skipped} skipped (longer than {length} characters, empty{}); licence: {}",
+            corpus.what,
+            if corpus.dropped > 0 {
+                ", not a–z or repeated"
+            } else {
+                ""
+            },
+            corpus.licence
+        ),
+    })
+}

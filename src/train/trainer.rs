@@ -1,0 +1,379 @@
+//! The training loop: batches, Bayesian-flow inputs, the loss, AdamW, checkpoints.
+//!
+//! Every random choice of step s — which examples, which times, which flow noise, which Monte Carlo draws — comes
+//! from the run's [`CounterRng`] keyed by s. A run resumed from the checkpoint of step s therefore draws exactly
+//! what the uninterrupted run would have, and (on the same machine and thread count) ends with the same weights.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+
+use crate::atomic_file::write_atomic;
+use crate::flow::loss::bayesian_flow;
+use crate::flow::{CounterRng, DataKind, Datum, Shape, Stream};
+use crate::net::gpt::{Gpt, initial_varmap, tensor_data, weights_from_varmap};
+use crate::net::weights::{decode, encode};
+use crate::net::{Kind, ModelConfig, Weights, WeightsError};
+use crate::train::config::{LossConfig, TrainConfig};
+use crate::train::dataset::{Dataset, Examples};
+use crate::train::loss::{LossSpec, Target, loss};
+use crate::train::optimizer::{Optimizer, learning_rate};
+
+const CHECKPOINT_FORMAT: &str = "bevy_bfn-checkpoint";
+
+/// Why training stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrainError {
+    /// The data or the configuration cannot be used.
+    #[error("{0}")]
+    Setup(String),
+    /// candle failed.
+    #[error("tensor error: {0}")]
+    Tensor(#[from] candle_core::Error),
+    /// The flow maths rejected something.
+    #[error(transparent)]
+    Flow(#[from] crate::BfnError),
+    /// A checkpoint or model file could not be read or written.
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+    /// A checkpoint belongs to another run.
+    #[error("{path}: {message}")]
+    Checkpoint {
+        /// The file.
+        path: String,
+        /// What disagrees.
+        message: String,
+    },
+}
+
+/// Where a run stands, for progress reports.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// Steps done.
+    pub step: u32,
+    /// Steps in the run.
+    pub steps: u32,
+    /// This step's loss (nats per dimension, averaged over the batch).
+    pub loss: f32,
+    /// The gradient norm before clipping.
+    pub grad_norm: f64,
+    /// Steps per second since the run (or the resume) began.
+    pub steps_per_second: f64,
+}
+
+/// A training run.
+pub struct Trainer {
+    config: TrainConfig,
+    data: Dataset,
+    model: ModelConfig,
+    kind: Kind,
+    varmap: VarMap,
+    gpt: Gpt,
+    optimizer: Optimizer,
+    device: Device,
+    rng: CounterRng,
+}
+
+impl Trainer {
+    /// A fresh run: the network initialised from the run's seed.
+    pub fn new(config: TrainConfig, data: Dataset) -> Result<Self, TrainError> {
+        let model = config
+            .model_config(&data)
+            .map_err(|e| TrainError::Setup(e.to_string()))?;
+        if data.count <= data.test_count {
+            return Err(TrainError::Setup(format!(
+                "{}: no training examples left after the test split",
+                config.name
+            )));
+        }
+        let kind = model.validate()?;
+        let device = Device::Cpu;
+        let varmap = initial_varmap(&model, config.training.seed, &device)?;
+        let gpt = Gpt::new(
+            &model,
+            VarBuilder::from_varmap(&varmap, DType::F32, &device),
+        )?;
+        let optimizer = Optimizer::new(&varmap, &config.training)?;
+        let rng = CounterRng::new(config.training.seed);
+        Ok(Self {
+            config,
+            data,
+            model,
+            kind,
+            varmap,
+            gpt,
+            optimizer,
+            device,
+            rng,
+        })
+    }
+
+    /// The model's configuration.
+    pub fn model_config(&self) -> &ModelConfig {
+        &self.model
+    }
+
+    /// Steps done.
+    pub fn step(&self) -> u32 {
+        self.optimizer.step
+    }
+
+    /// The path of this run's checkpoint: the model file's with `.ckpt` appended.
+    pub fn checkpoint_path(&self) -> PathBuf {
+        let mut path = self.config.output.clone().into_os_string();
+        path.push(".ckpt");
+        PathBuf::from(path)
+    }
+
+    /// Trains until `until` steps are done, checkpointing every `checkpoint_every` steps and at the end;
+    /// `report` sees every step.
+    pub fn run(&mut self, until: u32, mut report: impl FnMut(Progress)) -> Result<(), TrainError> {
+        let until = until.min(self.config.training.steps);
+        let started = (Instant::now(), self.step());
+        while self.step() < until {
+            let (loss, grad_norm) = self.train_step()?;
+            let elapsed = started.0.elapsed().as_secs_f64().max(1e-9);
+            report(Progress {
+                step: self.step(),
+                steps: self.config.training.steps,
+                loss,
+                grad_norm,
+                steps_per_second: f64::from(self.step() - started.1) / elapsed,
+            });
+            if self
+                .step()
+                .is_multiple_of(self.config.training.checkpoint_every)
+                || self.step() == until
+            {
+                self.save_checkpoint()?;
+                self.save_model()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One optimiser step; returns the loss and the gradient norm.
+    pub fn train_step(&mut self) -> Result<(f32, f64), TrainError> {
+        let s = self.step();
+        let settings = &self.config.training;
+        let batch = settings.batch;
+        let train_count = (self.data.count - self.data.test_count) as u64;
+        let indices: Vec<usize> = (0..batch as u32)
+            .map(|b| {
+                ((u64::from(self.rng.bits(s, Stream::Output, b)[0]) * train_count) >> 32) as usize
+            })
+            .collect();
+        // Stratified times: one uniform shift of an even grid, so every batch covers [0, 1) evenly (a lower-
+        // variance estimate of E_t[L] than independent draws).
+        let shift: f64 = self.rng.uniform(s, Stream::Time, 0);
+        let t: Vec<f32> = (0..batch)
+            .map(|b| {
+                let u = (shift + b as f64 / batch as f64).fract();
+                match settings.loss {
+                    LossConfig::Continuous => u as f32,
+                    LossConfig::Discrete { steps, .. } => {
+                        ((u * f64::from(steps)).floor() / f64::from(steps)) as f32
+                    }
+                }
+            })
+            .collect();
+        let spec = match settings.loss {
+            LossConfig::Continuous => LossSpec::Continuous,
+            LossConfig::Discrete { steps, draws } => LossSpec::Discrete { steps, draws },
+        };
+        let (input, target) = self.batch_inputs(&indices, &t, s)?;
+        let output = self.gpt.forward(
+            &self.gpt.network_input(&input)?,
+            &Tensor::from_slice(&t, batch, &self.device)?,
+        )?;
+        let loss =
+            loss(&self.kind, spec, &target, &input, &output, &t, &self.rng, s)?.mean_all()?;
+        let grads = loss.backward()?;
+        let lr = learning_rate(settings, s);
+        let grad_norm = self.optimizer.step(&grads, lr)?;
+        Ok((loss.to_scalar::<f32>()?, grad_norm))
+    }
+
+    /// θ ~ p_F for the chosen examples at their times, as [batch, tokens, input width], and their data.
+    fn batch_inputs(
+        &self,
+        indices: &[usize],
+        t: &[f32],
+        step: u32,
+    ) -> Result<(Tensor, Target), TrainError> {
+        let layout = self.data.layout;
+        let per_example = layout.variables();
+        let shape = Shape::new(indices.len(), per_example)?;
+        let dims = (indices.len(), layout.tokens());
+        Ok(match (&self.kind, &self.data.examples) {
+            (Kind::Continuous(k), Examples::Values(all)) => {
+                self.gaussian_batch(k, all, indices, shape, t, step)?
+            }
+            (Kind::Discretised(k), Examples::Values(all)) => {
+                self.gaussian_batch(k, all, indices, shape, t, step)?
+            }
+            (Kind::Discrete(k), Examples::Classes(all)) => {
+                let classes = gather(all, indices, per_example);
+                let theta = bayesian_flow(k, &classes, shape, t, &self.rng, step)?;
+                let width = k.classes() as usize;
+                let input =
+                    Tensor::from_slice(theta.values(), (dims.0, dims.1, width), &self.device)?;
+                let mut one_hot = vec![0f32; classes.len() * width];
+                classes
+                    .iter()
+                    .enumerate()
+                    .for_each(|(v, &c)| one_hot[v * width + c as usize] = 1.0);
+                let one_hot = Tensor::from_vec(one_hot, (dims.0, dims.1, width), &self.device)?;
+                (input, Target::Classes { one_hot, classes })
+            }
+            _ => {
+                return Err(TrainError::Setup(
+                    "the data do not match the model's kind".into(),
+                ));
+            }
+        })
+    }
+
+    fn gaussian_batch<K: DataKind<f32, Flow = crate::flow::gaussian_input::GaussianInput>>(
+        &self,
+        kind: &K,
+        all: &[f32],
+        indices: &[usize],
+        shape: Shape,
+        t: &[f32],
+        step: u32,
+    ) -> Result<(Tensor, Target), TrainError> {
+        let layout = self.data.layout;
+        let x: Vec<Datum<f32, K>> = gather(all, indices, layout.variables());
+        let theta = bayesian_flow(kind, &x, shape, t, &self.rng, step)?;
+        let dims = (indices.len(), layout.tokens(), layout.channels);
+        let input = Tensor::from_slice(theta.values(), dims, &self.device)?;
+        Ok((
+            input,
+            Target::Values(Tensor::from_vec(x, dims, &self.device)?),
+        ))
+    }
+
+    /// The model as it would be saved now: the moving average of the weights.
+    pub fn model_weights(&self) -> Result<Weights, TrainError> {
+        let mut tensors = BTreeMap::new();
+        for slot in self.optimizer.slots() {
+            tensors.insert(slot.name.clone(), tensor_data(&slot.ema)?);
+        }
+        let mut weights = weights_from_varmap(&self.model, &self.varmap)?
+            .tensors()
+            .clone();
+        weights.extend(tensors);
+        let mut config = self.model.clone();
+        config.provenance = format!("{} ({} steps)", config.provenance, self.step());
+        Ok(Weights::new(config, weights)?)
+    }
+
+    /// Writes the model file (the averaged weights).
+    pub fn save_model(&self) -> Result<(), TrainError> {
+        if let Some(dir) = self
+            .config
+            .output
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(|source| WeightsError::Io {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        Ok(self.model_weights()?.save(&self.config.output)?)
+    }
+
+    /// Writes the checkpoint: parameters, moments, averages, the step and the configuration, atomically.
+    pub fn save_checkpoint(&self) -> Result<(), TrainError> {
+        let mut tensors = BTreeMap::new();
+        for slot in self.optimizer.slots() {
+            tensors.insert(
+                format!("param/{}", slot.name),
+                tensor_data(slot.var.as_tensor())?,
+            );
+            tensors.insert(format!("adam_m/{}", slot.name), tensor_data(&slot.m)?);
+            tensors.insert(format!("adam_v/{}", slot.name), tensor_data(&slot.v)?);
+            tensors.insert(format!("ema/{}", slot.name), tensor_data(&slot.ema)?);
+        }
+        let metadata = HashMap::from([
+            ("format".to_owned(), CHECKPOINT_FORMAT.to_owned()),
+            ("step".to_owned(), self.step().to_string()),
+            (
+                "train_config".to_owned(),
+                serde_json::to_string(&self.config).expect("the config serialises"),
+            ),
+        ]);
+        let path = self.checkpoint_path();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| WeightsError::Io {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        write_atomic(&path, &encode(&tensors, metadata)).map_err(|source| WeightsError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Ok(())
+    }
+
+    /// Continues from a checkpoint of the same configuration.
+    pub fn resume(&mut self, path: &Path) -> Result<(), TrainError> {
+        let fail = |message: String| TrainError::Checkpoint {
+            path: path.display().to_string(),
+            message,
+        };
+        let bytes = std::fs::read(path).map_err(|source| WeightsError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let (metadata, tensors) = decode(&bytes)?;
+        if metadata.get("format").map(String::as_str) != Some(CHECKPOINT_FORMAT) {
+            return Err(fail("not a bfn-train checkpoint".into()));
+        }
+        let theirs: TrainConfig =
+            serde_json::from_str(metadata.get("train_config").map_or("", String::as_str))
+                .map_err(|e| fail(format!("unreadable configuration: {e}")))?;
+        if theirs != self.config {
+            return Err(fail(
+                "written by a different configuration; start afresh or restore that configuration"
+                    .into(),
+            ));
+        }
+        let step: u32 = metadata
+            .get("step")
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| fail("no step".into()))?;
+        let device = self.device.clone();
+        let get = |kind: &str, name: &str| -> candle_core::Result<Tensor> {
+            let t = tensors
+                .get(&format!("{kind}/{name}"))
+                .ok_or_else(|| candle_core::Error::Msg(format!("missing {kind}/{name}")))?;
+            Tensor::from_slice(&t.values, t.shape.as_slice(), &device)
+        };
+        self.optimizer
+            .restore(step, |name| {
+                Ok([
+                    get("param", name)?,
+                    get("adam_m", name)?,
+                    get("adam_v", name)?,
+                    get("ema", name)?,
+                ])
+            })
+            .map_err(|e| fail(e.to_string()))?;
+        Ok(())
+    }
+}
+
+fn gather<T: Copy>(all: &[T], indices: &[usize], per_example: usize) -> Vec<T> {
+    indices
+        .iter()
+        .flat_map(|&i| all[i * per_example..(i + 1) * per_example].iter().copied())
+        .collect()
+}
