@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use candle_core::{D, DType, Device, Module, Result, Tensor, Var};
-use candle_nn::{LayerNorm, Linear, VarBuilder, VarMap};
+use candle_nn::{Linear, VarBuilder, VarMap};
 
 use crate::flow::{CounterRng, Stream};
 use crate::net::positions::position_table;
@@ -20,6 +20,24 @@ use crate::net::{KindConfig, ModelConfig, TensorData, Weights, WeightsError};
 const LAYER_NORM_EPS: f64 = 1e-5;
 /// Mixed into the seed for the initial weights, so that they draw other numbers than the training noise.
 const INIT_KEY: u64 = 0x1A17_5EED_0F0F_B0F0;
+
+/// LayerNorm over the last dimension, written with differentiable tensor operations: candle-nn's `LayerNorm` and
+/// `softmax_last_dim` take fused kernels that have no backward pass, so gradients would silently stop at them.
+struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl LayerNorm {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let centred = x.broadcast_sub(&x.mean_keepdim(D::Minus1)?)?;
+        let variance = centred.sqr()?.mean_keepdim(D::Minus1)?;
+        centred
+            .broadcast_div(&(variance + LAYER_NORM_EPS)?.sqrt()?)?
+            .broadcast_mul(&self.weight)?
+            .broadcast_add(&self.bias)
+    }
+}
 
 struct Block {
     ln_1: LayerNorm,
@@ -48,9 +66,10 @@ fn linear(vb: &VarBuilder, name: &str, inputs: usize, outputs: usize) -> Result<
 }
 
 fn layer_norm(vb: &VarBuilder, name: &str, size: usize) -> Result<LayerNorm> {
-    let weight = vb.get(size, &format!("{name}.weight"))?;
-    let bias = vb.get(size, &format!("{name}.bias"))?;
-    Ok(LayerNorm::new(weight, bias, LAYER_NORM_EPS))
+    Ok(LayerNorm {
+        weight: vb.get(size, &format!("{name}.weight"))?,
+        bias: vb.get(size, &format!("{name}.bias"))?,
+    })
 }
 
 /// The network's parameters as the official `_init_weights` sets them — N(0, 0.02²) linear weights,
@@ -178,7 +197,7 @@ impl Gpt {
             };
             let (q, k, v) = (split(0)?, split(1)?, split(2)?);
             let scores = (q.matmul(&k.t()?)? * (1.0 / (head_size as f64).sqrt()))?;
-            let attention = candle_nn::ops::softmax_last_dim(&scores)?.matmul(&v)?;
+            let attention = candle_nn::ops::softmax(&scores, D::Minus1)?.matmul(&v)?;
             let attention = attention.transpose(1, 2)?.reshape((batch, tokens, d))?;
             x = (x + block.attn_proj.forward(&attention)?)?;
             let hidden = block.c_fc.forward(&block.ln_2.forward(&x)?)?.gelu()?;

@@ -42,7 +42,7 @@ pub enum LossSpec {
     },
 }
 
-/// The loss per example [batch]. `t` must hold (i − 1)/n values for a discrete-time loss; `rng` and `step`
+/// The loss per example. `t` must hold (i − 1)/n values for a discrete-time loss; `rng` and `step`
 /// key its Monte Carlo draws (draw j of variable v uses the counters of `flow`'s estimate with step
 /// `step · draws + j`).
 #[allow(clippy::too_many_arguments)]
@@ -88,7 +88,7 @@ pub fn loss(
             let classes_f = k.classes() as f64;
             match spec {
                 LossSpec::Continuous => {
-                    let p = candle_nn::ops::softmax_last_dim(output)?;
+                    let p = candle_nn::ops::softmax(output, D::Minus1)?;
                     let distance = (one_hot - &p)?.sqr()?.sum_keepdim(D::Minus1)?;
                     (distance.broadcast_mul(&t_tensor)? * (classes_f * k.input().beta_1()))?
                 }
@@ -285,7 +285,7 @@ fn discrete_discrete_time(
     let device = logits.device();
     let (b, tokens, k) = logits.dims3()?;
     let eps = f32::EPSILON;
-    let p = candle_nn::ops::softmax_last_dim(logits)?;
+    let p = candle_nn::ops::softmax(logits, D::Minus1)?;
     let log_weights = candle_nn::ops::log_softmax(&p.clamp(eps, 1.0 - eps)?.log()?, D::Minus1)?;
     let input = kind.input();
     let alphas: Vec<f32> = t

@@ -1,0 +1,409 @@
+//! The trainer: its losses against the flow maths, the weights file, checkpoints and a short real training run.
+#![cfg(feature = "train")]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use bevy_bfn::flow::loss::{cts_time_loss, discrete_time_loss};
+use bevy_bfn::flow::{CounterRng, Estimate, InputParams, Shape, Stream};
+use bevy_bfn::net::gpt::{Gpt, initial_varmap, weights_from_varmap};
+use bevy_bfn::net::weights::parameter_shapes;
+use bevy_bfn::net::{Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Positions, Weights};
+use bevy_bfn::train::config::TrainConfig;
+use bevy_bfn::train::datasets::load;
+use bevy_bfn::train::eval::evaluate;
+use bevy_bfn::train::loss::{LossSpec, Target, loss};
+use bevy_bfn::train::trainer::Trainer;
+use candle_core::{Device, Tensor};
+
+fn uniform(rng: &CounterRng, index: u32) -> f32 {
+    rng.uniform::<f32>(0, Stream::Output, index)
+}
+
+/// Random θ, network outputs, data and times for a batch, through the tensor loss and through the flow's
+/// per-variable maths: the two must agree.
+fn compare(kind_config: KindConfig, channels: usize, spec: LossSpec) {
+    let kind = kind_config.build().unwrap();
+    let (batch, tokens) = (3, 5);
+    let rng = CounterRng::new(9);
+    let variables = tokens * channels;
+    let shape = Shape::new(batch, variables).unwrap();
+    let in_width = kind_config.input_per_token(channels)
+        / if matches!(kind, Kind::Discrete(_)) {
+            1
+        } else {
+            channels
+        };
+    let out_per_token = kind_config.output_per_token(channels);
+    let mut next = 0u32;
+    let mut draw = |scale: f32, offset: f32| {
+        next += 1;
+        uniform(&rng, next) * scale + offset
+    };
+    let output: Vec<f32> = (0..batch * tokens * out_per_token)
+        .map(|_| draw(4.0, -2.0))
+        .collect();
+    let times: Vec<f32> = match spec {
+        LossSpec::Continuous => (0..batch).map(|_| draw(1.0, 0.0)).collect(),
+        LossSpec::Discrete { steps, .. } => (0..batch)
+            .map(|b| (b as f32 * 3.0).min(steps as f32 - 1.0) / steps as f32)
+            .collect(),
+    };
+    let device = Device::Cpu;
+    let out_tensor = Tensor::from_slice(&output, (batch, tokens, out_per_token), &device).unwrap();
+    let (ours, theirs): (Vec<f32>, Vec<Estimate<f32>>) = match kind {
+        Kind::Discrete(k) => {
+            let classes = k.classes() as usize;
+            let x: Vec<u32> = (0..batch * tokens)
+                .map(|_| (draw(classes as f32, 0.0) as u32).min(classes as u32 - 1))
+                .collect();
+            let theta = vec![1.0 / classes as f32; batch * tokens * classes];
+            let input = InputParams::new(shape, classes, theta.clone()).unwrap();
+            let mut one_hot = vec![0f32; x.len() * classes];
+            x.iter()
+                .enumerate()
+                .for_each(|(v, &c)| one_hot[v * classes + c as usize] = 1.0);
+            let target = Target::Classes {
+                one_hot: Tensor::from_vec(one_hot, (batch, tokens, classes), &device).unwrap(),
+                classes: x.clone(),
+            };
+            let theta_t = Tensor::from_vec(theta, (batch, tokens, classes), &device).unwrap();
+            let ours = loss(&kind, spec, &target, &theta_t, &out_tensor, &times, &rng, 0)
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            (
+                ours,
+                flow_losses(&k, &x, &input, &output, &times, spec, &rng),
+            )
+        }
+        Kind::Continuous(_) | Kind::Discretised(_) => {
+            let x: Vec<f32> = (0..batch * variables).map(|_| draw(2.0, -1.0)).collect();
+            let mu: Vec<f32> = (0..batch * variables).map(|_| draw(2.0, -1.0)).collect();
+            let input = InputParams::new(shape, in_width, mu.clone()).unwrap();
+            let target = Target::Values(
+                Tensor::from_vec(x.clone(), (batch, tokens, channels), &device).unwrap(),
+            );
+            let mu_t = Tensor::from_vec(mu, (batch, tokens, channels), &device).unwrap();
+            let ours = loss(&kind, spec, &target, &mu_t, &out_tensor, &times, &rng, 0)
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            let theirs = match kind {
+                Kind::Continuous(k) => flow_losses(&k, &x, &input, &output, &times, spec, &rng),
+                Kind::Discretised(k) => flow_losses(&k, &x, &input, &output, &times, spec, &rng),
+                Kind::Discrete(_) => unreachable!(),
+            };
+            (ours, theirs)
+        }
+    };
+    for (b, (o, t)) in ours.iter().zip(&theirs).enumerate() {
+        let tolerance = 1e-4 * t.mean.abs().max(1.0);
+        assert!(
+            (o - t.mean).abs() <= tolerance,
+            "{kind_config:?} {spec:?} example {b}: tensor {o} vs flow {}",
+            t.mean
+        );
+    }
+}
+
+/// The flow's losses per example (mean over its variables).
+fn flow_losses<K: bevy_bfn::flow::DataKind<f32>>(
+    kind: &K,
+    x: &[bevy_bfn::flow::Datum<f32, K>],
+    input: &InputParams<f32>,
+    output: &[f32],
+    t: &[f32],
+    spec: LossSpec,
+    rng: &CounterRng,
+) -> Vec<Estimate<f32>> {
+    let per_variable: Vec<Estimate<f32>> = match spec {
+        LossSpec::Continuous => cts_time_loss(kind, x, input, output, t)
+            .unwrap()
+            .into_iter()
+            .map(Estimate::exact)
+            .collect(),
+        LossSpec::Discrete { steps, draws } => {
+            discrete_time_loss(kind, x, input, output, t, steps, draws, rng).unwrap()
+        }
+    };
+    per_variable
+        .chunks(input.shape().variables())
+        .map(Estimate::mean_of)
+        .collect()
+}
+
+#[test]
+fn tensor_losses_equal_the_flow_maths() {
+    let kinds = [
+        (KindConfig::Continuous { sigma_1: 0.02 }, 2),
+        (
+            KindConfig::Discretised {
+                sigma_1: 0.0316,
+                bins: 17,
+            },
+            1,
+        ),
+        (
+            KindConfig::Discretised {
+                sigma_1: 0.05,
+                bins: 8,
+            },
+            4,
+        ),
+        (
+            KindConfig::Discrete {
+                beta_1: 3.0,
+                classes: 6,
+            },
+            1,
+        ),
+    ];
+    for (kind, channels) in kinds {
+        compare(kind, channels, LossSpec::Continuous);
+        compare(
+            kind,
+            channels,
+            LossSpec::Discrete {
+                steps: 10,
+                draws: 7,
+            },
+        );
+    }
+}
+
+/// The official GPT's state-dict names for `GPT(skip=True)` with a `TextInputAdapter`, two blocks, in the order
+/// PyTorch lists them (read from the official `networks/transformer.py` and `networks/adapters.py`), with the
+/// shapes for K classes, T tokens and width d.
+fn official_state_dict(k: usize, t: usize, d: usize) -> Vec<(String, Vec<usize>)> {
+    let mut names = vec![
+        ("input_adapter.pos_embedding".to_owned(), vec![t, d]),
+        ("input_adapter.inp_embedding.weight".to_owned(), vec![d, k]),
+        ("input_adapter.inp_embedding.bias".to_owned(), vec![d]),
+        ("input_adapter.t_embedding.weight".to_owned(), vec![d, 1]),
+        ("input_adapter.t_embedding.bias".to_owned(), vec![d]),
+    ];
+    for i in 0..2 {
+        for (name, shape) in [
+            ("ln_1.weight", vec![d]),
+            ("ln_1.bias", vec![d]),
+            ("attn.c_attn.weight", vec![3 * d, d]),
+            ("attn.c_attn.bias", vec![3 * d]),
+            ("attn.c_proj.weight", vec![d, d]),
+            ("attn.c_proj.bias", vec![d]),
+            ("ln_2.weight", vec![d]),
+            ("ln_2.bias", vec![d]),
+            ("mlp.c_fc.weight", vec![4 * d, d]),
+            ("mlp.c_fc.bias", vec![4 * d]),
+            ("mlp.c_proj.weight", vec![d, 4 * d]),
+            ("mlp.c_proj.bias", vec![d]),
+        ] {
+            names.push((format!("transformer.h.{i}.{name}"), shape));
+        }
+    }
+    names.extend([
+        ("transformer.ln_f.weight".to_owned(), vec![d]),
+        ("transformer.ln_f.bias".to_owned(), vec![d]),
+        ("lm_head.weight".to_owned(), vec![k, 2 * d]),
+        ("lm_head.bias".to_owned(), vec![k]),
+    ]);
+    names
+}
+
+fn tiny_config(kind: KindConfig, layout: Layout) -> ModelConfig {
+    ModelConfig {
+        kind,
+        layout,
+        network: NetworkConfig {
+            layers: 2,
+            heads: 2,
+            width: 16,
+            positions: Positions::Sequence,
+        },
+        legend: Vec::new(),
+        normalisation: None,
+        provenance: "test".into(),
+        training_data: None,
+    }
+}
+
+#[test]
+fn a_discrete_model_has_the_official_parameter_names_and_shapes() {
+    let config = tiny_config(
+        KindConfig::Discrete {
+            beta_1: 1.0,
+            classes: 27,
+        },
+        Layout {
+            height: 1,
+            width: 8,
+            channels: 1,
+        },
+    );
+    let ours: BTreeMap<String, Vec<usize>> = parameter_shapes(&config).into_iter().collect();
+    let official: BTreeMap<String, Vec<usize>> =
+        official_state_dict(27, 8, 16).into_iter().collect();
+    assert_eq!(ours, official);
+    // And a file written by the trainer holds exactly those tensors.
+    let varmap = initial_varmap(&config, 3, &Device::Cpu).unwrap();
+    let weights = weights_from_varmap(&config, &varmap).unwrap();
+    let stored: BTreeMap<String, Vec<usize>> = Weights::from_bytes(&weights.to_bytes())
+        .unwrap()
+        .tensors()
+        .iter()
+        .map(|(n, t)| (n.clone(), t.shape.clone()))
+        .collect();
+    assert_eq!(stored, official);
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("bevy_bfn-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A tiny run on the real digits: 2 blocks of width 16.
+fn tiny_digits(dir: &std::path::Path, steps: u32) -> TrainConfig {
+    let text = format!(
+        r#"
+name = "tiny-digits"
+output = "{}"
+[data]
+source = "digits"
+[model]
+sigma_1 = 0.0316
+layers = 2
+heads = 2
+width = 16
+positions = "grid"
+[training]
+steps = {steps}
+batch = 32
+learning_rate = 3e-3
+warmup = 5
+weight_decay = 0.01
+betas = [0.9, 0.98]
+grad_clip = 1.0
+ema_decay = 0.9
+loss = "continuous"
+seed = 7
+checkpoint_every = 1000
+"#,
+        dir.join("tiny.safetensors").display()
+    );
+    let path = dir.join("tiny.toml");
+    std::fs::write(&path, text).unwrap();
+    TrainConfig::load(&path).unwrap()
+}
+
+#[test]
+fn a_tiny_model_learns_the_digits() {
+    let dir = temp_dir("learns");
+    let config = tiny_digits(&dir, 150);
+    let data = load(&config.data).unwrap();
+    let mut trainer = Trainer::new(config, data.clone()).unwrap();
+    let untrained = trainer.model_weights().unwrap();
+    let mut losses = Vec::new();
+    trainer.run(150, |p| losses.push(p.loss)).unwrap();
+    let mean = |xs: &[f32]| xs.iter().sum::<f32>() / xs.len() as f32;
+    let (first, last) = (mean(&losses[..20]), mean(&losses[130..]));
+    assert!(
+        last < 0.8 * first,
+        "the training loss falls: {first} → {last}"
+    );
+    let trained = Weights::load(dir.join("tiny.safetensors")).unwrap();
+    let score = |w: &Weights| {
+        evaluate(w, &data, &[], 2, 1, 0)
+            .unwrap()
+            .continuous
+            .bits_per_dim()
+            .mean
+    };
+    let (before, after) = (score(&untrained), score(&trained));
+    assert!(
+        after < before - 0.2,
+        "held-out bits/dim: untrained {before}, trained {after}"
+    );
+}
+
+#[test]
+fn a_resumed_run_ends_with_the_same_weights() {
+    let dir = temp_dir("resume");
+    let config = tiny_digits(&dir, 12);
+    let data = load(&config.data).unwrap();
+    let mut straight = Trainer::new(config.clone(), data.clone()).unwrap();
+    straight.run(12, |_| {}).unwrap();
+    let expected = straight.model_weights().unwrap();
+
+    let mut first = Trainer::new(config.clone(), data.clone()).unwrap();
+    first.run(5, |_| {}).unwrap();
+    drop(first); // killed after its checkpoint at step 5
+    let mut second = Trainer::new(config, data).unwrap();
+    second.resume(&second.checkpoint_path()).unwrap();
+    assert_eq!(second.step(), 5);
+    second.run(12, |_| {}).unwrap();
+    assert_eq!(
+        second.model_weights().unwrap(),
+        expected,
+        "resume equals uninterrupted, bit for bit"
+    );
+}
+
+#[test]
+fn a_checkpoint_of_another_configuration_is_refused() {
+    let dir = temp_dir("other-config");
+    let config = tiny_digits(&dir, 3);
+    let data = load(&config.data).unwrap();
+    Trainer::new(config.clone(), data.clone())
+        .unwrap()
+        .run(3, |_| {})
+        .unwrap();
+    let mut other = config.clone();
+    other.training.learning_rate = 1e-4;
+    let mut trainer = Trainer::new(other, data).unwrap();
+    let e = trainer
+        .resume(&trainer.checkpoint_path())
+        .expect_err("refused");
+    assert!(e.to_string().contains("different configuration"), "{e}");
+}
+
+#[test]
+fn save_then_load_gives_identical_outputs() {
+    let config = tiny_config(
+        KindConfig::Discretised {
+            sigma_1: 0.02,
+            bins: 16,
+        },
+        Layout {
+            height: 2,
+            width: 3,
+            channels: 4,
+        },
+    );
+    let device = Device::Cpu;
+    let varmap = initial_varmap(&config, 11, &device).unwrap();
+    let weights = weights_from_varmap(&config, &varmap).unwrap();
+    let dir = temp_dir("roundtrip");
+    let path = dir.join("model.safetensors");
+    weights.save(&path).unwrap();
+    let loaded = Weights::load(&path).unwrap();
+    assert_eq!(loaded, weights);
+    let a = Gpt::from_weights(&weights, &device).unwrap();
+    let b = Gpt::from_weights(&loaded, &device).unwrap();
+    let input = Tensor::randn(0f32, 1.0, (3, 6, 4), &device).unwrap();
+    let t = Tensor::new(&[0.1f32, 0.5, 0.9], &device).unwrap();
+    let (ya, yb) = (
+        a.forward(&input, &t).unwrap(),
+        b.forward(&input, &t).unwrap(),
+    );
+    assert_eq!(ya.dims(), &[3, 6, 8]);
+    let diff = (ya - yb)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert_eq!(diff, 0.0);
+}
