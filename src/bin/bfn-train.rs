@@ -58,6 +58,22 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Time training steps and sampling for a configuration (nothing is written): median seconds per training
+    /// step after warm-up, training examples per second, and samples per second at n sampling steps.
+    Bench {
+        /// The configuration.
+        #[arg(long)]
+        config: PathBuf,
+        /// Timed training steps (after 2 warm-up steps).
+        #[arg(long, default_value_t = 10)]
+        steps: u32,
+        /// Sampling steps n.
+        #[arg(long, default_value_t = 50)]
+        sampling_steps: u32,
+        /// Samples drawn at once.
+        #[arg(long, default_value_t = 64)]
+        samples: usize,
+    },
     /// Draw samples and write a sample sheet: PNG for images and maps, text for words.
     Sample {
         /// The model file.
@@ -187,6 +203,31 @@ fn eval(model: PathBuf, repeats: u32, draws: u32, seed: u64) -> Result<(), AnyEr
         "baseline", result.marginal_bits
     );
     eprintln!("({:.1} s)", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn bench(config_path: PathBuf, steps: u32, sampling_steps: u32, samples: usize) -> Result<(), AnyError> {
+    let config = TrainConfig::load(&config_path)?;
+    let batch = config.training.batch;
+    let data = load(&config.data)?;
+    let mut trainer = Trainer::new(config, data)?;
+    let mut times = Vec::new();
+    for i in 0..steps + 2 {
+        let started = Instant::now();
+        trainer.train_step()?;
+        if i >= 2 {
+            times.push(started.elapsed().as_secs_f64());
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    println!("threads          {}", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!("training step    {median:.3} s median of {steps} (batch {batch}) = {:.2} steps/s, {:.0} examples/s", 1.0 / median, batch as f64 / median);
+    let weights = trainer.model_weights()?;
+    let started = Instant::now();
+    sample(&weights, samples, sampling_steps, 0)?;
+    let seconds = started.elapsed().as_secs_f64();
+    println!("sampling         {samples} samples × {sampling_steps} steps in {seconds:.2} s = {:.2} samples/s", samples as f64 / seconds);
     Ok(())
 }
 
