@@ -119,6 +119,12 @@ fn run(command: Command) -> Result<(), AnyError> {
             draws,
             seed,
         } => eval(model, repeats, draws, seed),
+        Command::Bench {
+            config,
+            steps,
+            sampling_steps,
+            samples,
+        } => bench(config, steps, sampling_steps, samples),
         Command::Sample {
             model,
             steps,
@@ -206,7 +212,12 @@ fn eval(model: PathBuf, repeats: u32, draws: u32, seed: u64) -> Result<(), AnyEr
     Ok(())
 }
 
-fn bench(config_path: PathBuf, steps: u32, sampling_steps: u32, samples: usize) -> Result<(), AnyError> {
+fn bench(
+    config_path: PathBuf,
+    steps: u32,
+    sampling_steps: u32,
+    samples: usize,
+) -> Result<(), AnyError> {
     let config = TrainConfig::load(&config_path)?;
     let batch = config.training.batch;
     let data = load(&config.data)?;
@@ -221,13 +232,23 @@ fn bench(config_path: PathBuf, steps: u32, sampling_steps: u32, samples: usize) 
     }
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
-    println!("threads          {}", std::thread::available_parallelism().map_or(1, |n| n.get()));
-    println!("training step    {median:.3} s median of {steps} (batch {batch}) = {:.2} steps/s, {:.0} examples/s", 1.0 / median, batch as f64 / median);
+    println!(
+        "threads          {}",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    println!(
+        "training step    {median:.3} s median of {steps} (batch {batch}) = {:.2} steps/s, {:.0} examples/s",
+        1.0 / median,
+        batch as f64 / median
+    );
     let weights = trainer.model_weights()?;
     let started = Instant::now();
     sample(&weights, samples, sampling_steps, 0)?;
     let seconds = started.elapsed().as_secs_f64();
-    println!("sampling         {samples} samples × {sampling_steps} steps in {seconds:.2} s = {:.2} samples/s", samples as f64 / seconds);
+    println!(
+        "sampling         {samples} samples × {sampling_steps} steps in {seconds:.2} s = {:.2} samples/s",
+        samples as f64 / seconds
+    );
     Ok(())
 }
 
