@@ -14,9 +14,10 @@ use std::time::Instant;
 use bevy_bfn::net::Weights;
 use bevy_bfn::train::config::TrainConfig;
 use bevy_bfn::train::dataset::DataSpec;
+use bevy_bfn::train::dataset::Examples;
 use bevy_bfn::train::datasets::load;
 use bevy_bfn::train::eval::evaluate;
-use bevy_bfn::train::sample_sheet::{sample, write_sheet};
+use bevy_bfn::train::sample_sheet::{Samples, sample, write_sheet};
 use bevy_bfn::train::trainer::{Progress, Trainer};
 use clap::{Parser, Subcommand};
 
@@ -74,6 +75,19 @@ enum Command {
         #[arg(long, default_value_t = 64)]
         samples: usize,
     },
+    /// Write a sheet of held-out examples of a configuration's data, drawn as `sample` draws samples, to put
+    /// beside a model's sample sheet.
+    DataSheet {
+        /// The configuration.
+        #[arg(long)]
+        config: PathBuf,
+        /// Number of examples, from the start of the held-out split.
+        #[arg(long, default_value_t = 32)]
+        count: usize,
+        /// The sheet to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Draw samples and write a sample sheet: PNG for images and maps, text for words.
     Sample {
         /// The model file.
@@ -125,6 +139,7 @@ fn run(command: Command) -> Result<(), AnyError> {
             sampling_steps,
             samples,
         } => bench(config, steps, sampling_steps, samples),
+        Command::DataSheet { config, count, out } => data_sheet(config, count, out),
         Command::Sample {
             model,
             steps,
@@ -134,7 +149,7 @@ fn run(command: Command) -> Result<(), AnyError> {
         } => {
             let weights = Weights::load(&model)?;
             let samples = sample(&weights, count, steps, seed)?;
-            write_sheet(&weights, &samples, &out)?;
+            write_sheet(weights.config(), &samples, &out)?;
             eprintln!(
                 "wrote {count} samples ({steps} steps, seed {seed}) to {}",
                 out.display()
@@ -209,6 +224,27 @@ fn eval(model: PathBuf, repeats: u32, draws: u32, seed: u64) -> Result<(), AnyEr
         "baseline", result.marginal_bits
     );
     eprintln!("({:.1} s)", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn data_sheet(config_path: PathBuf, count: usize, out: PathBuf) -> Result<(), AnyError> {
+    let config = TrainConfig::load(&config_path)?;
+    let data = load(&config.data)?;
+    let model = config.model_config(&data)?;
+    let count = count.min(data.test_count);
+    let per_example = data.layout.variables();
+    let range = (data.count - data.test_count) * per_example
+        ..(data.count - data.test_count + count) * per_example;
+    let examples = match &data.examples {
+        Examples::Values(v) => Samples::Values(v[range].to_vec()),
+        Examples::Classes(c) => Samples::Classes(c[range].to_vec()),
+    };
+    write_sheet(&model, &examples, &out)?;
+    eprintln!(
+        "wrote {count} held-out examples of {} to {}",
+        config.name,
+        out.display()
+    );
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use crate::atomic_file::write_atomic;
 use crate::error::{BfnError, Result};
 use crate::flow::{Sampler, Shape};
 use crate::net::gpt::Gpt;
-use crate::net::{Kind, Layout, Weights};
+use crate::net::{Kind, Layout, ModelConfig, Weights};
 use crate::train::denoiser::GptDenoiser;
 
 /// What a model generated.
@@ -43,8 +43,7 @@ pub fn sample(weights: &Weights, count: usize, steps: u32, seed: u64) -> Result<
 }
 
 /// Writes samples as a sheet: text (one sample a line) for discrete sequences, a PNG grid for everything else.
-pub fn write_sheet(weights: &Weights, samples: &Samples, path: &Path) -> std::io::Result<()> {
-    let config = weights.config();
+pub fn write_sheet(config: &ModelConfig, samples: &Samples, path: &Path) -> std::io::Result<()> {
     let layout = config.layout;
     match samples {
         Samples::Classes(classes) if layout.height == 1 => {
