@@ -10,6 +10,7 @@ use bevy_bfn::net::gpt::{Gpt, initial_varmap, weights_from_varmap};
 use bevy_bfn::net::weights::parameter_shapes;
 use bevy_bfn::net::{Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Positions, Weights};
 use bevy_bfn::train::config::TrainConfig;
+use bevy_bfn::train::dataset::Examples;
 use bevy_bfn::train::datasets::load;
 use bevy_bfn::train::eval::evaluate;
 use bevy_bfn::train::loss::{LossSpec, Target, loss};
@@ -224,6 +225,7 @@ fn tiny_config(kind: KindConfig, layout: Layout) -> ModelConfig {
         normalisation: None,
         provenance: "test".into(),
         training_data: None,
+        patch: 1,
     }
 }
 
@@ -406,4 +408,39 @@ fn save_then_load_gives_identical_outputs() {
         .to_scalar::<f32>()
         .unwrap();
     assert_eq!(diff, 0.0);
+}
+
+#[test]
+fn patches_regroup_pixels_into_tokens() {
+    let dir = temp_dir("patch");
+    let mut config = tiny_digits(&dir, 10);
+    config.model.patch = Some(2);
+    let data = load(&config.data).unwrap();
+    let (patched, model) = config.prepare(data.clone()).unwrap();
+    assert_eq!(
+        model.layout,
+        Layout {
+            height: 4,
+            width: 4,
+            channels: 4
+        }
+    );
+    assert_eq!(model.pixel_layout(), data.layout);
+    let (Examples::Values(pixels), Examples::Values(tokens)) = (&data.examples, &patched.examples)
+    else {
+        panic!("digits are values")
+    };
+    for example in [0, 777, 1796] {
+        for (r, c) in (0..8).flat_map(|r| (0..8).map(move |c| (r, c))) {
+            assert_eq!(
+                tokens[example * 64 + model.variable_of_pixel(r, c, 0)],
+                pixels[example * 64 + r * 8 + c]
+            );
+        }
+    }
+    // Pixel (3, 2) is the bottom-left of the patch of token (1, 1): token 5, channel 2.
+    assert_eq!(model.variable_of_pixel(3, 2, 0), 5 * 4 + 2);
+    let mut trainer = Trainer::new(config, data).unwrap();
+    trainer.run(10, |_| {}).unwrap();
+    assert_eq!(trainer.model_config().patch, 2);
 }

@@ -30,6 +30,7 @@ fn config() -> ModelConfig {
         normalisation: None,
         provenance: "test".into(),
         training_data: None,
+        patch: 1,
     }
 }
 

@@ -229,8 +229,7 @@ fn eval(model: PathBuf, repeats: u32, draws: u32, seed: u64) -> Result<(), AnyEr
 
 fn data_sheet(config_path: PathBuf, count: usize, out: PathBuf) -> Result<(), AnyError> {
     let config = TrainConfig::load(&config_path)?;
-    let data = load(&config.data)?;
-    let model = config.model_config(&data)?;
+    let (data, model) = config.prepare(load(&config.data)?)?;
     let count = count.min(data.test_count);
     let per_example = data.layout.variables();
     let range = (data.count - data.test_count) * per_example

@@ -141,8 +141,13 @@ pub struct NetworkConfig {
 pub struct ModelConfig {
     /// The data kind and its accuracy setting.
     pub kind: KindConfig,
-    /// The shape of one example.
+    /// The shape of one example, in tokens: with patches, `channels` counts the channels of all the pixels of a
+    /// patch.
     pub layout: Layout,
+    /// Pixels per side of the square patch one token holds (1: a token per pixel or cell). Patches cut the
+    /// number of tokens, and with it the network's cost, by patch²: the official code's "later optimisation".
+    #[serde(default = "one")]
+    pub patch: usize,
     /// The network.
     pub network: NetworkConfig,
     /// For discrete data, what each class is (a tile glyph, a character): one entry per class, or empty.
@@ -159,20 +164,51 @@ pub struct ModelConfig {
     pub training_data: Option<serde_json::Value>,
 }
 
+fn one() -> usize {
+    1
+}
+
 impl ModelConfig {
+    /// The shape of one example in pixels (cells, characters): the token layout with the patches unfolded.
+    pub fn pixel_layout(&self) -> Layout {
+        let p = self.patch;
+        Layout {
+            height: self.layout.height * p,
+            width: self.layout.width * p,
+            channels: self.layout.channels / (p * p),
+        }
+    }
+
+    /// Where channel `channel` of pixel (`row`, `column`) lives among a token-major example's variables: in token
+    /// (row/p, column/p), after the channels of the pixels before it in the patch (row-major).
+    pub fn variable_of_pixel(&self, row: usize, column: usize, channel: usize) -> usize {
+        let p = self.patch;
+        let pixel_channels = self.layout.channels / (p * p);
+        let token = (row / p) * self.layout.width + column / p;
+        let within = ((row % p) * p + column % p) * pixel_channels + channel;
+        token * self.layout.channels + within
+    }
+
     /// Checks every setting and their agreement; returns the data kind.
     pub fn validate(&self) -> Result<Kind> {
         let kind = self.kind.build()?;
         let layout = self.layout;
+        let p = self.patch;
+        if p == 0 || !layout.channels.is_multiple_of(p * p) {
+            return Err(BfnError::Config(format!(
+                "patch {p}: a token's {} channels must be patch² pixels' channels",
+                layout.channels
+            )));
+        }
         if layout.height == 0 || layout.width == 0 || layout.channels == 0 {
             return Err(BfnError::Config(format!(
                 "layout {layout:?} has an empty dimension"
             )));
         }
         if let KindConfig::Discrete { classes, .. } = self.kind {
-            if layout.channels != 1 {
+            if layout.channels != 1 || p != 1 {
                 return Err(BfnError::Config(format!(
-                    "discrete data have one class per token, but the layout has {} channels",
+                    "discrete data have one class per token, but the layout has {} channels in patches of {p}",
                     layout.channels
                 )));
             }

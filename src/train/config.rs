@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::net::{KindConfig, ModelConfig, NetworkConfig, Positions};
+use crate::net::{KindConfig, Layout, ModelConfig, NetworkConfig, Positions};
 use crate::train::dataset::{DataSpec, Dataset, Examples};
 
 /// The whole file.
@@ -41,6 +41,9 @@ pub struct ModelSection {
     pub width: usize,
     /// `"sequence"` or `"grid"`.
     pub positions: Positions,
+    /// Pixels per side of the patch a token holds (default 1; images only).
+    #[serde(default)]
+    pub patch: Option<usize>,
 }
 
 /// Which loss to train with.
@@ -142,9 +145,10 @@ impl TrainConfig {
         Ok(())
     }
 
-    /// The model configuration for this run's data: the kind follows from the data (values on bins are
-    /// discretised, other values continuous, classes discrete), its setting from `[model]`.
-    pub fn model_config(&self, data: &Dataset) -> Result<ModelConfig, ConfigError> {
+    /// The model configuration for this run's data, and the data cut into the model's tokens: the kind follows
+    /// from the data (values on bins are discretised, other values continuous, classes discrete), its setting
+    /// and the network from `[model]`.
+    pub fn prepare(&self, data: Dataset) -> Result<(Dataset, ModelConfig), ConfigError> {
         let error = |message: String| ConfigError {
             path: self.name.clone(),
             message,
@@ -171,9 +175,21 @@ impl TrainConfig {
                 classes: data.legend.len() as u32,
             },
         };
+        let patch = self.model.patch.unwrap_or(1);
+        if patch == 0 || data.layout.height % patch != 0 || data.layout.width % patch != 0 {
+            return Err(error(format!(
+                "model.patch {patch} must divide the data's {:?}",
+                data.layout
+            )));
+        }
         let config = ModelConfig {
             kind,
-            layout: data.layout,
+            layout: Layout {
+                height: data.layout.height / patch,
+                width: data.layout.width / patch,
+                channels: data.layout.channels * patch * patch,
+            },
+            patch,
             network: NetworkConfig {
                 layers: self.model.layers,
                 heads: self.model.heads,
@@ -191,6 +207,7 @@ impl TrainConfig {
             ),
         };
         config.validate().map_err(|e| error(e.to_string()))?;
-        Ok(config)
+        let data = data.patched(&config).map_err(|e| error(e.to_string()))?;
+        Ok((data, config))
     }
 }

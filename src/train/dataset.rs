@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::net::ModelConfig;
 pub use crate::net::{Layout, Normalisation};
 
 /// The examples' variables, all examples concatenated (`len() = examples × layout.variables()`).
@@ -36,6 +37,50 @@ pub struct Dataset {
     pub normalisation: Option<Normalisation>,
     /// Where the data came from (package, files) and under which licence.
     pub provenance: String,
+}
+
+impl Dataset {
+    /// The data cut into `model`'s tokens: each example's variables reordered so that a token's patch of pixels
+    /// lies together (see [`ModelConfig::variable_of_pixel`]). With patch 1 the data are as they are.
+    pub fn patched(mut self, model: &ModelConfig) -> Result<Dataset, DataError> {
+        if self.layout != model.pixel_layout() {
+            return Err(DataError::Setting {
+                setting: "model.patch",
+                message: format!(
+                    "the data are {:?}, the model expects {:?}",
+                    self.layout,
+                    model.pixel_layout()
+                ),
+            });
+        }
+        if model.patch > 1 {
+            let Examples::Values(values) = &self.examples else {
+                return Err(DataError::Setting {
+                    setting: "model.patch",
+                    message: "discrete data have one class per token: patches need value data"
+                        .into(),
+                });
+            };
+            let pixels = self.layout;
+            let per_example = pixels.variables();
+            let mut patched = vec![0.0; values.len()];
+            for (from, to) in values
+                .chunks_exact(per_example)
+                .zip(patched.chunks_exact_mut(per_example))
+            {
+                for (r, c, k) in (0..pixels.height).flat_map(|r| {
+                    (0..pixels.width)
+                        .flat_map(move |c| (0..pixels.channels).map(move |k| (r, c, k)))
+                }) {
+                    to[model.variable_of_pixel(r, c, k)] =
+                        from[(r * pixels.width + c) * pixels.channels + k];
+                }
+            }
+            self.examples = Examples::Values(patched);
+            self.layout = model.layout;
+        }
+        Ok(self)
+    }
 }
 
 /// Which data to load: the `[data]` table of a training config, tagged by `source`.

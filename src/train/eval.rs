@@ -45,6 +45,10 @@ pub fn evaluate(
         gpt: &gpt,
         device: &device,
     };
+    let data = &data
+        .clone()
+        .patched(weights.config())
+        .map_err(|e| crate::BfnError::Config(e.to_string()))?;
     let per_example = data.layout.variables();
     let first_test = data.count - data.test_count;
     let times: Vec<LossTime> = std::iter::once(LossTime::Continuous)

@@ -59,13 +59,22 @@ pub fn write_sheet(config: &ModelConfig, samples: &Samples, path: &Path) -> std:
             write_atomic(path, text.as_bytes())
         }
         _ => {
+            let image = config.pixel_layout();
             let pixels = |example: usize| -> Vec<[u8; 4]> {
                 match samples {
-                    Samples::Values(v) => v
-                        [example * layout.variables()..(example + 1) * layout.variables()]
-                        .chunks_exact(layout.channels)
-                        .map(colour_of_values)
-                        .collect(),
+                    Samples::Values(v) => {
+                        let example =
+                            &v[example * layout.variables()..(example + 1) * layout.variables()];
+                        (0..image.height * image.width)
+                            .map(|pixel| {
+                                let (r, c) = (pixel / image.width, pixel % image.width);
+                                let channels: Vec<f32> = (0..image.channels)
+                                    .map(|k| example[config.variable_of_pixel(r, c, k)])
+                                    .collect();
+                                colour_of_values(&channels)
+                            })
+                            .collect()
+                    }
                     Samples::Classes(c) => c
                         [example * layout.variables()..(example + 1) * layout.variables()]
                         .iter()
@@ -82,7 +91,7 @@ pub fn write_sheet(config: &ModelConfig, samples: &Samples, path: &Path) -> std:
                 Samples::Values(v) => v.len(),
                 Samples::Classes(c) => c.len(),
             } / layout.variables();
-            write_png(path, &grid(layout, count, pixels))
+            write_png(path, &grid(image, count, pixels))
         }
     }
 }

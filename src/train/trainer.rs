@@ -81,8 +81,8 @@ pub struct Trainer {
 impl Trainer {
     /// A fresh run: the network initialised from the run's seed.
     pub fn new(config: TrainConfig, data: Dataset) -> Result<Self, TrainError> {
-        let model = config
-            .model_config(&data)
+        let (data, model) = config
+            .prepare(data)
             .map_err(|e| TrainError::Setup(e.to_string()))?;
         if data.count <= data.test_count {
             return Err(TrainError::Setup(format!(
