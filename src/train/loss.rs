@@ -203,6 +203,13 @@ fn discretised_mean(mean: &Tensor, std: &Tensor, bins: u32) -> Result<Tensor> {
         .affine(-2.0 / k, 1.0 - 1.0 / k)
 }
 
+/// The receiver's mixture weights as the flow's `mixture_log_weights` takes them (and torch's
+/// `MixtureSameFamily`): log-softmax of ln clamp(p, ε, 1 − ε) over the last dimension.
+fn mixture_log_weights(probs: &Tensor) -> Result<Tensor> {
+    let eps = f32::EPSILON;
+    candle_nn::ops::log_softmax(&probs.clamp(eps, 1.0 - eps)?.log()?, D::Minus1)
+}
+
 /// Lⁿ for discretised data by Monte Carlo over y ~ N(x, 1/α) (see `Discretised::discrete_time_loss`).
 #[allow(clippy::too_many_arguments)]
 fn discretised_discrete_time(
@@ -223,8 +230,7 @@ fn discretised_discrete_time(
     let zeros = Tensor::zeros((b, tokens, channels, 1), cdfs.dtype(), device)?;
     let ones = Tensor::ones((b, tokens, channels, 1), cdfs.dtype(), device)?;
     let probs = (Tensor::cat(&[&cdfs, &ones], 3)? - Tensor::cat(&[&zeros, &cdfs], 3)?)?;
-    let eps = f32::EPSILON;
-    let log_weights = candle_nn::ops::log_softmax(&probs.clamp(eps, 1.0 - eps)?.log()?, 3)?;
+    let log_weights = mixture_log_weights(&probs)?;
     let centres: Vec<f32> = (0..bins)
         .map(|k| (2 * k + 1) as f32 / bins as f32 - 1.0)
         .collect();
@@ -284,9 +290,7 @@ fn discrete_discrete_time(
 ) -> Result<Tensor> {
     let device = logits.device();
     let (b, tokens, k) = logits.dims3()?;
-    let eps = f32::EPSILON;
-    let p = candle_nn::ops::softmax(logits, D::Minus1)?;
-    let log_weights = candle_nn::ops::log_softmax(&p.clamp(eps, 1.0 - eps)?.log()?, D::Minus1)?;
+    let log_weights = mixture_log_weights(&candle_nn::ops::softmax(logits, D::Minus1)?)?;
     let input = kind.input();
     let alphas: Vec<f32> = t
         .iter()
