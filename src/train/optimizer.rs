@@ -52,7 +52,7 @@ impl Optimizer {
                 Ok(Slot {
                     m: var.zeros_like()?,
                     v: var.zeros_like()?,
-                    ema: var.as_tensor().copy()?,
+                    ema: var.as_tensor().copy()?.detach(),
                     name,
                     var,
                     decays,
@@ -111,11 +111,14 @@ impl Optimizer {
         // The average warms up as (1 + s)/(10 + s) so that short runs are not dominated by the initial weights.
         let s = f64::from(self.step);
         let ema_decay = self.ema_decay.min((1.0 + s) / (10.0 + s));
+        // Everything here is detached: gradients and parameters carry their autograd history, and the moments
+        // and averages built from them would otherwise chain every step's graph to the next (the first digits
+        // run grew to 24 GiB this way before the kernel killed it).
         for slot in &mut self.slots {
             let Some(g) = grads.get(&slot.var) else {
                 continue;
             };
-            let g = (g * clip)?;
+            let g = (g.detach() * clip)?;
             slot.m = ((&slot.m * beta1)? + (&g * (1.0 - beta1))?)?;
             slot.v = ((&slot.v * beta2)? + (g.sqr()? * (1.0 - beta2))?)?;
             let update = ((&slot.m / correction1)? / ((&slot.v / correction2)?.sqrt()? + 1e-8)?)?;
@@ -124,7 +127,7 @@ impl Optimizer {
             } else {
                 1.0
             };
-            let next = ((slot.var.as_tensor() * decay)? - (update * lr)?)?;
+            let next = ((slot.var.as_tensor().detach() * decay)? - (update * lr)?)?;
             slot.var.set(&next)?;
             slot.ema = ((&slot.ema * ema_decay)? + (next * (1.0 - ema_decay))?)?;
         }
