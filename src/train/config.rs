@@ -176,7 +176,10 @@ impl TrainConfig {
             },
         };
         let patch = self.model.patch.unwrap_or(1);
-        if patch == 0 || data.layout.height % patch != 0 || data.layout.width % patch != 0 {
+        if patch == 0
+            || !data.layout.height.is_multiple_of(patch)
+            || !data.layout.width.is_multiple_of(patch)
+        {
             return Err(error(format!(
                 "model.patch {patch} must divide the data's {:?}",
                 data.layout
