@@ -43,6 +43,8 @@
 mod atomic_file;
 pub mod error;
 pub mod flow;
+#[cfg(feature = "gpu")]
+pub mod gpu;
 pub mod net;
 #[cfg(feature = "train")]
 pub mod train;

@@ -11,13 +11,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use bevy_bfn::net::Samples;
 use bevy_bfn::net::Weights;
 use bevy_bfn::train::config::TrainConfig;
 use bevy_bfn::train::dataset::DataSpec;
 use bevy_bfn::train::dataset::Examples;
 use bevy_bfn::train::datasets::load;
 use bevy_bfn::train::eval::evaluate;
-use bevy_bfn::train::sample_sheet::{Samples, sample, write_sheet};
+use bevy_bfn::train::sample_sheet::{sample, write_sheet};
 use bevy_bfn::train::trainer::{Progress, Trainer};
 use clap::{Parser, Subcommand};
 

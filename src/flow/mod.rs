@@ -10,7 +10,7 @@
 //! update, Bayesian flow), which continuous and discretised data share. [`Sampler`], [`loss`] and [`elbo`] work
 //! with any kind.
 
-mod accuracy_schedule;
+pub(crate) mod accuracy_schedule;
 mod bayesian_flow;
 pub mod categorical_input;
 mod continuous;

@@ -20,6 +20,54 @@ use crate::net::{KindConfig, ModelConfig, TensorData, Weights, WeightsError};
 const LAYER_NORM_EPS: f64 = 1e-5;
 /// Mixed into the seed for the initial weights, so that they draw other numbers than the training noise.
 const INIT_KEY: u64 = 0x1A17_5EED_0F0F_B0F0;
+/// Mixed into the seed for the dropout masks.
+const DROPOUT_KEY: u64 = 0xD40F_0B75_5EED_0001;
+
+/// Training-time dropout (nanoGPT's places: after the embedding, after each attention and MLP projection), with
+/// masks drawn from the counter-based generator so that a resumed run drops the same units as an uninterrupted
+/// one. Inference never drops.
+#[derive(Clone, Copy, Debug)]
+pub struct Dropout {
+    /// The probability of zeroing a unit, in [0, 1).
+    pub rate: f32,
+    /// Keyed by the run's seed.
+    pub rng: CounterRng,
+    /// The training step, so that every step draws new masks.
+    pub step: u32,
+}
+
+impl Dropout {
+    /// The run's dropout at `step`.
+    pub fn new(rate: f32, seed: u64, step: u32) -> Self {
+        Self {
+            rate,
+            rng: CounterRng::new(seed ^ DROPOUT_KEY),
+            step,
+        }
+    }
+
+    /// `x` with units zeroed at the rate and the rest scaled by 1/(1 − rate); `site` tells the places apart.
+    fn apply(&self, x: &Tensor, site: u32) -> Result<Tensor> {
+        if self.rate == 0.0 {
+            return Ok(x.clone());
+        }
+        let keep = 1.0 - self.rate;
+        // 32 sites a step: the counter's step word holds step·32 + site.
+        let counter_step = self.step.wrapping_mul(32).wrapping_add(site);
+        let count = x.elem_count() as u32;
+        let mask: Vec<f32> = (0..count)
+            .map(|i| {
+                let bits = self.rng.bits(counter_step, Stream::Flow, i / 2)[(i % 2) as usize];
+                if (bits as f32) * (1.0 / 4_294_967_296.0) < keep {
+                    1.0 / keep
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        x * Tensor::from_vec(mask, x.shape(), x.device())?
+    }
+}
 
 /// LayerNorm over the last dimension, written with differentiable tensor operations: candle-nn's `LayerNorm` and
 /// `softmax_last_dim` take fused kernels that have no backward pass, so gradients would silently stop at them.
@@ -176,6 +224,20 @@ impl Gpt {
     /// Output parameters [batch, tokens, outputs per token] for network inputs [batch, tokens, inputs per token]
     /// (2θ − 1 or μ, see [`Gpt::network_input`]) at times `t` (one per example).
     pub fn forward(&self, input: &Tensor, t: &Tensor) -> Result<Tensor> {
+        self.forward_with_dropout(input, t, None)
+    }
+
+    /// [`Gpt::forward`] while training, with `dropout` if any.
+    pub fn forward_with_dropout(
+        &self,
+        input: &Tensor,
+        t: &Tensor,
+        dropout: Option<&Dropout>,
+    ) -> Result<Tensor> {
+        let drop = |x: Tensor, site: usize| match dropout {
+            Some(d) => d.apply(&x, site as u32),
+            None => Ok(x),
+        };
         let (batch, tokens, _) = input.dims3()?;
         let time = t.affine(2.0, -1.0)?.reshape((batch, 1, 1))?;
         let x_in = self
@@ -186,8 +248,8 @@ impl Gpt {
         let heads = self.config.network.heads;
         let d = self.config.network.width;
         let head_size = d / heads;
-        let mut x = x_in.clone();
-        for block in &self.blocks {
+        let mut x = drop(x_in.clone(), 0)?;
+        for (layer, block) in self.blocks.iter().enumerate() {
             let qkv = block.c_attn.forward(&block.ln_1.forward(&x)?)?;
             let split = |i: usize| -> Result<Tensor> {
                 qkv.narrow(D::Minus1, i * d, d)?
@@ -199,9 +261,9 @@ impl Gpt {
             let scores = (q.matmul(&k.t()?)? * (1.0 / (head_size as f64).sqrt()))?;
             let attention = candle_nn::ops::softmax(&scores, D::Minus1)?.matmul(&v)?;
             let attention = attention.transpose(1, 2)?.reshape((batch, tokens, d))?;
-            x = (x + block.attn_proj.forward(&attention)?)?;
+            x = (x + drop(block.attn_proj.forward(&attention)?, 1 + 2 * layer)?)?;
             let hidden = block.c_fc.forward(&block.ln_2.forward(&x)?)?.gelu()?;
-            x = (x + block.mlp_proj.forward(&hidden)?)?;
+            x = (x + drop(block.mlp_proj.forward(&hidden)?, 2 + 2 * layer)?)?;
         }
         let x = self.ln_f.forward(&x)?;
         self.lm_head.forward(&Tensor::cat(&[&x, &x_in], D::Minus1)?)

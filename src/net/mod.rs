@@ -7,7 +7,9 @@ mod config;
 #[cfg(feature = "train")]
 pub mod gpt;
 pub mod positions;
+mod samples;
 pub mod weights;
 
 pub use config::{Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Normalisation, Positions};
+pub use samples::Samples;
 pub use weights::{TensorData, Weights, WeightsError};

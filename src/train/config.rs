@@ -84,6 +84,9 @@ pub struct TrainingSection {
     pub grad_clip: f64,
     /// Decay of the exponential moving average of the weights that is saved as the model.
     pub ema_decay: f64,
+    /// Dropout rate while training (default 0), nanoGPT's places; see [`crate::net::gpt::Dropout`].
+    #[serde(default)]
+    pub dropout: f32,
     /// The loss.
     pub loss: LossConfig,
     /// Seed of every random draw of the run.
@@ -136,6 +139,15 @@ impl TrainConfig {
             return Err(
                 "training.grad_clip must be positive and training.weight_decay not negative".into(),
             );
+        }
+        if !(0.0..1.0).contains(&t.dropout) {
+            return Err(format!(
+                "training.dropout must lie in [0, 1), got {}",
+                t.dropout
+            ));
+        }
+        if self.model.layers > 15 && t.dropout > 0.0 {
+            return Err("dropout supports at most 15 layers (32 mask sites a step)".into());
         }
         if let LossConfig::Discrete { steps, draws } = t.loss
             && (steps == 0 || draws == 0)

@@ -8,17 +8,8 @@ use crate::atomic_file::write_atomic;
 use crate::error::{BfnError, Result};
 use crate::flow::{Sampler, Shape};
 use crate::net::gpt::Gpt;
-use crate::net::{Kind, Layout, ModelConfig, Weights};
+use crate::net::{Kind, Layout, ModelConfig, Samples, Weights};
 use crate::train::denoiser::GptDenoiser;
-
-/// What a model generated.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Samples {
-    /// Values in [−1, 1] (continuous and discretised data), examples × variables.
-    Values(Vec<f32>),
-    /// Class indices (discrete data), examples × variables.
-    Classes(Vec<u32>),
-}
 
 /// Draws `count` samples from a model with `steps` steps from `seed`.
 pub fn sample(weights: &Weights, count: usize, steps: u32, seed: u64) -> Result<Samples> {

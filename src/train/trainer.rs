@@ -14,7 +14,7 @@ use candle_nn::{VarBuilder, VarMap};
 use crate::atomic_file::write_atomic;
 use crate::flow::loss::bayesian_flow;
 use crate::flow::{CounterRng, DataKind, Datum, Shape, Stream};
-use crate::net::gpt::{Gpt, initial_varmap, tensor_data, weights_from_varmap};
+use crate::net::gpt::{Dropout, Gpt, initial_varmap, tensor_data, weights_from_varmap};
 use crate::net::weights::{decode, encode};
 use crate::net::{Kind, ModelConfig, Weights, WeightsError};
 use crate::train::config::{LossConfig, TrainConfig};
@@ -186,9 +186,11 @@ impl Trainer {
             LossConfig::Discrete { steps, draws } => LossSpec::Discrete { steps, draws },
         };
         let (input, target) = self.batch_inputs(&indices, &t, s)?;
-        let output = self.gpt.forward(
+        let dropout = Dropout::new(settings.dropout, settings.seed, s);
+        let output = self.gpt.forward_with_dropout(
             &self.gpt.network_input(&input)?,
             &Tensor::from_slice(&t, batch, &self.device)?,
+            Some(&dropout),
         )?;
         let loss =
             loss(&self.kind, spec, &target, &input, &output, &t, &self.rng, s)?.mean_all()?;

@@ -1,0 +1,221 @@
+// One BFN sampling step for every variable of a job — draw from the output distribution p_O, send the draw
+// through the sender with accuracy α, update θ by Bayes' rule — and the final mode at t = 1. Twin of
+// `Sampling::step` / `Sampling::finish` (`src/flow/sampler.rs`) with the data kinds' `draw_output`,
+// `sender_sample`, `bayesian_update` and `output_mode` (`src/flow/{continuous,discretised,discrete}.rs`).
+// One invocation per variable; the noise is keyed by (seed, step, variable) as on the CPU.
+
+struct Job {
+    key: vec2<u32>,
+    variables: u32,
+    // Steps n: entry n of the table is the final ask at t = 1.
+    steps: u32,
+}
+
+// 0: continuous, 1: discretised, 2: discrete (DataKind's three implementations).
+override KIND: u32 = 0u;
+// Bins (discretised) or classes (discrete).
+override CLASSES: u32 = 2u;
+
+// Discretised output distribution: ln σ clamp and σ range (`src/flow/discretised.rs`).
+const LN_SIGMA_RANGE: f32 = 10.0;
+const SIGMA_MIN: f32 = 1e-3;
+const SIGMA_MAX: f32 = 10.0;
+
+@group(0) @binding(0) var<storage, read_write> theta: array<f32>; // [variables, input width]
+@group(0) @binding(1) var<storage, read> output: array<f32>; // [variables, output width]
+@group(0) @binding(2) var<storage, read_write> preview: array<f32>; // [variables, input width]
+@group(0) @binding(3) var<storage, read_write> result: array<u32>; // [variables]
+@group(0) @binding(4) var<storage, read> table: array<StepEntry>;
+@group(0) @binding(5) var<storage, read_write> progress: array<u32>;
+@group(0) @binding(6) var<uniform> job: Job;
+
+struct Normal {
+    mean: f32,
+    scale: f32,
+}
+
+// x̂ = μ/γ − √((1 − γ)/γ)·ε̂, clamped to the data range; 0 before t_min.
+fn continuous_estimate(mu: f32, eps: f32, entry: StepEntry) -> f32 {
+    if (entry.has_map == 0u) {
+        return 0.0;
+    }
+    return clamp(mu * entry.inv_gamma - entry.noise_scale * eps, -1.0, 1.0);
+}
+
+fn discretised_normal(mu: f32, v: u32, entry: StepEntry) -> Normal {
+    var p = Normal(0.0, 1.0);
+    if (entry.has_map != 0u) {
+        p = Normal(mu * entry.inv_gamma - entry.noise_scale * output[2u * v],
+                   entry.noise_scale * exp(clamp(output[2u * v + 1u], -LN_SIGMA_RANGE, LN_SIGMA_RANGE)));
+    }
+    p.scale = clamp(p.scale, SIGMA_MIN, SIGMA_MAX);
+    return p;
+}
+
+fn bin_centre(k: u32) -> f32 {
+    return f32(2u * k + 1u) / f32(CLASSES) - 1.0;
+}
+
+fn bin_of(x: f32) -> u32 {
+    let k = floor((x * 0.5 + 0.5) * f32(CLASSES));
+    return u32(clamp(k, 0.0, f32(CLASSES - 1u)));
+}
+
+// erfc(x) for x ≥ 0 with relative error below 1.2e−7 (Numerical Recipes' Chebyshev fit); the CPU uses libm's.
+fn erfc_positive(x: f32) -> f32 {
+    let t = 1.0 / (1.0 + 0.5 * x);
+    let poly = -x * x - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806
+        + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+    return t * exp(poly);
+}
+
+// Φ(z) = ½·erfc(−z/√2), with the upper tail taken from the complement so that both tails keep their digits.
+fn std_normal_cdf(z: f32) -> f32 {
+    let u = -z * 0.7071067811865476;
+    if (u >= 0.0) {
+        return 0.5 * erfc_positive(u);
+    }
+    return 1.0 - 0.5 * erfc_positive(-u);
+}
+
+// Mass of bin k (the end bins absorb the tails), from the nearer tail: `DiscretisedNormal::prob`.
+fn bin_mass(p: Normal, k: u32) -> f32 {
+    let width = 2.0 / f32(CLASSES);
+    let z_lo = (width * f32(k) - 1.0 - p.mean) / p.scale;
+    let z_hi = (width * f32(k + 1u) - 1.0 - p.mean) / p.scale;
+    if (k > 0u && z_lo > 0.0) {
+        var upper = 0.0;
+        if (k + 1u < CLASSES) {
+            upper = std_normal_cdf(-z_hi);
+        }
+        return std_normal_cdf(-z_lo) - upper;
+    }
+    var hi = 1.0;
+    if (k + 1u < CLASSES) {
+        hi = std_normal_cdf(z_hi);
+    }
+    var lo = 0.0;
+    if (k > 0u) {
+        lo = std_normal_cdf(z_lo);
+    }
+    return hi - lo;
+}
+
+fn largest_logit(v: u32) -> f32 {
+    var largest = output[v * CLASSES];
+    for (var k = 1u; k < CLASSES; k++) {
+        largest = max(largest, output[v * CLASSES + k]);
+    }
+    return largest;
+}
+
+// y = x + N(0, 1/α), then μ ← (ρμ + αy)/(ρ + α).
+fn gaussian_update(v: u32, x: f32, entry: StepEntry) {
+    let y = x + random_gaussian(job.key, entry.step, STREAM_SENDER, v) / sqrt(entry.alpha);
+    theta[v] = (entry.accumulated * theta[v] + entry.alpha * y) / (entry.accumulated + entry.alpha);
+}
+
+// Draw a class by inversion of p_O = softmax(logits), then y_k = α(K·[k = x] − 1) + √(αK)·N(0, 1) and
+// θ ← softmax(ln θ + y).
+fn discrete_step(v: u32, entry: StepEntry) {
+    let base = v * CLASSES;
+    let largest = largest_logit(v);
+    var total = 0.0;
+    for (var k = 0u; k < CLASSES; k++) {
+        total += exp(output[base + k] - largest);
+    }
+    let threshold = random_uniform(job.key, entry.step, STREAM_OUTPUT, v) * total;
+    var cumulative = 0.0;
+    var drawn = 0u;
+    var found = false;
+    for (var k = 0u; k < CLASSES; k++) {
+        let w = exp(output[base + k] - largest);
+        preview[base + k] = w / total;
+        if (w > 0.0 && !found) {
+            cumulative += w;
+            drawn = k;
+            found = threshold < cumulative;
+        }
+    }
+    let classes = f32(CLASSES);
+    let spread = sqrt(entry.alpha * classes);
+    var updated_max = -3.4028235e38;
+    for (var k = 0u; k < CLASSES; k++) {
+        var mean = -entry.alpha;
+        if (k == drawn) {
+            mean = entry.alpha * (classes - 1.0);
+        }
+        let y = mean + spread * random_gaussian(job.key, entry.step, STREAM_SENDER, v * CLASSES + k);
+        let logit = log(theta[base + k]) + y;
+        theta[base + k] = logit;
+        updated_max = max(updated_max, logit);
+    }
+    var norm = 0.0;
+    for (var k = 0u; k < CLASSES; k++) {
+        norm += exp(theta[base + k] - updated_max);
+    }
+    norm = updated_max + log(norm);
+    for (var k = 0u; k < CLASSES; k++) {
+        theta[base + k] = exp(theta[base + k] - norm);
+    }
+}
+
+@compute @workgroup_size(64)
+fn step(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let v = element_index(id, groups, 64u);
+    if (v >= job.variables) {
+        return;
+    }
+    let entry = table[progress[0]];
+    if (KIND == 2u) {
+        discrete_step(v, entry);
+    } else if (KIND == 1u) {
+        let p = discretised_normal(theta[v], v, entry);
+        preview[v] = clamp(p.mean, -1.0, 1.0);
+        let x = p.mean + p.scale * random_gaussian(job.key, entry.step, STREAM_OUTPUT, v);
+        gaussian_update(v, bin_centre(bin_of(x)), entry);
+    } else {
+        let x = continuous_estimate(theta[v], output[v], entry);
+        preview[v] = x;
+        gaussian_update(v, x, entry);
+    }
+}
+
+// The mode of p_O at t = 1: the sample (class index, or the value's f32 bits).
+@compute @workgroup_size(64)
+fn finish(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let v = element_index(id, groups, 64u);
+    if (v >= job.variables) {
+        return;
+    }
+    let entry = table[job.steps];
+    if (KIND == 2u) {
+        var best = 0u;
+        for (var k = 1u; k < CLASSES; k++) {
+            if (output[v * CLASSES + k] > output[v * CLASSES + best]) {
+                best = k;
+            }
+        }
+        result[v] = best;
+    } else if (KIND == 1u) {
+        let p = discretised_normal(theta[v], v, entry);
+        var best = 0u;
+        var best_mass = bin_mass(p, 0u);
+        for (var k = 1u; k < CLASSES; k++) {
+            let mass = bin_mass(p, k);
+            if (mass > best_mass) {
+                best = k;
+                best_mass = mass;
+            }
+        }
+        result[v] = bitcast<u32>(bin_centre(best));
+    } else {
+        result[v] = bitcast<u32>(continuous_estimate(theta[v], output[v], entry));
+    }
+}
+
+// Moves the job's counter to the next table entry; one invocation, after every step's update.
+@compute @workgroup_size(1)
+fn advance() {
+    progress[0] = min(progress[0] + 1u, job.steps);
+}

@@ -1,0 +1,374 @@
+//! A sampling job: one generator's state on the GPU (θ, the step counter, the network's activations), allocated
+//! once, advanced by recording steps into the caller's command encoder.
+
+use std::sync::mpsc;
+
+use crate::error::BfnError;
+use crate::flow::BayesianFlow;
+use crate::flow::accuracy_schedule::check_steps;
+use crate::gpu::device::checked;
+use crate::gpu::error::GpuError;
+use crate::gpu::kernel::{Dispatch, bytes_of, grid, storage, storage_with};
+use crate::gpu::model::{GpuModel, check_binding};
+use crate::gpu::network::{NetworkInputs, NetworkPass};
+use crate::gpu::step_table::{ENTRY_WORDS, step_table};
+use crate::net::{Kind, Samples};
+
+/// Invocations per workgroup of the BFN step kernels.
+const STEP_WORKGROUP: u32 = 64;
+
+/// What to sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JobSettings {
+    /// Examples sampled together.
+    pub batch: usize,
+    /// n, the number of BFN steps.
+    pub steps: u32,
+    /// The seed: the same seed gives the same samples as the CPU sampler's (up to rounding).
+    pub seed: u64,
+}
+
+/// One sampling run of a [`GpuModel`].
+///
+/// Record steps with [`record_steps`](Self::record_steps) into any command encoder and submit it; the job keeps
+/// its own step counter on the GPU, so every step recorded must be submitted, in order.
+#[derive(Debug)]
+pub struct SamplingJob {
+    kind: Kind,
+    settings: JobSettings,
+    variables: usize,
+    input_width: usize,
+    theta: wgpu::Buffer,
+    preview: wgpu::Buffer,
+    result: wgpu::Buffer,
+    progress: wgpu::Buffer,
+    job: wgpu::Buffer,
+    network: NetworkPass,
+    step: Dispatch,
+    advance: Dispatch,
+    finish: Dispatch,
+    staging: wgpu::Buffer,
+    recorded: u32,
+    finish_recorded: bool,
+}
+
+impl SamplingJob {
+    /// Allocates the job's buffers and binds its dispatches; fails with [`GpuError::TooLarge`] when a buffer
+    /// would exceed the device's limits and with [`GpuError::Settings`] for a batch of 0 or n out of range.
+    pub fn new(
+        device: &wgpu::Device,
+        model: &GpuModel,
+        settings: JobSettings,
+    ) -> Result<Self, GpuError> {
+        check_steps(settings.steps)?;
+        if settings.batch == 0 {
+            return Err(BfnError::Config("the batch must hold at least one example".into()).into());
+        }
+        let kind = model.kind();
+        let input_width = kind_input_width(&kind);
+        let variables = settings.batch * model.config().layout.variables();
+        check_binding(device, "θ", (variables * input_width * 4) as u64)?;
+        check_binding(
+            device,
+            "the step table",
+            (settings.steps as u64 + 1) * ENTRY_WORDS as u64 * 4,
+        )?;
+        let groups = grid(variables, STEP_WORKGROUP);
+        if groups[1] > device.limits().max_compute_workgroups_per_dimension {
+            return Err(GpuError::TooLarge {
+                what: "the job's variables".into(),
+                needed: variables as u64,
+                limit: u64::from(STEP_WORKGROUP) * 65_535 * 65_535,
+                limit_name: "max_compute_workgroups_per_dimension",
+            });
+        }
+        let table = step_table(&kind, settings.steps)?;
+        checked(device, "the sampling job", || {
+            let prior = prior_values(&kind, variables);
+            let theta = storage_with(device, "θ", &prior);
+            let preview = storage_with(device, "preview", &prior);
+            let result = storage(device, "result", variables);
+            let table = storage_with(device, "step table", &table);
+            let progress = storage_with(device, "progress", &[0u32]);
+            let job = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("job"),
+                size: 16,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: true,
+            });
+            job.slice(..)
+                .get_mapped_range_mut()
+                .copy_from_slice(&bytes_of(&job_words(settings, variables)));
+            job.unmap();
+            let network = NetworkPass::new(
+                device,
+                model,
+                NetworkInputs {
+                    theta: &theta,
+                    table: &table,
+                    progress: &progress,
+                },
+                settings.batch,
+            )?;
+            let kernels = &model.kernels.bfn_step;
+            let buffers = [
+                &theta,
+                &network.output,
+                &preview,
+                &result,
+                &table,
+                &progress,
+                &job,
+            ];
+            let step = kernels.step.bind(device, &buffers, groups);
+            let finish = kernels.finish.bind(device, &buffers, groups);
+            let advance = kernels.advance.bind(device, &buffers, [1, 1, 1]);
+            let largest = (variables * input_width)
+                .max(network.output.size() as usize / 4)
+                .max(variables);
+            let staging = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("read-back"),
+                size: (largest * 4) as u64,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            Ok(Self {
+                kind,
+                settings,
+                variables,
+                input_width,
+                theta,
+                preview,
+                result,
+                progress,
+                job,
+                network,
+                step,
+                advance,
+                finish,
+                staging,
+                recorded: 0,
+                finish_recorded: false,
+            })
+        })
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> JobSettings {
+        self.settings
+    }
+
+    /// Steps recorded so far.
+    pub fn steps_recorded(&self) -> u32 {
+        self.recorded
+    }
+
+    /// Whether all n steps and the final ask have been recorded.
+    pub fn is_finished(&self) -> bool {
+        self.finish_recorded
+    }
+
+    /// Records the next `k` steps (fewer if fewer are left) into `encoder`; once the n-th step is recorded, the
+    /// final ask at t = 1 follows, which writes the samples. Returns the number of steps recorded.
+    pub fn record_steps(&mut self, encoder: &mut wgpu::CommandEncoder, k: u32) -> u32 {
+        let todo = k.min(self.settings.steps - self.recorded);
+        if todo == 0 && self.finish_recorded {
+            return 0;
+        }
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("bfn steps"),
+            timestamp_writes: None,
+        });
+        for _ in 0..todo {
+            self.network.record(&mut pass);
+            self.step.record(&mut pass);
+            self.advance.record(&mut pass);
+        }
+        self.recorded += todo;
+        if self.recorded == self.settings.steps {
+            self.network.record(&mut pass);
+            self.finish.record(&mut pass);
+            self.finish_recorded = true;
+        }
+        todo
+    }
+
+    /// Records only the network's forward pass at the current step (for inspection with
+    /// [`read_output_params`](Self::read_output_params); sampling does not need it).
+    pub fn record_network(&self, encoder: &mut wgpu::CommandEncoder) {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("bfn network"),
+            timestamp_writes: None,
+        });
+        self.network.record(&mut pass);
+    }
+
+    /// Starts again from the prior with `seed`: the writes go through `queue` and take effect at its next
+    /// submission, before any command recorded after this call.
+    pub fn restart(&mut self, queue: &wgpu::Queue, seed: u64) {
+        self.settings.seed = seed;
+        let prior = bytes_of(&prior_values(&self.kind, self.variables));
+        queue.write_buffer(&self.theta, 0, &prior);
+        queue.write_buffer(&self.preview, 0, &prior);
+        queue.write_buffer(&self.progress, 0, &bytes_of(&[0u32]));
+        queue.write_buffer(
+            &self.job,
+            0,
+            &bytes_of(&job_words(self.settings, self.variables)),
+        );
+        self.recorded = 0;
+        self.finish_recorded = false;
+    }
+
+    /// Replaces θ (variables × input width values, the CPU's [`crate::flow::InputParams`] layout), for starting
+    /// from given beliefs.
+    pub fn write_input_params(&self, queue: &wgpu::Queue, values: &[f32]) -> Result<(), GpuError> {
+        crate::error::check_len("θ", values.len(), self.variables * self.input_width)?;
+        queue.write_buffer(&self.theta, 0, &bytes_of(values));
+        Ok(())
+    }
+
+    /// The buffer of θ.
+    pub fn input_params_buffer(&self) -> &wgpu::Buffer {
+        &self.theta
+    }
+
+    /// The preview: per variable, p_O's probabilities (discrete, one per class) or its centre (one value),
+    /// as of the last step recorded.
+    pub fn preview_buffer(&self) -> &wgpu::Buffer {
+        &self.preview
+    }
+
+    /// θ now, read back (waits for the queue).
+    pub fn read_input_params(
+        &self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+    ) -> Result<Vec<f32>, GpuError> {
+        self.read_floats(device, queue, &self.theta)
+    }
+
+    /// The network's latest output parameters, read back (waits for the queue).
+    pub fn read_output_params(
+        &self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+    ) -> Result<Vec<f32>, GpuError> {
+        self.read_floats(device, queue, &self.network.output)
+    }
+
+    /// The preview, read back (waits for the queue).
+    pub fn read_preview(
+        &self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+    ) -> Result<Vec<f32>, GpuError> {
+        self.read_floats(device, queue, &self.preview)
+    }
+
+    /// The samples, read back once the job is finished (waits for the queue): class indices for discrete data,
+    /// values for the others.
+    pub fn read_samples(
+        &self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+    ) -> Result<Samples, GpuError> {
+        if !self.finish_recorded {
+            return Err(BfnError::StepOutOfRange {
+                i: self.recorded.into(),
+                n: self.settings.steps.into(),
+            }
+            .into());
+        }
+        let words = read_words(device, queue, &self.result, &self.staging)?;
+        Ok(match self.kind {
+            Kind::Discrete(_) => Samples::Classes(words),
+            _ => Samples::Values(words.into_iter().map(f32::from_bits).collect()),
+        })
+    }
+
+    /// The result buffer: class indices, or the f32 bits of values.
+    pub fn result_buffer(&self) -> &wgpu::Buffer {
+        &self.result
+    }
+
+    /// The progress buffer (one u32: the table entry the job is at).
+    pub fn progress_buffer(&self) -> &wgpu::Buffer {
+        &self.progress
+    }
+
+    fn read_floats(
+        &self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        buffer: &wgpu::Buffer,
+    ) -> Result<Vec<f32>, GpuError> {
+        Ok(read_words(device, queue, buffer, &self.staging)?
+            .into_iter()
+            .map(f32::from_bits)
+            .collect())
+    }
+}
+
+fn kind_input_width(kind: &Kind) -> usize {
+    match kind {
+        Kind::Continuous(k) => BayesianFlow::<f32>::input_width(k.input()),
+        Kind::Discretised(k) => BayesianFlow::<f32>::input_width(k.input()),
+        Kind::Discrete(k) => BayesianFlow::<f32>::input_width(k.input()),
+    }
+}
+
+fn prior_values(kind: &Kind, variables: usize) -> Vec<f32> {
+    let (value, _) = match kind {
+        Kind::Continuous(k) => BayesianFlow::<f32>::prior(k.input()),
+        Kind::Discretised(k) => BayesianFlow::<f32>::prior(k.input()),
+        Kind::Discrete(k) => BayesianFlow::<f32>::prior(k.input()),
+    };
+    vec![value; variables * kind_input_width(kind)]
+}
+
+fn job_words(settings: JobSettings, variables: usize) -> [u32; 4] {
+    [
+        settings.seed as u32,
+        (settings.seed >> 32) as u32,
+        variables as u32,
+        settings.steps,
+    ]
+}
+
+/// Copies `buffer` to `staging`, maps it and returns its words: one read-back, waited for.
+fn read_words(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    buffer: &wgpu::Buffer,
+    staging: &wgpu::Buffer,
+) -> Result<Vec<u32>, GpuError> {
+    let size = buffer.size();
+    let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+        label: Some("read-back"),
+    });
+    encoder.copy_buffer_to_buffer(buffer, 0, staging, 0, size);
+    queue.submit([encoder.finish()]);
+    let (sender, receiver) = mpsc::channel();
+    staging
+        .slice(..size)
+        .map_async(wgpu::MapMode::Read, move |result| {
+            // The receiver waits below; a send can only fail if it is gone, and then nobody needs the answer.
+            let _ = sender.send(result);
+        });
+    device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| GpuError::DeviceLost(e.to_string()))?;
+    receiver
+        .recv()
+        .map_err(|e| GpuError::DeviceLost(e.to_string()))?
+        .map_err(|e| GpuError::DeviceLost(e.to_string()))?;
+    let words = staging
+        .slice(..size)
+        .get_mapped_range()
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    staging.unmap();
+    Ok(words)
+}

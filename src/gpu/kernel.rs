@@ -1,0 +1,229 @@
+//! The plumbing every kernel shares: compiling a WGSL entry point into a pipeline once, binding buffers in
+//! binding order, and spreading a dispatch over a 2-D grid of workgroups.
+
+use wgpu::util::DeviceExt;
+
+/// One compiled entry point. Binding `i` of group 0 is the `i`-th buffer given to [`Kernel::bind`].
+#[derive(Clone, Debug)]
+pub(crate) struct Kernel {
+    pipeline: wgpu::ComputePipeline,
+    layout: wgpu::BindGroupLayout,
+}
+
+/// How a kernel sees a buffer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Binding {
+    /// `var<storage, read>`.
+    Read,
+    /// `var<storage, read_write>`.
+    ReadWrite,
+    /// `var<uniform>`.
+    Uniform,
+}
+
+/// A bind group layout for several entry points of one shader that use different subsets of its bindings (an
+/// automatic layout holds only the bindings its entry point uses).
+pub(crate) fn shared_layout(device: &wgpu::Device, bindings: &[Binding]) -> wgpu::BindGroupLayout {
+    let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
+        .iter()
+        .enumerate()
+        .map(|(i, binding)| wgpu::BindGroupLayoutEntry {
+            binding: i as u32,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: match binding {
+                    Binding::Read => wgpu::BufferBindingType::Storage { read_only: true },
+                    Binding::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+                    Binding::Uniform => wgpu::BufferBindingType::Uniform,
+                },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        })
+        .collect();
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: None,
+        entries: &entries,
+    })
+}
+
+impl Kernel {
+    /// Compiles `entry` of `module` with pipeline-overridable `constants` (the data kind, the epilogue), with
+    /// the layout the shader implies or with `layout`.
+    pub fn new(
+        device: &wgpu::Device,
+        module: &wgpu::ShaderModule,
+        entry: &str,
+        constants: &[(&str, f64)],
+        layout: Option<&wgpu::BindGroupLayout>,
+    ) -> Self {
+        let pipeline_layout = layout.map(|layout| {
+            device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(entry),
+                bind_group_layouts: &[Some(layout)],
+                immediate_size: 0,
+            })
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(entry),
+            layout: pipeline_layout.as_ref(),
+            module,
+            entry_point: Some(entry),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants,
+                // Every kernel writes its workgroup memory before reading it.
+                zero_initialize_workgroup_memory: false,
+            },
+            cache: None,
+        });
+        let layout = layout
+            .cloned()
+            .unwrap_or_else(|| pipeline.get_bind_group_layout(0));
+        Self { pipeline, layout }
+    }
+
+    /// One dispatch of `groups` workgroups over `buffers` (binding 0 first), bound now and recorded as often as
+    /// needed.
+    pub fn bind(
+        &self,
+        device: &wgpu::Device,
+        buffers: &[&wgpu::Buffer],
+        groups: [u32; 3],
+    ) -> Dispatch {
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(binding, buffer)| wgpu::BindGroupEntry {
+                binding: binding as u32,
+                resource: buffer.as_entire_binding(),
+            })
+            .collect();
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &self.layout,
+            entries: &entries,
+        });
+        Dispatch {
+            pipeline: self.pipeline.clone(),
+            bind_group,
+            groups,
+        }
+    }
+}
+
+/// A kernel bound to its buffers: what a job records every step, created once.
+#[derive(Clone, Debug)]
+pub(crate) struct Dispatch {
+    pipeline: wgpu::ComputePipeline,
+    bind_group: wgpu::BindGroup,
+    groups: [u32; 3],
+}
+
+impl Dispatch {
+    /// Records the dispatch into `pass`.
+    pub fn record(&self, pass: &mut wgpu::ComputePass) {
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.dispatch_workgroups(self.groups[0], self.groups[1], self.groups[2]);
+    }
+}
+
+/// A shader module from WGSL pieces (WGSL has no includes: the shared helpers are prepended).
+pub(crate) fn shader_module(
+    device: &wgpu::Device,
+    label: &str,
+    pieces: &[&str],
+) -> wgpu::ShaderModule {
+    device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(label),
+        source: wgpu::ShaderSource::Wgsl(pieces.concat().into()),
+    })
+}
+
+/// The shared WGSL helpers.
+pub(crate) mod wgsl {
+    /// `element_index`: the 2-D grid of [`super::grid`].
+    pub const DISPATCH: &str = include_str!("../../shaders/dispatch.wgsl");
+    /// Threefry and the uniform and Gaussian draws.
+    pub const RNG: &str = include_str!("../../shaders/rng.wgsl");
+    /// `StepEntry`.
+    pub const STEP_TABLE: &str = include_str!("../../shaders/step_table.wgsl");
+}
+
+/// The most workgroups along one dimension of a dispatch (wgpu's default limit, which every adapter meets).
+pub(crate) const MAX_GROUPS_PER_DIMENSION: u32 = 65_535;
+
+/// Workgroups for `count` elementwise invocations of `workgroup_size`, folded into a second dimension past
+/// [`MAX_GROUPS_PER_DIMENSION`]; the shader's `element_index` undoes the folding.
+pub(crate) fn grid(count: usize, workgroup_size: u32) -> [u32; 3] {
+    let groups = count.div_ceil(workgroup_size as usize).max(1) as u32;
+    if groups <= MAX_GROUPS_PER_DIMENSION {
+        [groups, 1, 1]
+    } else {
+        [
+            MAX_GROUPS_PER_DIMENSION,
+            groups.div_ceil(MAX_GROUPS_PER_DIMENSION),
+            1,
+        ]
+    }
+}
+
+/// Little-endian bytes of 32-bit words (f32 or u32), as WGSL reads them.
+pub(crate) fn bytes_of<T: Copy + Into<Word>>(values: &[T]) -> Vec<u8> {
+    values
+        .iter()
+        .flat_map(|&v| v.into().0.to_le_bytes())
+        .collect()
+}
+
+/// A 32-bit word of a buffer.
+pub(crate) struct Word(u32);
+
+impl From<f32> for Word {
+    fn from(v: f32) -> Self {
+        Self(v.to_bits())
+    }
+}
+
+impl From<u32> for Word {
+    fn from(v: u32) -> Self {
+        Self(v)
+    }
+}
+
+/// A storage buffer holding `values`.
+pub(crate) fn storage_with<T: Copy + Into<Word>>(
+    device: &wgpu::Device,
+    label: &str,
+    values: &[T],
+) -> wgpu::Buffer {
+    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some(label),
+        contents: &bytes_of(values),
+        usage: wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_DST
+            | wgpu::BufferUsages::COPY_SRC,
+    })
+}
+
+/// A uniform buffer of 32-bit words (a kernel's dimensions).
+pub(crate) fn uniform_with(device: &wgpu::Device, label: &str, words: &[u32]) -> wgpu::Buffer {
+    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some(label),
+        contents: &bytes_of(words),
+        usage: wgpu::BufferUsages::UNIFORM,
+    })
+}
+
+/// An uninitialised storage buffer of `len` 32-bit words.
+pub(crate) fn storage(device: &wgpu::Device, label: &str, len: usize) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: (len.max(1) * 4) as u64,
+        usage: wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_DST
+            | wgpu::BufferUsages::COPY_SRC,
+        mapped_at_creation: false,
+    })
+}

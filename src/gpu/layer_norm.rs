@@ -1,0 +1,47 @@
+//! Host side of `shaders/layer_norm.wgsl`.
+
+use crate::gpu::kernel::{Dispatch, Kernel, grid, shader_module, uniform_with};
+
+const SOURCE: &str = include_str!("../../shaders/layer_norm.wgsl");
+
+/// The LayerNorm pipeline.
+#[derive(Clone, Debug)]
+pub(crate) struct LayerNorm {
+    kernel: Kernel,
+}
+
+/// The buffers and shape of a LayerNorm.
+pub(crate) struct LayerNormArgs<'a> {
+    pub x: &'a wgpu::Buffer,
+    pub weight: &'a wgpu::Buffer,
+    pub bias: &'a wgpu::Buffer,
+    pub y: &'a wgpu::Buffer,
+    pub rows: u32,
+    pub width: u32,
+    pub out_stride: u32,
+    pub out_offset: u32,
+}
+
+impl LayerNorm {
+    /// Compiles the pipeline.
+    pub fn new(device: &wgpu::Device) -> Self {
+        let module = shader_module(device, "layer_norm", &[SOURCE]);
+        Self {
+            kernel: Kernel::new(device, &module, "main", &[], None),
+        }
+    }
+
+    /// Binds one LayerNorm.
+    pub fn call(&self, device: &wgpu::Device, args: LayerNormArgs) -> Dispatch {
+        let dims = uniform_with(
+            device,
+            "layer norm dims",
+            &[args.width, args.out_stride, args.out_offset, args.rows],
+        );
+        self.kernel.bind(
+            device,
+            &[args.x, args.weight, args.bias, args.y, &dims],
+            grid(args.rows as usize, 1),
+        )
+    }
+}

@@ -1,0 +1,108 @@
+//! Host side of `shaders/matmul.wgsl`: the network's linear layers, C = epilogue(A·B + bias).
+
+use crate::gpu::kernel::{Dispatch, Kernel, shader_module, uniform_with};
+
+const SOURCE: &str = include_str!("../../shaders/matmul.wgsl");
+/// Rows and columns of C per workgroup.
+const TILE: u32 = 64;
+
+/// What happens to A·B + bias before it is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Epilogue {
+    /// Stored as it is.
+    Store = 0,
+    /// tanh-GELU, the MLP's activation.
+    Gelu = 1,
+    /// Added to C: the residual connection.
+    Accumulate = 2,
+}
+
+/// The matmul pipelines, one per epilogue.
+#[derive(Clone, Debug)]
+pub(crate) struct Matmul {
+    kernels: [Kernel; 3],
+}
+
+/// Where A, B and C are and how they are shaped: A [m, k] with row stride `lda`, B [k, n], C's block [m, n] at
+/// column `c_offset` of rows of stride `ldc`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MatmulShape {
+    pub m: u32,
+    pub n: u32,
+    pub k: u32,
+    pub lda: u32,
+    pub ldc: u32,
+    pub c_offset: u32,
+}
+
+impl MatmulShape {
+    /// Dense A [m, k] and C [m, n].
+    pub fn dense(m: u32, n: u32, k: u32) -> Self {
+        Self {
+            m,
+            n,
+            k,
+            lda: k,
+            ldc: n,
+            c_offset: 0,
+        }
+    }
+}
+
+/// The buffers of a matmul.
+pub(crate) struct MatmulBuffers<'a> {
+    pub a: &'a wgpu::Buffer,
+    pub b: &'a wgpu::Buffer,
+    pub bias: &'a wgpu::Buffer,
+    pub c: &'a wgpu::Buffer,
+}
+
+impl Matmul {
+    /// Compiles the three pipelines.
+    pub fn new(device: &wgpu::Device) -> Self {
+        let module = shader_module(device, "matmul", &[SOURCE]);
+        let kernel = |epilogue: Epilogue| {
+            Kernel::new(
+                device,
+                &module,
+                "main",
+                &[("EPILOGUE", f64::from(epilogue as u32))],
+                None,
+            )
+        };
+        Self {
+            kernels: [
+                kernel(Epilogue::Store),
+                kernel(Epilogue::Gelu),
+                kernel(Epilogue::Accumulate),
+            ],
+        }
+    }
+
+    /// Binds one matmul.
+    pub fn call(
+        &self,
+        device: &wgpu::Device,
+        buffers: MatmulBuffers,
+        shape: MatmulShape,
+        epilogue: Epilogue,
+    ) -> Dispatch {
+        let dims = uniform_with(
+            device,
+            "matmul dims",
+            &[
+                shape.m,
+                shape.n,
+                shape.k,
+                shape.lda,
+                shape.ldc,
+                shape.c_offset,
+            ],
+        );
+        self.kernels[epilogue as usize].bind(
+            device,
+            &[buffers.a, buffers.b, buffers.bias, buffers.c, &dims],
+            [shape.n.div_ceil(TILE), shape.m.div_ceil(TILE), 1],
+        )
+    }
+}

@@ -1,0 +1,50 @@
+//! The GPU sampler (feature `gpu`): the network and the BFN step in WGSL on wgpu, engine-agnostic.
+//!
+//! A [`GpuModel`] uploads a weights file once and compiles its kernels; a [`SamplingJob`] holds one run's state
+//! (θ, the step counter, the activations), allocated once; [`SamplingJob::record_steps`] encodes the next k steps
+//! into the caller's command encoder, so a game can spend a few steps of its frame on it. Nothing is allocated
+//! or compiled per step: every dispatch is bound when the job is made, the per-step constants sit in a table on
+//! the GPU, and the job's own counter on the GPU says which step comes next.
+//!
+//! Every kernel (`shaders/*.wgsl`) is the twin of CPU code: the network of [`crate::net::gpt`] (feature
+//! `train`), the step of [`crate::flow::Sampling`], the generator of [`crate::flow::CounterRng`]. From one seed a
+//! GPU run follows the CPU run's trajectory, up to `f32` rounding (see `tests/gpu.rs`).
+//!
+//! ```no_run
+//! use bevy_bfn::gpu::{GpuContext, GpuModel, JobSettings, SamplingJob};
+//! use bevy_bfn::net::{Samples, Weights};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let gpu = GpuContext::new()?;
+//! let weights = Weights::load("assets/models/dungeon.safetensors")?;
+//! let model = GpuModel::new(&gpu.device, &weights)?;
+//! let mut job = SamplingJob::new(&gpu.device, &model, JobSettings { batch: 4, steps: 50, seed: 7 })?;
+//! while !job.is_finished() {
+//!     let mut encoder = gpu.device.create_command_encoder(&Default::default());
+//!     job.record_steps(&mut encoder, 5); // a frame's worth
+//!     gpu.queue.submit([encoder.finish()]);
+//! }
+//! if let Samples::Classes(tiles) = job.read_samples(&gpu.device, &gpu.queue)? {
+//!     println!("{} tiles", tiles.len());
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+mod attention;
+mod bfn_step;
+mod device;
+mod error;
+mod input_adapter;
+mod job;
+mod kernel;
+mod layer_norm;
+mod matmul;
+mod model;
+mod network;
+mod step_table;
+
+pub use device::GpuContext;
+pub use error::GpuError;
+pub use job::{JobSettings, SamplingJob};
+pub use model::GpuModel;

@@ -1,0 +1,134 @@
+//! A model on the GPU: its weights uploaded once and its kernels compiled once, shared by every job that
+//! samples from it.
+
+use std::collections::HashMap;
+
+use crate::gpu::attention::{Attention, check_attention_shape};
+use crate::gpu::bfn_step::BfnStep;
+use crate::gpu::device::checked;
+use crate::gpu::error::GpuError;
+use crate::gpu::input_adapter::input_adapter;
+use crate::gpu::kernel::{Kernel, storage_with};
+use crate::gpu::layer_norm::LayerNorm;
+use crate::gpu::matmul::Matmul;
+use crate::net::{Kind, KindConfig, ModelConfig, Weights};
+
+/// The compiled kernels of one model.
+#[derive(Clone, Debug)]
+pub(crate) struct Kernels {
+    pub matmul: Matmul,
+    pub layer_norm: LayerNorm,
+    pub attention: Attention,
+    pub input_adapter: Kernel,
+    pub bfn_step: BfnStep,
+}
+
+/// A weights file on a device.
+#[derive(Debug)]
+pub struct GpuModel {
+    config: ModelConfig,
+    kind: Kind,
+    tensors: HashMap<String, wgpu::Buffer>,
+    pub(crate) kernels: Kernels,
+}
+
+/// Fails with [`GpuError::TooLarge`] when `bytes` exceed the device's storage binding limit.
+pub(crate) fn check_binding(
+    device: &wgpu::Device,
+    what: impl Into<String>,
+    bytes: u64,
+) -> Result<(), GpuError> {
+    let limits = device.limits();
+    let limit = limits
+        .max_storage_buffer_binding_size
+        .min(limits.max_buffer_size);
+    if bytes > limit {
+        return Err(GpuError::TooLarge {
+            what: what.into(),
+            needed: bytes,
+            limit,
+            limit_name: "max_storage_buffer_binding_size",
+        });
+    }
+    Ok(())
+}
+
+impl GpuModel {
+    /// Uploads `weights` to `device` and compiles the kernels for its data kind. Linear layers' weights are
+    /// stored transposed ([in, out]) so that the matmul reads rows of both operands.
+    pub fn new(device: &wgpu::Device, weights: &Weights) -> Result<Self, GpuError> {
+        let config = weights.config().clone();
+        let kind = config.validate()?;
+        let network = config.network;
+        check_attention_shape(config.layout.tokens(), network.width / network.heads)?;
+        for (name, tensor) in weights.tensors() {
+            check_binding(
+                device,
+                format!("tensor {name}"),
+                tensor.values.len() as u64 * 4,
+            )?;
+        }
+        checked(device, "the model's weights and kernels", || {
+            let tensors = weights
+                .tensors()
+                .iter()
+                .map(|(name, tensor)| {
+                    let values = match tensor.shape.as_slice() {
+                        [outputs, inputs] if is_linear(name) => {
+                            transpose(&tensor.values, *outputs, *inputs)
+                        }
+                        _ => tensor.values.clone(),
+                    };
+                    (name.clone(), storage_with(device, name, &values))
+                })
+                .collect();
+            let kernels = Kernels {
+                matmul: Matmul::new(device),
+                layer_norm: LayerNorm::new(device),
+                attention: Attention::new(device),
+                input_adapter: input_adapter(
+                    device,
+                    matches!(config.kind, KindConfig::Discrete { .. }),
+                ),
+                bfn_step: BfnStep::new(device, &kind),
+            };
+            Ok(Self {
+                config,
+                kind,
+                tensors,
+                kernels,
+            })
+        })
+    }
+
+    /// The model's configuration.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// The data kind.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The buffer of a parameter, by its official name. The weights file was checked against
+    /// [`crate::net::weights::parameter_shapes`] when it was loaded, so every name the network asks for is there.
+    pub(crate) fn tensor(&self, name: &str) -> &wgpu::Buffer {
+        &self.tensors[name]
+    }
+}
+
+/// The weights the matmul kernel multiplies by (the input adapter reads its own in PyTorch's layout).
+fn is_linear(name: &str) -> bool {
+    name.ends_with(".weight") && !name.starts_with("input_adapter.")
+}
+
+fn transpose(values: &[f32], rows: usize, columns: usize) -> Vec<f32> {
+    let mut out = vec![0.0; values.len()];
+    for r in 0..rows {
+        for c in 0..columns {
+            out[c * rows + r] = values[r * columns + c];
+        }
+    }
+    out
+}

@@ -1,0 +1,169 @@
+//! The network's forward pass for one job, as a fixed list of bound dispatches: the input adapter, the blocks
+//! (LayerNorm → c_attn → attention → c_proj + residual → LayerNorm → c_fc + GELU → c_proj + residual), the
+//! final LayerNorm into the skip head's input and `lm_head`. The twin of `Gpt::forward` (`src/net/gpt.rs`).
+
+use crate::gpu::error::GpuError;
+use crate::gpu::input_adapter::WORKGROUP;
+use crate::gpu::kernel::{Dispatch, grid, storage, uniform_with};
+use crate::gpu::layer_norm::LayerNormArgs;
+use crate::gpu::matmul::{Epilogue, MatmulBuffers, MatmulShape};
+use crate::gpu::model::{GpuModel, check_binding};
+
+/// The forward pass of one job: its activations and dispatches, made once.
+#[derive(Debug)]
+pub(crate) struct NetworkPass {
+    dispatches: Vec<Dispatch>,
+    /// Output parameters [batch·tokens, outputs per token].
+    pub output: wgpu::Buffer,
+}
+
+/// The buffers the forward pass reads besides the weights.
+pub(crate) struct NetworkInputs<'a> {
+    pub theta: &'a wgpu::Buffer,
+    pub table: &'a wgpu::Buffer,
+    pub progress: &'a wgpu::Buffer,
+}
+
+impl NetworkPass {
+    /// Allocates the activations for `batch` examples and binds every dispatch.
+    pub fn new(
+        device: &wgpu::Device,
+        model: &GpuModel,
+        inputs: NetworkInputs,
+        batch: usize,
+    ) -> Result<Self, GpuError> {
+        let config = model.config();
+        let network = config.network;
+        let tokens = config.layout.tokens();
+        let (d, rows) = (network.width, batch * tokens);
+        let inputs_per_token = config.kind.input_per_token(config.layout.channels);
+        let outputs_per_token = config.kind.output_per_token(config.layout.channels);
+        for (what, columns) in [
+            ("the attention's q, k, v", 3 * d),
+            ("the MLP's hidden layer", 4 * d),
+            ("the skip head's input", 2 * d),
+        ] {
+            check_binding(device, what, (rows * columns * 4) as u64)?;
+        }
+        let activation = |label, columns| storage(device, label, rows * columns);
+        let residual = activation("residual", d);
+        let normed = activation("normed", d);
+        let qkv = activation("qkv", 3 * d);
+        let attended = activation("attended", d);
+        let hidden = activation("hidden", 4 * d);
+        let skip = activation("skip", 2 * d);
+        let output = activation("output", outputs_per_token);
+
+        let kernels = &model.kernels;
+        let w = |name: String| model.tensor(&name);
+        let [rows32, d32] = [rows as u32, d as u32];
+        let mut dispatches = vec![kernels.input_adapter.bind(
+            device,
+            &[
+                inputs.theta,
+                w("input_adapter.inp_embedding.weight".into()),
+                w("input_adapter.inp_embedding.bias".into()),
+                w("input_adapter.pos_embedding".into()),
+                w("input_adapter.t_embedding.weight".into()),
+                w("input_adapter.t_embedding.bias".into()),
+                inputs.table,
+                inputs.progress,
+                &residual,
+                &skip,
+                &uniform_with(
+                    device,
+                    "input adapter dims",
+                    &[rows32, d32, inputs_per_token as u32, tokens as u32],
+                ),
+            ],
+            grid(rows * d, WORKGROUP),
+        )];
+        let layer_norm = |x, name: &str, y, out_stride: u32, out_offset: u32| {
+            kernels.layer_norm.call(
+                device,
+                LayerNormArgs {
+                    x,
+                    weight: w(format!("{name}.weight")),
+                    bias: w(format!("{name}.bias")),
+                    y,
+                    rows: rows32,
+                    width: d32,
+                    out_stride,
+                    out_offset,
+                },
+            )
+        };
+        let linear = |a, name: &str, c, shape: MatmulShape, epilogue| {
+            kernels.matmul.call(
+                device,
+                MatmulBuffers {
+                    a,
+                    b: w(format!("{name}.weight")),
+                    bias: w(format!("{name}.bias")),
+                    c,
+                },
+                shape,
+                epilogue,
+            )
+        };
+        for layer in 0..network.layers {
+            let block = format!("transformer.h.{layer}");
+            dispatches.extend([
+                layer_norm(&residual, &format!("{block}.ln_1"), &normed, d32, 0),
+                linear(
+                    &normed,
+                    &format!("{block}.attn.c_attn"),
+                    &qkv,
+                    MatmulShape::dense(rows32, 3 * d32, d32),
+                    Epilogue::Store,
+                ),
+                kernels.attention.call(
+                    device,
+                    &qkv,
+                    &attended,
+                    [batch as u32, tokens as u32, d32, network.heads as u32],
+                ),
+                linear(
+                    &attended,
+                    &format!("{block}.attn.c_proj"),
+                    &residual,
+                    MatmulShape::dense(rows32, d32, d32),
+                    Epilogue::Accumulate,
+                ),
+                layer_norm(&residual, &format!("{block}.ln_2"), &normed, d32, 0),
+                linear(
+                    &normed,
+                    &format!("{block}.mlp.c_fc"),
+                    &hidden,
+                    MatmulShape::dense(rows32, 4 * d32, d32),
+                    Epilogue::Gelu,
+                ),
+                linear(
+                    &hidden,
+                    &format!("{block}.mlp.c_proj"),
+                    &residual,
+                    MatmulShape::dense(rows32, d32, 4 * d32),
+                    Epilogue::Accumulate,
+                ),
+            ]);
+        }
+        dispatches.extend([
+            layer_norm(&residual, "transformer.ln_f", &skip, 2 * d32, 0),
+            linear(
+                &skip,
+                "lm_head",
+                &output,
+                MatmulShape::dense(rows32, outputs_per_token as u32, 2 * d32),
+                Epilogue::Store,
+            ),
+        ]);
+        Ok(Self { dispatches, output })
+    }
+
+    /// Records the forward pass at the job's current step.
+    pub fn record(&self, pass: &mut wgpu::ComputePass) {
+        for dispatch in &self.dispatches {
+            dispatch.record(pass);
+        }
+    }
+}

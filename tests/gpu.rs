@@ -1,0 +1,184 @@
+//! The GPU sampler against its CPU twins, on whatever adapter wgpu finds (lavapipe in CI): the network forward
+//! against candle's on every shipped model, whole sampling runs against the CPU sampler from the same seed, and
+//! the errors a game must get instead of a panic.
+#![cfg(all(feature = "gpu", feature = "train"))]
+
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use bevy_bfn::flow::Step;
+use bevy_bfn::gpu::{GpuContext, GpuError, GpuModel, JobSettings, SamplingJob};
+use bevy_bfn::net::gpt::Gpt;
+use bevy_bfn::net::{Samples, Weights};
+use bevy_bfn::train::sample_sheet::sample;
+use candle_core::{Device, Tensor};
+
+const MODELS: [&str; 5] = ["digits", "dungeon", "names", "sprites", "terrain"];
+
+/// One device for all tests, used by one test at a time (lavapipe is not fond of concurrent devices).
+fn gpu() -> MutexGuard<'static, GpuContext> {
+    static GPU: OnceLock<Mutex<GpuContext>> = OnceLock::new();
+    GPU.get_or_init(|| Mutex::new(GpuContext::new().expect("a wgpu adapter (lavapipe in CI)")))
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn weights(name: &str) -> Weights {
+    Weights::load(format!("assets/models/{name}.safetensors")).unwrap()
+}
+
+fn run_steps(gpu: &GpuContext, job: &mut SamplingJob, k: u32) {
+    let mut encoder = gpu.device.create_command_encoder(&Default::default());
+    job.record_steps(&mut encoder, k);
+    gpu.queue.submit([encoder.finish()]);
+}
+
+/// ‖a − b‖∞ / ‖b‖∞.
+fn relative_error(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let error = a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+    error / scale
+}
+
+#[test]
+fn network_forward_matches_candle_on_every_shipped_model() {
+    let gpu = gpu();
+    for name in MODELS {
+        let weights = weights(name);
+        let model = GpuModel::new(&gpu.device, &weights).unwrap();
+        let (batch, steps, taken) = (3, 20, 7);
+        let settings = JobSettings {
+            batch,
+            steps,
+            seed: 11,
+        };
+        let mut job = SamplingJob::new(&gpu.device, &model, settings).unwrap();
+        // Some steps first, so that θ is no longer the prior and t is not 0.
+        run_steps(&gpu, &mut job, taken);
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        job.record_network(&mut encoder);
+        gpu.queue.submit([encoder.finish()]);
+        let theta = job.read_input_params(&gpu.device, &gpu.queue).unwrap();
+        let on_gpu = job.read_output_params(&gpu.device, &gpu.queue).unwrap();
+
+        let device = Device::Cpu;
+        let gpt = Gpt::from_weights(&weights, &device).unwrap();
+        let tokens = weights.config().layout.tokens();
+        let theta = Tensor::from_vec(theta, (batch, tokens, ()), &device).unwrap();
+        let t = Step::new(taken + 1, steps).unwrap().t::<f32>();
+        let on_cpu: Vec<f32> = gpt
+            .forward(
+                &gpt.network_input(&theta).unwrap(),
+                &Tensor::from_vec(vec![t; batch], batch, &device).unwrap(),
+            )
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let error = relative_error(&on_gpu, &on_cpu);
+        assert!(error < 1e-4, "{name}: relative error {error:e}");
+        eprintln!("{name}: forward relative error {error:.2e}");
+    }
+}
+
+#[test]
+fn sampling_runs_follow_the_cpu_sampler_from_the_same_seed() {
+    let gpu = gpu();
+    for name in MODELS {
+        let weights = weights(name);
+        let model = GpuModel::new(&gpu.device, &weights).unwrap();
+        let (batch, steps, seed) = (4, 25, 3);
+        let mut job =
+            SamplingJob::new(&gpu.device, &model, JobSettings { batch, steps, seed }).unwrap();
+        // Uneven chunks, as frames would record them.
+        for k in [1, 5, 3, 100] {
+            run_steps(&gpu, &mut job, k);
+        }
+        assert!(job.is_finished());
+        let on_gpu = job.read_samples(&gpu.device, &gpu.queue).unwrap();
+        let on_cpu = sample(&weights, batch, steps, seed).unwrap();
+        match (on_gpu, on_cpu) {
+            (Samples::Classes(g), Samples::Classes(c)) => {
+                let same = g.iter().zip(&c).filter(|(a, b)| a == b).count();
+                let share = same as f64 / c.len() as f64;
+                eprintln!("{name}: {same}/{} classes equal", c.len());
+                assert!(
+                    share >= 0.99,
+                    "{name}: only {share:.4} of the classes agree"
+                );
+            }
+            (Samples::Values(g), Samples::Values(c)) => {
+                let close = g
+                    .iter()
+                    .zip(&c)
+                    .filter(|(a, b)| (*a - *b).abs() <= 1e-3)
+                    .count();
+                let share = close as f64 / c.len() as f64;
+                eprintln!("{name}: {close}/{} values within 1e-3", c.len());
+                assert!(share >= 0.99, "{name}: only {share:.4} of the values agree");
+            }
+            _ => panic!("{name}: the GPU and CPU samples are of different kinds"),
+        }
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_samples_and_restart_repeats_them() {
+    let gpu = gpu();
+    let weights = weights("dungeon");
+    let model = GpuModel::new(&gpu.device, &weights).unwrap();
+    let settings = JobSettings {
+        batch: 2,
+        steps: 10,
+        seed: 5,
+    };
+    let mut job = SamplingJob::new(&gpu.device, &model, settings).unwrap();
+    run_steps(&gpu, &mut job, 10);
+    let first = job.read_samples(&gpu.device, &gpu.queue).unwrap();
+    job.restart(&gpu.queue, 6);
+    assert_eq!(job.steps_recorded(), 0);
+    run_steps(&gpu, &mut job, 10);
+    let other_seed = job.read_samples(&gpu.device, &gpu.queue).unwrap();
+    job.restart(&gpu.queue, 5);
+    run_steps(&gpu, &mut job, 4);
+    run_steps(&gpu, &mut job, 6);
+    let again = job.read_samples(&gpu.device, &gpu.queue).unwrap();
+    assert_eq!(first, again, "same seed, same samples, whatever the chunks");
+    assert_ne!(first, other_seed, "another seed, another map");
+}
+
+#[test]
+fn settings_and_sizes_out_of_range_are_errors() {
+    let gpu = gpu();
+    let model = GpuModel::new(&gpu.device, &weights("digits")).unwrap();
+    let job = |batch, steps| {
+        SamplingJob::new(
+            &gpu.device,
+            &model,
+            JobSettings {
+                batch,
+                steps,
+                seed: 1,
+            },
+        )
+    };
+    assert!(matches!(job(0, 10), Err(GpuError::Settings(_))));
+    assert!(matches!(job(1, 0), Err(GpuError::Settings(_))));
+    match job(1 << 30, 10) {
+        Err(GpuError::TooLarge {
+            what,
+            needed,
+            limit,
+            ..
+        }) => {
+            assert!(needed > limit, "{what}: {needed} ≤ {limit}");
+        }
+        other => panic!("a batch of 2³⁰ digits was not refused as too large: {other:?}"),
+    }
+    let unfinished = job(1, 10).unwrap();
+    assert!(matches!(
+        unfinished.read_samples(&gpu.device, &gpu.queue),
+        Err(GpuError::Settings(_))
+    ));
+}
