@@ -182,3 +182,109 @@ fn settings_and_sizes_out_of_range_are_errors() {
         Err(GpuError::Settings(_))
     ));
 }
+
+/// The matmul kernel on shapes that fit none of its tiles, with each epilogue, against a plain CPU product.
+#[test]
+fn matmul_matches_the_cpu_on_ragged_shapes() {
+    use bevy_bfn::flow::{CounterRng, Stream};
+    use bevy_bfn::gpu::matmul::{Epilogue, Matmul, MatmulBuffers, MatmulShape};
+    use wgpu::util::DeviceExt;
+
+    let gpu = gpu();
+    let device = &gpu.device;
+    let rng = CounterRng::new(4);
+    let mut next = 0u32;
+    let mut random = |len: usize| -> Vec<f32> {
+        (0..len)
+            .map(|_| {
+                next += 1;
+                rng.gaussian::<f32>(0, Stream::Flow, next)
+            })
+            .collect()
+    };
+    let upload = |values: &[f32]| {
+        device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: None,
+            contents: &values
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect::<Vec<u8>>(),
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        })
+    };
+    let matmul = Matmul::new(device);
+    let gelu = |x: f32| 0.5 * x * (1.0 + (0.797_884_6 * x * (1.0 + 0.044715 * x * x)).tanh());
+    for (m, n, k) in [(1, 1, 1), (3, 70, 17), (65, 129, 33), (130, 5, 200)] {
+        let (a, b, bias, c0) = (random(m * k), random(k * n), random(n), random(m * n));
+        for epilogue in [Epilogue::Store, Epilogue::Gelu, Epilogue::Accumulate] {
+            let c = upload(&c0);
+            let product = matmul.call(
+                device,
+                MatmulBuffers {
+                    a: &upload(&a),
+                    b: &upload(&b),
+                    bias: &upload(&bias),
+                    c: &c,
+                },
+                MatmulShape::dense(m as u32, n as u32, k as u32),
+                epilogue,
+            );
+            let staging = device.create_buffer(&wgpu::BufferDescriptor {
+                label: None,
+                size: c.size(),
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            let mut encoder = device.create_command_encoder(&Default::default());
+            product.record(&mut encoder.begin_compute_pass(&Default::default()));
+            encoder.copy_buffer_to_buffer(&c, 0, &staging, 0, c.size());
+            gpu.queue.submit([encoder.finish()]);
+            staging
+                .slice(..)
+                .map_async(wgpu::MapMode::Read, |r| r.unwrap());
+            device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
+            let on_gpu: Vec<f32> = staging
+                .slice(..)
+                .get_mapped_range()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            for i in 0..m {
+                for j in 0..n {
+                    let dot: f32 =
+                        (0..k).map(|l| a[i * k + l] * b[l * n + j]).sum::<f32>() + bias[j];
+                    let expected = match epilogue {
+                        Epilogue::Store => dot,
+                        Epilogue::Gelu => gelu(dot),
+                        Epilogue::Accumulate => c0[i * n + j] + dot,
+                    };
+                    let got = on_gpu[i * n + j];
+                    assert!(
+                        (got - expected).abs() <= 1e-4 * (1.0 + expected.abs()),
+                        "{m}×{n}×{k} {epilogue:?} at ({i}, {j}): {got} vs {expected}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A lost device must surface as an error where the caller waits on it, not as a panic.
+#[test]
+fn a_lost_device_is_an_error() {
+    let _serial = gpu();
+    let own = GpuContext::new().unwrap();
+    let model = GpuModel::new(&own.device, &weights("digits")).unwrap();
+    let settings = JobSettings {
+        batch: 1,
+        steps: 2,
+        seed: 1,
+    };
+    let mut job = SamplingJob::new(&own.device, &model, settings).unwrap();
+    run_steps(&own, &mut job, 2);
+    own.device.destroy();
+    match job.read_samples(&own.device, &own.queue) {
+        Err(GpuError::DeviceLost(message)) => eprintln!("lost device: {message}"),
+        other => panic!("reading from a destroyed device gave {other:?}"),
+    }
+}

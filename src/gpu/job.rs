@@ -41,6 +41,7 @@ pub struct SamplingJob {
     theta: wgpu::Buffer,
     preview: wgpu::Buffer,
     result: wgpu::Buffer,
+    table: wgpu::Buffer,
     progress: wgpu::Buffer,
     job: wgpu::Buffer,
     network: NetworkPass,
@@ -140,6 +141,7 @@ impl SamplingJob {
                 theta,
                 preview,
                 result,
+                table,
                 progress,
                 job,
                 network,
@@ -156,6 +158,24 @@ impl SamplingJob {
     /// The settings.
     pub fn settings(&self) -> JobSettings {
         self.settings
+    }
+
+    /// Bytes of GPU memory the job holds (its state, the network's activations, the read-back buffer), beside
+    /// the model's weights ([`GpuModel::memory_bytes`]).
+    pub fn memory_bytes(&self) -> u64 {
+        [
+            &self.theta,
+            &self.preview,
+            &self.result,
+            &self.table,
+            &self.progress,
+            &self.job,
+            &self.staging,
+        ]
+        .iter()
+        .map(|b| b.size())
+        .sum::<u64>()
+            + self.network.bytes
     }
 
     /// Steps recorded so far.

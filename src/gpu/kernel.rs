@@ -114,7 +114,7 @@ impl Kernel {
 
 /// A kernel bound to its buffers: what a job records every step, created once.
 #[derive(Clone, Debug)]
-pub(crate) struct Dispatch {
+pub struct Dispatch {
     pipeline: wgpu::ComputePipeline,
     bind_group: wgpu::BindGroup,
     groups: [u32; 3],

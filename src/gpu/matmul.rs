@@ -1,4 +1,8 @@
 //! Host side of `shaders/matmul.wgsl`: the network's linear layers, C = epilogue(A·B + bias).
+//!
+//! Public so that it can be measured on its own (`bfn-bench` reports its TFLOP/s) and reused: a [`Matmul`]
+//! compiles once per device, [`Matmul::call`] binds one product to its buffers, and the [`Dispatch`] it returns
+//! is recorded as often as needed.
 
 use crate::gpu::kernel::{Dispatch, Kernel, shader_module, uniform_with};
 
@@ -8,7 +12,7 @@ const TILE: u32 = 64;
 
 /// What happens to A·B + bias before it is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Epilogue {
+pub enum Epilogue {
     /// Stored as it is.
     Store = 0,
     /// tanh-GELU, the MLP's activation.
@@ -19,19 +23,25 @@ pub(crate) enum Epilogue {
 
 /// The matmul pipelines, one per epilogue.
 #[derive(Clone, Debug)]
-pub(crate) struct Matmul {
+pub struct Matmul {
     kernels: [Kernel; 3],
 }
 
 /// Where A, B and C are and how they are shaped: A [m, k] with row stride `lda`, B [k, n], C's block [m, n] at
 /// column `c_offset` of rows of stride `ldc`.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct MatmulShape {
+pub struct MatmulShape {
+    /// Rows of A and C.
     pub m: u32,
+    /// Columns of B and C.
     pub n: u32,
+    /// Columns of A, rows of B.
     pub k: u32,
+    /// Row stride of A.
     pub lda: u32,
+    /// Row stride of C.
     pub ldc: u32,
+    /// First column of C's block.
     pub c_offset: u32,
 }
 
@@ -50,10 +60,14 @@ impl MatmulShape {
 }
 
 /// The buffers of a matmul.
-pub(crate) struct MatmulBuffers<'a> {
+pub struct MatmulBuffers<'a> {
+    /// A, f32.
     pub a: &'a wgpu::Buffer,
+    /// B [k, n], f32.
     pub b: &'a wgpu::Buffer,
+    /// n biases.
     pub bias: &'a wgpu::Buffer,
+    /// C, read too for [`Epilogue::Accumulate`].
     pub c: &'a wgpu::Buffer,
 }
 

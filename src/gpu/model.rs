@@ -106,6 +106,11 @@ impl GpuModel {
         &self.config
     }
 
+    /// Bytes of GPU memory the weights take.
+    pub fn memory_bytes(&self) -> u64 {
+        self.tensors.values().map(|b| b.size()).sum()
+    }
+
     /// The data kind.
     pub fn kind(&self) -> Kind {
         self.kind

@@ -15,6 +15,8 @@ pub(crate) struct NetworkPass {
     dispatches: Vec<Dispatch>,
     /// Output parameters [batch·tokens, outputs per token].
     pub output: wgpu::Buffer,
+    /// Bytes of the activations, the output included.
+    pub bytes: u64,
 }
 
 /// The buffers the forward pass reads besides the weights.
@@ -157,7 +159,15 @@ impl NetworkPass {
                 Epilogue::Store,
             ),
         ]);
-        Ok(Self { dispatches, output })
+        let bytes = [&residual, &normed, &qkv, &attended, &hidden, &skip, &output]
+            .iter()
+            .map(|b| b.size())
+            .sum();
+        Ok(Self {
+            dispatches,
+            output,
+            bytes,
+        })
     }
 
     /// Records the forward pass at the job's current step.

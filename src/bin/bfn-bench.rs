@@ -1,0 +1,272 @@
+//! `bfn-bench`: how fast the GPU sampler runs, beside the CPU (candle) reference, with no game engine around it.
+//!
+//! ```text
+//! bfn-bench                                   # every shipped model and the reference configuration
+//! bfn-bench --models reference --batches 1,16,64 --json bench.json
+//! ```
+//!
+//! GPU times are host clocks around a submission and a wait on the device's fence, over whole sampling runs (n
+//! steps and the final ask), median of several runs after a warm-up run. The reference configuration is the one
+//! the official PyTorch sampler was timed on (`docs/benchmarks.md`): 6 layers, width 256, 8 heads, 256 tokens of
+//! 8 classes, random weights.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use bevy_bfn::flow::{DataKind, Sampler, Shape};
+use bevy_bfn::gpu::matmul::{Epilogue, Matmul, MatmulBuffers, MatmulShape};
+use bevy_bfn::gpu::{GpuContext, GpuModel, JobSettings, SamplingJob};
+use bevy_bfn::net::gpt::{Gpt, initial_varmap, weights_from_varmap};
+use bevy_bfn::net::{Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Positions, Weights};
+use bevy_bfn::train::denoiser::GptDenoiser;
+use candle_core::Device;
+use clap::Parser;
+use serde_json::json;
+
+/// Time the GPU sampler (and its matmul) against the CPU reference.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Models: names of files in assets/models/ (without .safetensors), or `reference`.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "digits,dungeon,names,sprites,terrain,reference"
+    )]
+    models: Vec<String>,
+    /// Batch sizes.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+    batches: Vec<usize>,
+    /// Steps n of each sampling run.
+    #[arg(long, default_value_t = 50)]
+    steps: u32,
+    /// Timed runs per measurement (after one warm-up run).
+    #[arg(long, default_value_t = 5)]
+    repeats: usize,
+    /// Batches at which the CPU reference is timed too (it is slow at large batches).
+    #[arg(long, value_delimiter = ',', default_value = "1,16")]
+    cpu_batches: Vec<usize>,
+    /// CPU steps timed per measurement.
+    #[arg(long, default_value_t = 3)]
+    cpu_steps: u32,
+    /// Square matmul sizes to time (none: skip).
+    #[arg(long, value_delimiter = ',', default_value = "1024,2048")]
+    matmul: Vec<u32>,
+    /// Write the results as JSON here too.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// The configuration the official sampler was timed on.
+fn reference_weights() -> Result<Weights, Box<dyn std::error::Error>> {
+    let config = ModelConfig {
+        kind: KindConfig::Discrete {
+            beta_1: 3.0,
+            classes: 8,
+        },
+        layout: Layout {
+            height: 1,
+            width: 256,
+            channels: 1,
+        },
+        patch: 1,
+        network: NetworkConfig {
+            layers: 6,
+            heads: 8,
+            width: 256,
+            positions: Positions::Sequence,
+        },
+        legend: Vec::new(),
+        normalisation: None,
+        provenance: "bfn-bench reference configuration, random weights".into(),
+        training_data: None,
+    };
+    let varmap = initial_varmap(&config, 1, &Device::Cpu)?;
+    Ok(weights_from_varmap(&config, &varmap)?)
+}
+
+/// Median milliseconds of one whole GPU sampling run.
+fn gpu_run_ms(
+    gpu: &GpuContext,
+    job: &mut SamplingJob,
+    repeats: usize,
+) -> Result<f64, Box<dyn std::error::Error>> {
+    let steps = job.settings().steps;
+    let mut times = Vec::new();
+    for run in 0..=repeats {
+        job.restart(&gpu.queue, run as u64);
+        let start = Instant::now();
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        job.record_steps(&mut encoder, steps);
+        gpu.queue.submit([encoder.finish()]);
+        gpu.device.poll(wgpu::PollType::wait_indefinitely())?;
+        if run > 0 {
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    Ok(median(times))
+}
+
+/// Median milliseconds of one CPU sampling step (candle forward and the flow's update) at `batch`.
+fn cpu_step_ms<K: DataKind<f32>>(
+    kind: K,
+    gpt: &Gpt,
+    batch: usize,
+    steps: u32,
+) -> Result<f64, Box<dyn std::error::Error>> {
+    let device = Device::Cpu;
+    let mut denoiser = GptDenoiser {
+        gpt,
+        device: &device,
+    };
+    let shape = Shape::new(batch, gpt.config().layout.variables())?;
+    let mut run = Sampler::new(kind, steps + 1, 0)?.start::<f32>(shape);
+    run.step(&mut denoiser)?; // warm-up
+    let mut times = Vec::new();
+    for _ in 0..steps {
+        let start = Instant::now();
+        run.step(&mut denoiser)?;
+        times.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(median(times))
+}
+
+fn cpu_ms(weights: &Weights, batch: usize, steps: u32) -> Result<f64, Box<dyn std::error::Error>> {
+    let gpt = Gpt::from_weights(weights, &Device::Cpu)?;
+    match weights.kind() {
+        Kind::Continuous(k) => cpu_step_ms(k, &gpt, batch, steps),
+        Kind::Discretised(k) => cpu_step_ms(k, &gpt, batch, steps),
+        Kind::Discrete(k) => cpu_step_ms(k, &gpt, batch, steps),
+    }
+}
+
+/// TFLOP/s of an n×n×n matmul, median over repeats of 10 back-to-back products.
+fn matmul_tflops(
+    gpu: &GpuContext,
+    n: u32,
+    repeats: usize,
+) -> Result<f64, Box<dyn std::error::Error>> {
+    let device = &gpu.device;
+    let buffer = |len: u32| {
+        device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size: u64::from(len) * 4,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        })
+    };
+    let (a, b, bias, c) = (buffer(n * n), buffer(n * n), buffer(n), buffer(n * n));
+    let product = Matmul::new(device).call(
+        device,
+        MatmulBuffers {
+            a: &a,
+            b: &b,
+            bias: &bias,
+            c: &c,
+        },
+        MatmulShape::dense(n, n, n),
+        Epilogue::Store,
+    );
+    let products = 10;
+    let mut times = Vec::new();
+    for run in 0..=repeats {
+        let start = Instant::now();
+        let mut encoder = device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            for _ in 0..products {
+                product.record(&mut pass);
+            }
+        }
+        gpu.queue.submit([encoder.finish()]);
+        device.poll(wgpu::PollType::wait_indefinitely())?;
+        if run > 0 {
+            times.push(start.elapsed().as_secs_f64());
+        }
+    }
+    Ok(2.0 * f64::from(n).powi(3) * f64::from(products) / median(times) / 1e12)
+}
+
+fn run(cli: &Cli) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    let gpu = GpuContext::new()?;
+    let adapter = format!(
+        "{} ({:?}, {} {})",
+        gpu.adapter.name, gpu.adapter.backend, gpu.adapter.driver, gpu.adapter.driver_info
+    );
+    println!("adapter: {adapter}");
+    println!(
+        "n = {} steps, {} timed runs after a warm-up",
+        cli.steps, cli.repeats
+    );
+    let mut matmuls = Vec::new();
+    for &n in &cli.matmul {
+        let tflops = matmul_tflops(&gpu, n, cli.repeats)?;
+        println!("matmul {n}×{n}×{n}: {tflops:.3} TFLOP/s");
+        matmuls.push(json!({ "n": n, "tflops": tflops }));
+    }
+    println!(
+        "{:<10} {:>5} {:>12} {:>12} {:>10} {:>12} {:>10}",
+        "model", "batch", "GPU ms/step", "samples/s", "GPU MiB", "CPU ms/step", "CPU/GPU"
+    );
+    let mut rows = Vec::new();
+    for name in &cli.models {
+        let weights = if name == "reference" {
+            reference_weights()?
+        } else {
+            Weights::load(format!("assets/models/{name}.safetensors"))?
+        };
+        let model = GpuModel::new(&gpu.device, &weights)?;
+        for &batch in &cli.batches {
+            let settings = JobSettings {
+                batch,
+                steps: cli.steps,
+                seed: 0,
+            };
+            let mut job = SamplingJob::new(&gpu.device, &model, settings)?;
+            let run_ms = gpu_run_ms(&gpu, &mut job, cli.repeats)?;
+            let step_ms = run_ms / f64::from(cli.steps + 1);
+            let samples_per_s = batch as f64 / (run_ms / 1e3);
+            let mib = (job.memory_bytes() + model.memory_bytes()) as f64 / (1 << 20) as f64;
+            let cpu = if cli.cpu_batches.contains(&batch) {
+                Some(cpu_ms(&weights, batch, cli.cpu_steps)?)
+            } else {
+                None
+            };
+            println!(
+                "{name:<10} {batch:>5} {step_ms:>12.3} {samples_per_s:>12.1} {mib:>10.1} {:>12} {:>10}",
+                cpu.map_or("-".into(), |c| format!("{c:.1}")),
+                cpu.map_or("-".into(), |c| format!("{:.1}×", c / step_ms)),
+            );
+            rows.push(json!({
+                "model": name, "batch": batch, "steps": cli.steps,
+                "gpu_ms_per_step": step_ms, "gpu_ms_per_run": run_ms, "samples_per_s": samples_per_s,
+                "gpu_memory_mib": mib, "cpu_ms_per_step": cpu,
+            }));
+        }
+    }
+    Ok(json!({ "adapter": adapter, "steps": cli.steps, "matmul": matmuls, "sampling": rows }))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(report) => {
+            if let Some(path) = &cli.json {
+                if let Err(e) = std::fs::write(path, format!("{report:#}\n")) {
+                    eprintln!("error: {}: {e}", path.display());
+                    return ExitCode::FAILURE;
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
