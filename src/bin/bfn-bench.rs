@@ -256,11 +256,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(&cli) {
         Ok(report) => {
-            if let Some(path) = &cli.json {
-                if let Err(e) = std::fs::write(path, format!("{report:#}\n")) {
-                    eprintln!("error: {}: {e}", path.display());
-                    return ExitCode::FAILURE;
-                }
+            if let Some(path) = &cli.json
+                && let Err(e) = std::fs::write(path, format!("{report:#}\n"))
+            {
+                eprintln!("error: {}: {e}", path.display());
+                return ExitCode::FAILURE;
             }
             ExitCode::SUCCESS
         }
