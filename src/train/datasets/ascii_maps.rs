@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::common::{
-    files_with_extension, positive, read_text, require, shuffled, test_count, test_fraction,
+    Found, Split, dataset, files_with_extension, positive, read_text, require, test_fraction,
 };
-use crate::train::dataset::{DataError, Dataset, Examples, Layout};
+use crate::train::dataset::{DataError, Dataset, Layout};
 
 /// A glyph that no class claims, at 0-based `row` and `column` (in characters) of the map.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,39 +94,36 @@ pub(super) fn load(
     }
 
     let what = format!("ASCII maps in {}", path.display());
-    let layout = Layout {
-        height: size[0],
-        width: size[1],
-        channels: 1,
-    };
-    let count = grids.len() / layout.variables();
-    if count == 0 {
-        return Err(DataError::Empty {
-            what,
-            why: format!(
+    dataset(
+        &what,
+        Layout {
+            height: size[0],
+            width: size[1],
+            channels: 1,
+        },
+        Found::Classes {
+            examples: grids,
+            legend: legend.to_vec(),
+        },
+        Split::Shuffled(fraction),
+        || {
+            format!(
                 "{} *.txt file(s): {empty} empty, {too_large} larger than {}×{}",
                 files.len(),
                 size[0],
                 size[1]
-            ),
-        });
-    }
-    Ok(Dataset {
-        layout,
-        count,
-        examples: Examples::Classes(shuffled(&grids, layout.variables())),
-        test_count: test_count(count, fraction, &what)?,
-        legend: legend.to_vec(),
-        bins: None,
-        normalisation: None,
-        provenance: format!(
-            "{what}: {count} maps kept, {} skipped ({empty} empty, {too_large} larger than {}×{}); licence: that of \
-             the user's files",
-            empty + too_large,
-            size[0],
-            size[1]
-        ),
-    })
+            )
+        },
+        |count| {
+            format!(
+                "{what}: {count} maps kept, {} skipped ({empty} empty, {too_large} larger than {}×{}); licence: \
+                 that of the user's files",
+                empty + too_large,
+                size[0],
+                size[1]
+            )
+        },
+    )
 }
 
 /// Each glyph's class, from legend entries that list the glyphs of each class. A glyph in two entries would make

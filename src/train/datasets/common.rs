@@ -1,11 +1,11 @@
 //! What every loader needs beyond its own format: checking the shared settings, reading and listing files with
-//! errors that name them, the deterministic shuffle that makes the held-out tail a random subset, and the
-//! discretisation onto bin centres.
+//! errors that name them, the deterministic shuffle that makes the held-out tail a random subset, the
+//! discretisation onto bin centres, and the one place where the examples found become a [`Dataset`].
 
 use std::path::{Path, PathBuf};
 
 use crate::flow::{CounterRng, Stream};
-use crate::train::dataset::DataError;
+use crate::train::dataset::{DataError, Dataset, Examples, Layout, Normalisation};
 
 /// The seed of every shuffle. It is fixed, not configurable, so that a dataset's test split is the same in every
 /// run and on every machine: a model's test loss is only comparable across runs if the held-out examples are.
@@ -96,6 +96,103 @@ pub(super) fn shuffled<T: Copy>(examples: &[T], variables: usize) -> Vec<T> {
         .flat_map(|e| &examples[e * variables..(e + 1) * variables])
         .copied()
         .collect()
+}
+
+/// The examples a loader found, by kind of data: the kind decides which of a [`Dataset`]'s descriptions (legend,
+/// levels or normalisation) is filled in, so that no loader can fill in the wrong one or leave one out.
+pub(super) enum Found {
+    /// Class indices, and what each class is.
+    Classes {
+        examples: Vec<u32>,
+        legend: Vec<String>,
+    },
+    /// Values on the bin centres of `bins` levels.
+    Discretised { examples: Vec<f32>, bins: u32 },
+    /// Continuous values, and the map back to the data's units.
+    Continuous {
+        examples: Vec<f32>,
+        normalisation: Normalisation,
+    },
+}
+
+/// Which examples are held out.
+#[derive(Clone, Copy)]
+pub(super) enum Split {
+    /// The source's own split: the last `n` examples, in the order found.
+    Tail(usize),
+    /// No split of the source's own: the examples are shuffled and this fraction of them held out.
+    Shuffled(f64),
+}
+
+/// The dataset of the examples a loader found, `layout.variables()` values each: checked, split and described.
+///
+/// Every loader ends here so that every source is held to the same rules: no dataset is empty (`why_empty` says
+/// why every candidate of `what` was skipped), and a shuffled split keeps a training and a test example. The
+/// provenance is written last, from the number of examples kept.
+pub(super) fn dataset(
+    what: &str,
+    layout: Layout,
+    found: Found,
+    split: Split,
+    why_empty: impl FnOnce() -> String,
+    provenance: impl FnOnce(usize) -> String,
+) -> Result<Dataset, DataError> {
+    let variables = layout.variables();
+    let count = match &found {
+        Found::Classes { examples, .. } => examples.len(),
+        Found::Discretised { examples, .. } | Found::Continuous { examples, .. } => examples.len(),
+    } / variables;
+    if count == 0 {
+        return Err(DataError::Empty {
+            what: what.to_owned(),
+            why: why_empty(),
+        });
+    }
+    let test_count = match split {
+        Split::Tail(held_out) => held_out,
+        Split::Shuffled(fraction) => test_count(count, fraction, what)?,
+    };
+    let (examples, legend, bins, normalisation) = match found {
+        Found::Classes { examples, legend } => (
+            Examples::Classes(in_order(examples, split, variables)),
+            legend,
+            None,
+            None,
+        ),
+        Found::Discretised { examples, bins } => (
+            Examples::Values(in_order(examples, split, variables)),
+            Vec::new(),
+            Some(bins),
+            None,
+        ),
+        Found::Continuous {
+            examples,
+            normalisation,
+        } => (
+            Examples::Values(in_order(examples, split, variables)),
+            Vec::new(),
+            None,
+            Some(normalisation),
+        ),
+    };
+    Ok(Dataset {
+        layout,
+        count,
+        examples,
+        test_count,
+        legend,
+        bins,
+        normalisation,
+        provenance: provenance(count),
+    })
+}
+
+/// The examples in the split's order: as found where the source has its own split, shuffled where it has not.
+fn in_order<T: Copy>(examples: Vec<T>, split: Split, variables: usize) -> Vec<T> {
+    match split {
+        Split::Tail(_) => examples,
+        Split::Shuffled(_) => shuffled(&examples, variables),
+    }
 }
 
 /// The whole file, with the error naming it.

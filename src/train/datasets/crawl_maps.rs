@@ -25,9 +25,9 @@ use std::path::{Path, PathBuf};
 
 use super::ascii_maps::glyph_grid;
 use super::common::{
-    files_with_extension, positive, read_text, require, shuffled, test_count, test_fraction,
+    Found, Split, dataset, files_with_extension, positive, read_text, require, test_fraction,
 };
-use crate::train::dataset::{DataError, Dataset, Examples, Layout};
+use crate::train::dataset::{DataError, Dataset, Layout};
 
 /// Where Debian's `crawl-common` puts the map files.
 const DEFAULT_DIR: &str = "/usr/share/crawl/dat/des";
@@ -132,34 +132,31 @@ pub(super) fn load(size: usize, dir: Option<&Path>) -> Result<Dataset, DataError
     }
 
     let what = format!("Dungeon Crawl vault maps in {}", dir.display());
-    let layout = Layout {
-        height: size,
-        width: size,
-        channels: 1,
-    };
-    let count = grids.len() / layout.variables();
-    if count == 0 {
-        return Err(DataError::Empty {
-            what,
-            why: format!(
+    dataset(
+        &what,
+        Layout {
+            height: size,
+            width: size,
+            channels: 1,
+        },
+        Found::Classes {
+            examples: grids,
+            legend: LEGEND.map(str::to_owned).to_vec(),
+        },
+        Split::Shuffled(test_fraction(None)?),
+        || {
+            format!(
                 "{} .des file(s): {empty} empty map(s), {too_large} larger than {size}×{size}",
                 files.len()
-            ),
-        });
-    }
-    Ok(Dataset {
-        layout,
-        count,
-        examples: Examples::Classes(shuffled(&grids, layout.variables())),
-        test_count: test_count(count, test_fraction(None)?, &what)?,
-        legend: LEGEND.map(str::to_owned).to_vec(),
-        bins: None,
-        normalisation: None,
-        provenance: format!(
-            "{what} (Debian package crawl-common), {} .des files: {count} maps kept, {} skipped ({empty} empty, \
-             {too_large} larger than {size}×{size}); licence GPL-2.0-or-later (Dungeon Crawl Stone Soup)",
-            files.len(),
-            empty + too_large
-        ),
-    })
+            )
+        },
+        |count| {
+            format!(
+                "{what} (Debian package crawl-common), {} .des files: {count} maps kept, {} skipped ({empty} \
+                 empty, {too_large} larger than {size}×{size}); licence GPL-2.0-or-later (Dungeon Crawl Stone Soup)",
+                files.len(),
+                empty + too_large
+            )
+        },
+    )
 }

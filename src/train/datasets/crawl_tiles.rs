@@ -7,10 +7,10 @@
 use std::path::{Path, PathBuf};
 
 use super::common::{
-    bin_centre, check_bins, positive, require, shuffled, test_count, test_fraction,
+    Found, Split, bin_centre, check_bins, dataset, positive, require, test_fraction,
 };
 use super::image::{Rgba, read_png};
-use crate::train::dataset::{DataError, Dataset, Examples, Layout};
+use crate::train::dataset::{DataError, Dataset, Layout};
 
 /// Where Debian's `crawl-tiles-data` puts the sheets.
 const DEFAULT_DIR: &str = "/usr/share/crawl/dat/tiles";
@@ -54,35 +54,32 @@ pub(super) fn load(size: usize, bins: u32, dir: Option<&Path>) -> Result<Dataset
     }
 
     let what = format!("Dungeon Crawl tiles in {}", dir.display());
-    let layout = Layout {
-        height: size,
-        width: size,
-        channels: 4,
-    };
-    let count = values.len() / layout.variables();
-    if count == 0 {
-        return Err(DataError::Empty {
-            what,
-            why: format!(
+    dataset(
+        &what,
+        Layout {
+            height: size,
+            width: size,
+            channels: 4,
+        },
+        Found::Discretised {
+            examples: values,
+            bins,
+        },
+        Split::Shuffled(test_fraction(None)?),
+        || {
+            format!(
                 "all {empty} cells of {} are fully transparent",
                 SHEETS.join(", ")
-            ),
-        });
-    }
-    Ok(Dataset {
-        layout,
-        count,
-        examples: Examples::Values(shuffled(&values, layout.variables())),
-        test_count: test_count(count, test_fraction(None)?, &what)?,
-        legend: Vec::new(),
-        bins: Some(bins),
-        normalisation: None,
-        provenance: format!(
-            "{what} ({}, Debian package crawl-tiles-data): {count} tiles kept, {empty} skipped (fully \
-             transparent); licence CC0 / public domain (most Dungeon Crawl tiles; see the RLTiles project)",
-            SHEETS.join(", ")
-        ),
-    })
+            )
+        },
+        |count| {
+            format!(
+                "{what} ({}, Debian package crawl-tiles-data): {count} tiles kept, {empty} skipped (fully \
+                 transparent); licence CC0 / public domain (most Dungeon Crawl tiles; see the RLTiles project)",
+                SHEETS.join(", ")
+            )
+        },
+    )
 }
 
 /// Whether the tile at (top, left) is fully transparent.

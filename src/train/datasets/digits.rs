@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use flate2::read::GzDecoder;
 
-use super::common::bin_centre;
-use crate::train::dataset::{DataError, Dataset, Examples, Layout};
+use super::common::{Found, Split, bin_centre, dataset};
+use crate::train::dataset::{DataError, Dataset, Layout};
 
 /// The CSV, gzipped: per row the 64 pixels, row-major, then the label.
 const FILE: &[u8] = include_bytes!("../../../assets/data/digits.csv.gz");
@@ -82,22 +82,26 @@ pub(super) fn load() -> Result<Dataset, DataError> {
         )));
     }
 
-    Ok(Dataset {
-        layout: Layout {
+    dataset(
+        SOURCE,
+        Layout {
             height: SIDE,
             width: SIDE,
             channels: 1,
         },
-        count,
-        examples: Examples::Values(values),
-        test_count: count - TRAIN_ROWS,
-        legend: Vec::new(),
-        bins: Some(BINS),
-        normalisation: None,
-        provenance: format!(
-            "UCI optical recognition of handwritten digits, as distributed in scikit-learn 1.9.1 \
-             (sklearn/datasets/data/digits.csv.gz, embedded): {count} examples kept, 0 skipped, rows \
-             {TRAIN_ROWS}..{count} held out; licence CC BY 4.0 (UCI data), BSD-3-Clause (scikit-learn)"
-        ),
-    })
+        Found::Discretised {
+            examples: values,
+            bins: BINS,
+        },
+        Split::Tail(count - TRAIN_ROWS),
+        // Not reached: too few rows for the split are a format error above.
+        || "the file has no rows".to_owned(),
+        |count| {
+            format!(
+                "UCI optical recognition of handwritten digits, as distributed in scikit-learn 1.9.1 \
+                 (sklearn/datasets/data/digits.csv.gz, embedded): {count} examples kept, 0 skipped, rows \
+                 {TRAIN_ROWS}..{count} held out; licence CC BY 4.0 (UCI data), BSD-3-Clause (scikit-learn)"
+            )
+        },
+    )
 }

@@ -6,11 +6,11 @@
 use std::path::Path;
 
 use super::common::{
-    bin_centre, check_bins, files_with_extension, positive, require, shuffled, test_count,
+    Found, Split, bin_centre, check_bins, dataset, files_with_extension, positive, require,
     test_fraction,
 };
 use super::image::{Rgba, read_png};
-use crate::train::dataset::{DataError, Dataset, Examples, Layout};
+use crate::train::dataset::{DataError, Dataset, Layout};
 
 /// Loads every `*.png` of the folder (sorted by name, then shuffled for the split) that is `size` = [height, width].
 pub(super) fn load(
@@ -48,36 +48,34 @@ pub(super) fn load(
     }
 
     let what = format!("PNG images in {}", path.display());
-    let layout = Layout {
-        height: size[0],
-        width: size[1],
-        channels,
-    };
-    let count = values.len() / layout.variables();
-    if count == 0 {
-        return Err(DataError::Empty {
-            what,
-            why: format!(
+    dataset(
+        &what,
+        Layout {
+            height: size[0],
+            width: size[1],
+            channels,
+        },
+        Found::Discretised {
+            examples: values,
+            bins,
+        },
+        Split::Shuffled(fraction),
+        || {
+            format!(
                 "{} *.png file(s), none of {}×{} pixels",
                 files.len(),
                 size[0],
                 size[1]
-            ),
-        });
-    }
-    Ok(Dataset {
-        layout,
-        count,
-        examples: Examples::Values(shuffled(&values, layout.variables())),
-        test_count: test_count(count, fraction, &what)?,
-        legend: Vec::new(),
-        bins: Some(bins),
-        normalisation: None,
-        provenance: format!(
-            "{what}: {count} images kept, {wrong_size} skipped (not {}×{}); licence: that of the user's files",
-            size[0], size[1]
-        ),
-    })
+            )
+        },
+        |count| {
+            format!(
+                "{what}: {count} images kept, {wrong_size} skipped (not {}×{}); licence: that of the user's \
+                 files",
+                size[0], size[1]
+            )
+        },
+    )
 }
 
 /// The image's pixels as bin centres: grey for one channel, RGB for three, RGBA for four.

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use zip::ZipArchive;
 
-use super::common::{positive, read_bytes, require};
-use crate::train::dataset::{DataError, Dataset, Examples, Layout, Normalisation};
+use super::common::{Found, Split, dataset, positive, read_bytes, require};
+use crate::train::dataset::{DataError, Dataset, Layout, Normalisation};
 
 /// Where Debian's `python-matplotlib-data` puts the model.
 const DEFAULT_PATH: &str = "/usr/share/matplotlib/mpl-data/sample_data/jacksboro_fault_dem.npz";
@@ -120,40 +120,43 @@ pub(super) fn load(size: usize, stride: usize, path: Option<&Path>) -> Result<Da
         }
     }
 
-    let count = origins.train.len() + origins.test.len();
-    Ok(Dataset {
-        layout: Layout {
+    dataset(
+        &format!("elevation model {}", path.display()),
+        Layout {
             height: size,
             width: size,
             channels: 1,
         },
-        count,
-        examples: Examples::Values(values),
-        test_count: origins.test.len(),
-        legend: Vec::new(),
-        bins: None,
-        normalisation: Some(Normalisation {
-            scale: ((high - low) / 2.0) as f32,
-            offset: ((high + low) / 2.0) as f32,
-        }),
-        provenance: format!(
-            "elevation model {} ({} × {} heights, {low}..{high}): {count} crops of {size}×{size} at stride \
-             {stride} kept ({} training, {} test from columns {}..{}), {} skipped (straddling the boundary); {}",
-            path.display(),
-            grid.height,
-            grid.width,
-            origins.train.len(),
-            origins.test.len(),
-            origins.test_from,
-            grid.width,
-            origins.straddling,
-            if path == Path::new(DEFAULT_PATH) {
-                "Debian package python-matplotlib-data; licence: matplotlib's (PSF-based), as its sample data"
-            } else {
-                "licence: that of the user's file"
-            }
-        ),
-    })
+        Found::Continuous {
+            examples: values,
+            normalisation: Normalisation {
+                scale: ((high - low) / 2.0) as f32,
+                offset: ((high + low) / 2.0) as f32,
+            },
+        },
+        Split::Tail(origins.test.len()),
+        // Not reached: `crop_origins` fails unless a training and a test crop fit.
+        || "no crop fits".to_owned(),
+        |count| {
+            format!(
+                "elevation model {} ({} × {} heights, {low}..{high}): {count} crops of {size}×{size} at stride \
+                 {stride} kept ({} training, {} test from columns {}..{}), {} skipped (straddling the boundary); {}",
+                path.display(),
+                grid.height,
+                grid.width,
+                origins.train.len(),
+                origins.test.len(),
+                origins.test_from,
+                grid.width,
+                origins.straddling,
+                if path == Path::new(DEFAULT_PATH) {
+                    "Debian package python-matplotlib-data; licence: matplotlib's (PSF-based), as its sample data"
+                } else {
+                    "licence: that of the user's file"
+                }
+            )
+        },
+    )
 }
 
 /// The one two-dimensional array of an `.npz` archive (the Jacksboro file also holds the scalars `dx`, `xmin`, …,

@@ -9,8 +9,8 @@ use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::common::{positive, read_text, require, shuffled, test_count, test_fraction};
-use crate::train::dataset::{DataError, Dataset, Examples, Layout};
+use super::common::{Found, Split, dataset, positive, read_text, require, test_fraction};
+use crate::train::dataset::{DataError, Dataset, Layout};
 
 /// The names package's own install command, which the errors suggest.
 const NAMES_INSTALL: &str = "pip install names==0.3.0";
@@ -182,15 +182,6 @@ fn sequences(
         .filter(|chars| !chars.is_empty() && chars.len() <= length)
         .collect();
     let skipped = corpus.dropped + total - kept.len();
-    if kept.is_empty() {
-        return Err(DataError::Empty {
-            what: corpus.what,
-            why: format!(
-                "{total} candidate line(s) and {} dropped: none non-empty with at most {length} characters",
-                corpus.dropped
-            ),
-        });
-    }
 
     let characters: Vec<char> = match alphabet {
         Alphabet::Letters => std::iter::once(PAD).chain('a'..='z').collect(),
@@ -213,28 +204,35 @@ fn sequences(
         }
     }
 
-    let count = kept.len();
-    Ok(Dataset {
-        layout: Layout {
+    dataset(
+        &corpus.what,
+        Layout {
             height: 1,
             width: length,
             channels: 1,
         },
-        count,
-        examples: Examples::Classes(shuffled(&examples, length)),
-        test_count: test_count(count, fraction, &corpus.what)?,
-        legend: characters.iter().map(char::to_string).collect(),
-        bins: None,
-        normalisation: None,
-        provenance: format!(
-            "{}: {count} kept, {skipped} skipped (longer than {length} characters, empty{}); licence: {}",
-            corpus.what,
-            if corpus.dropped > 0 {
-                ", not a–z or repeated"
-            } else {
-                ""
-            },
-            corpus.licence
-        ),
-    })
+        Found::Classes {
+            examples,
+            legend: characters.iter().map(char::to_string).collect(),
+        },
+        Split::Shuffled(fraction),
+        || {
+            format!(
+                "{total} candidate line(s) and {} dropped: none non-empty with at most {length} characters",
+                corpus.dropped
+            )
+        },
+        |count| {
+            format!(
+                "{}: {count} kept, {skipped} skipped (longer than {length} characters, empty{}); licence: {}",
+                corpus.what,
+                if corpus.dropped > 0 {
+                    ", not a–z or repeated"
+                } else {
+                    ""
+                },
+                corpus.licence
+            )
+        },
+    )
 }
