@@ -46,6 +46,8 @@ pub mod flow;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod net;
+#[cfg(feature = "bevy")]
+pub mod plugin;
 #[cfg(feature = "train")]
 pub mod train;
 

@@ -51,6 +51,7 @@ fn network_forward_matches_candle_on_every_shipped_model() {
             batch,
             steps,
             seed: 11,
+            accuracy: None,
         };
         let mut job = SamplingJob::new(&gpu.device, &model, settings).unwrap();
         // Some steps first, so that θ is no longer the prior and t is not 0.
@@ -89,8 +90,17 @@ fn sampling_runs_follow_the_cpu_sampler_from_the_same_seed() {
         let weights = weights(name);
         let model = GpuModel::new(&gpu.device, &weights).unwrap();
         let (batch, steps, seed) = (4, 25, 3);
-        let mut job =
-            SamplingJob::new(&gpu.device, &model, JobSettings { batch, steps, seed }).unwrap();
+        let mut job = SamplingJob::new(
+            &gpu.device,
+            &model,
+            JobSettings {
+                batch,
+                steps,
+                seed,
+                accuracy: None,
+            },
+        )
+        .unwrap();
         // Uneven chunks, as frames would record them.
         for k in [1, 5, 3, 100] {
             run_steps(&gpu, &mut job, k);
@@ -132,6 +142,7 @@ fn the_same_seed_gives_the_same_samples_and_restart_repeats_them() {
         batch: 2,
         steps: 10,
         seed: 5,
+        accuracy: None,
     };
     let mut job = SamplingJob::new(&gpu.device, &model, settings).unwrap();
     run_steps(&gpu, &mut job, 10);
@@ -160,6 +171,7 @@ fn settings_and_sizes_out_of_range_are_errors() {
                 batch,
                 steps,
                 seed: 1,
+                accuracy: None,
             },
         )
     };
@@ -279,6 +291,7 @@ fn a_lost_device_is_an_error() {
         batch: 1,
         steps: 2,
         seed: 1,
+        accuracy: None,
     };
     let mut job = SamplingJob::new(&own.device, &model, settings).unwrap();
     run_steps(&own, &mut job, 2);

@@ -226,6 +226,7 @@ fn run(cli: &Cli) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
                 batch,
                 steps: cli.steps,
                 seed: 0,
+                accuracy: None,
             };
             let mut job = SamplingJob::new(&gpu.device, &model, settings)?;
             let run_ms = gpu_run_ms(&gpu, &mut job, cli.repeats)?;

@@ -1,7 +1,7 @@
 //! A sampling job: one generator's state on the GPU (θ, the step counter, the network's activations), allocated
 //! once, advanced by recording steps into the caller's command encoder.
 
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 
 use crate::error::BfnError;
 use crate::flow::BayesianFlow;
@@ -18,7 +18,7 @@ use crate::net::{Kind, Samples};
 const STEP_WORKGROUP: u32 = 64;
 
 /// What to sample.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct JobSettings {
     /// Examples sampled together.
     pub batch: usize,
@@ -26,6 +26,20 @@ pub struct JobSettings {
     pub steps: u32,
     /// The seed: the same seed gives the same samples as the CPU sampler's (up to rounding).
     pub seed: u64,
+    /// σ₁ or β₁ to sample with instead of the model's own (see [`crate::net::KindConfig::with_accuracy`]).
+    pub accuracy: Option<f64>,
+}
+
+impl Default for JobSettings {
+    /// One example, 50 steps, seed 0, the model's own accuracy.
+    fn default() -> Self {
+        Self {
+            batch: 1,
+            steps: 50,
+            seed: 0,
+            accuracy: None,
+        }
+    }
 }
 
 /// One sampling run of a [`GpuModel`].
@@ -49,6 +63,8 @@ pub struct SamplingJob {
     advance: Dispatch,
     finish: Dispatch,
     staging: wgpu::Buffer,
+    /// The answer of an asynchronous read-back of the samples, once the device gives it.
+    pending: Option<Arc<Mutex<Option<Result<(), wgpu::BufferAsyncError>>>>>,
     recorded: u32,
     finish_recorded: bool,
 }
@@ -65,7 +81,10 @@ impl SamplingJob {
         if settings.batch == 0 {
             return Err(BfnError::Config("the batch must hold at least one example".into()).into());
         }
-        let kind = model.kind();
+        let kind = match settings.accuracy {
+            None => model.kind(),
+            Some(accuracy) => model.config().kind.with_accuracy(accuracy).build()?,
+        };
         let input_width = kind_input_width(&kind);
         let variables = settings.batch * model.config().layout.variables();
         check_binding(device, "θ", (variables * input_width * 4) as u64)?;
@@ -149,6 +168,7 @@ impl SamplingJob {
                 advance,
                 finish,
                 staging,
+                pending: None,
                 recorded: 0,
                 finish_recorded: false,
             })
@@ -301,10 +321,46 @@ impl SamplingJob {
             .into());
         }
         let words = read_words(device, queue, &self.result, &self.staging)?;
-        Ok(match self.kind {
+        Ok(self.samples_of(words))
+    }
+
+    /// The asynchronous read-back for a frame loop, in three calls: record the copy of the samples after the
+    /// step that finished the job, submit, [`request_samples`](Self::request_samples), then call
+    /// [`take_samples`](Self::take_samples) once a frame until it answers (the engine polls the device).
+    pub fn record_samples_copy(&self, encoder: &mut wgpu::CommandEncoder) {
+        encoder.copy_buffer_to_buffer(&self.result, 0, &self.staging, 0, self.result.size());
+    }
+
+    /// Asks the device to map the copied samples; see [`record_samples_copy`](Self::record_samples_copy).
+    pub fn request_samples(&mut self) {
+        let answer = Arc::new(Mutex::new(None));
+        let slot = Arc::clone(&answer);
+        self.staging
+            .slice(..self.result.size())
+            .map_async(wgpu::MapMode::Read, move |result| {
+                if let Ok(mut slot) = slot.lock() {
+                    *slot = Some(result);
+                }
+            });
+        self.pending = Some(answer);
+    }
+
+    /// The samples once the read-back requested by [`request_samples`](Self::request_samples) has arrived.
+    pub fn take_samples(&mut self) -> Option<Result<Samples, GpuError>> {
+        let answer = self.pending.as_ref()?.lock().ok()?.take()?;
+        self.pending = None;
+        Some(
+            answer
+                .map_err(|e| GpuError::DeviceLost(e.to_string()))
+                .map(|()| self.samples_of(mapped_words(&self.staging, self.result.size()))),
+        )
+    }
+
+    fn samples_of(&self, words: Vec<u32>) -> Samples {
+        match self.kind {
             Kind::Discrete(_) => Samples::Classes(words),
             _ => Samples::Values(words.into_iter().map(f32::from_bits).collect()),
-        })
+        }
     }
 
     /// The result buffer: class indices, or the f32 bits of values.
@@ -383,6 +439,11 @@ fn read_words(
         .recv()
         .map_err(|e| GpuError::DeviceLost(e.to_string()))?
         .map_err(|e| GpuError::DeviceLost(e.to_string()))?;
+    Ok(mapped_words(staging, size))
+}
+
+/// The first `size` bytes of a mapped buffer as words; unmaps it.
+fn mapped_words(staging: &wgpu::Buffer, size: u64) -> Vec<u32> {
     let words = staging
         .slice(..size)
         .get_mapped_range()
@@ -390,5 +451,5 @@ fn read_words(
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
     staging.unmap();
-    Ok(words)
+    words
 }

@@ -91,12 +91,23 @@ impl Kernel {
         buffers: &[&wgpu::Buffer],
         groups: [u32; 3],
     ) -> Dispatch {
-        let entries: Vec<wgpu::BindGroupEntry> = buffers
-            .iter()
+        let resources = buffers.iter().map(|b| b.as_entire_binding()).collect();
+        self.bind_resources(device, resources, groups)
+    }
+
+    /// [`Kernel::bind`] for any resources (a storage texture among buffers).
+    pub fn bind_resources(
+        &self,
+        device: &wgpu::Device,
+        resources: Vec<wgpu::BindingResource>,
+        groups: [u32; 3],
+    ) -> Dispatch {
+        let entries: Vec<wgpu::BindGroupEntry> = resources
+            .into_iter()
             .enumerate()
-            .map(|(binding, buffer)| wgpu::BindGroupEntry {
+            .map(|(binding, resource)| wgpu::BindGroupEntry {
                 binding: binding as u32,
-                resource: buffer.as_entire_binding(),
+                resource,
             })
             .collect();
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {

@@ -18,7 +18,7 @@
 //! let gpu = GpuContext::new()?;
 //! let weights = Weights::load("assets/models/dungeon.safetensors")?;
 //! let model = GpuModel::new(&gpu.device, &weights)?;
-//! let mut job = SamplingJob::new(&gpu.device, &model, JobSettings { batch: 4, steps: 50, seed: 7 })?;
+//! let mut job = SamplingJob::new(&gpu.device, &model, JobSettings { batch: 4, steps: 50, seed: 7, accuracy: None })?;
 //! while !job.is_finished() {
 //!     let mut encoder = gpu.device.create_command_encoder(&Default::default());
 //!     job.record_steps(&mut encoder, 5); // a frame's worth
@@ -42,6 +42,7 @@ mod layer_norm;
 pub mod matmul;
 mod model;
 mod network;
+mod preview;
 mod step_table;
 
 pub use device::GpuContext;
@@ -49,3 +50,4 @@ pub use error::GpuError;
 pub use job::{JobSettings, SamplingJob};
 pub use kernel::Dispatch;
 pub use model::GpuModel;
+pub use preview::{preview_dispatch, preview_size};

@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::flow::gaussian_input::GaussianInput;
-use crate::flow::{AccuracySchedule, BayesianFlow, Step};
+use crate::flow::{BayesianFlow, Step};
 use crate::net::Kind;
 
 /// 32-bit words per entry.
@@ -11,12 +11,12 @@ pub(crate) const ENTRY_WORDS: usize = 8;
 
 /// Entries 0..n for steps 1..n and entry n for the final ask at t = 1, as 32-bit words.
 pub(crate) fn step_table(kind: &Kind, steps: u32) -> Result<Vec<u32>> {
-    let (schedule, gaussian, prior_precision): (AccuracySchedule, Option<&GaussianInput>, f32) =
-        match kind {
-            Kind::Continuous(k) => (k.input().schedule(), Some(k.input()), prior(k.input())),
-            Kind::Discretised(k) => (k.input().schedule(), Some(k.input()), prior(k.input())),
-            Kind::Discrete(k) => (k.input().schedule(), None, prior(k.input())),
-        };
+    let schedule = kind.schedule();
+    let (gaussian, prior_precision): (Option<&GaussianInput>, f32) = match kind {
+        Kind::Continuous(k) => (Some(k.input()), prior(k.input())),
+        Kind::Discretised(k) => (Some(k.input()), prior(k.input())),
+        Kind::Discrete(k) => (None, prior(k.input())),
+    };
     let mut precision = prior_precision;
     let mut words = Vec::with_capacity((steps as usize + 1) * ENTRY_WORDS);
     for i in 1..=steps + 1 {

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{BfnError, Result};
-use crate::flow::{Continuous, Discrete, Discretised};
+use crate::flow::{AccuracySchedule, Continuous, Discrete, Discretised};
 
 /// How the variables of one example are arranged: `height` × `width` tokens (a sequence has height 1), each
 /// holding `channels` variables (RGBA pixels have 4). Variables are stored token-major, channels innermost.
@@ -78,6 +78,17 @@ pub enum Kind {
     Discrete(Discrete),
 }
 
+impl Kind {
+    /// The accuracy schedule β(t) of the kind's input side.
+    pub fn schedule(&self) -> AccuracySchedule {
+        match self {
+            Kind::Continuous(k) => k.input().schedule(),
+            Kind::Discretised(k) => k.input().schedule(),
+            Kind::Discrete(k) => k.input().schedule(),
+        }
+    }
+}
+
 impl KindConfig {
     /// The kind, with its settings checked.
     pub fn build(&self) -> Result<Kind> {
@@ -90,6 +101,30 @@ impl KindConfig {
                 Kind::Discrete(Discrete::new(beta_1, classes)?)
             }
         })
+    }
+
+    /// σ₁ (continuous, discretised) or β₁ (discrete): the setting of the accuracy schedule.
+    pub fn accuracy(&self) -> f64 {
+        match *self {
+            KindConfig::Continuous { sigma_1 } | KindConfig::Discretised { sigma_1, .. } => sigma_1,
+            KindConfig::Discrete { beta_1, .. } => beta_1,
+        }
+    }
+
+    /// The same kind with another σ₁ or β₁: a sampler may run a model with a sharper or softer schedule than it
+    /// was trained with (the designer's knob). Checked when built.
+    pub fn with_accuracy(&self, accuracy: f64) -> Self {
+        match *self {
+            KindConfig::Continuous { .. } => KindConfig::Continuous { sigma_1: accuracy },
+            KindConfig::Discretised { bins, .. } => KindConfig::Discretised {
+                sigma_1: accuracy,
+                bins,
+            },
+            KindConfig::Discrete { classes, .. } => KindConfig::Discrete {
+                beta_1: accuracy,
+                classes,
+            },
+        }
     }
 
     /// Network inputs per token for `channels` variables per token: K (θ of the one discrete variable) or one

@@ -4,6 +4,7 @@
 //! of ours loads into the official PyTorch module and the two can be compared on the same weights.
 
 mod config;
+pub mod content;
 #[cfg(feature = "train")]
 pub mod gpt;
 pub mod positions;

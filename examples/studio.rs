@@ -1,0 +1,280 @@
+//! The studio: every shipped model generating at once on the GPU, each drawn as it forms, with the designer
+//! panels to steer them (steps, steps per frame, σ₁ or β₁, seed, batch, restart / pause / step).
+//!
+//! ```text
+//! cargo run --release --example studio --features studio                    # the window
+//! cargo run --release --example studio --features studio -- --headless      # no window: results to target/studio/
+//! cargo run --release --example studio --features studio -- --screenshot studio.png   # window, picture, exit
+//! ```
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bevy::app::ScheduleRunnerPlugin;
+use bevy::prelude::*;
+use bevy::render::view::screenshot::{Screenshot, save_to_disk};
+use bevy::window::ExitCondition;
+use bevy::winit::WinitPlugin;
+use bevy_bfn::net::content::png_bytes;
+use bevy_bfn::plugin::panels::BfnPanelsPlugin;
+use bevy_bfn::plugin::{BfnFinished, BfnGenerator, BfnOutput, BfnPlugin, BfnProgress};
+
+/// What to run, from the command line.
+#[derive(Resource, Clone, Debug)]
+struct Options {
+    headless: bool,
+    screenshot: Option<PathBuf>,
+    out: PathBuf,
+    steps: u32,
+    seed: u64,
+}
+
+fn options() -> Result<Options, String> {
+    let mut options = Options {
+        headless: false,
+        screenshot: None,
+        out: PathBuf::from("target/studio"),
+        steps: 50,
+        seed: 1,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--headless" => options.headless = true,
+            "--screenshot" => options.screenshot = Some(value("--screenshot")?.into()),
+            "--out" => options.out = value("--out")?.into(),
+            "--steps" => {
+                options.steps = value("--steps")?
+                    .parse()
+                    .map_err(|e| format!("--steps: {e}"))?
+            }
+            "--seed" => {
+                options.seed = value("--seed")?
+                    .parse()
+                    .map_err(|e| format!("--seed: {e}"))?
+            }
+            other => {
+                return Err(format!(
+                    "unknown argument {other}; see the example's doc comment"
+                ));
+            }
+        }
+    }
+    Ok(options)
+}
+
+/// Model, batch, steps per frame, where its sprite goes and how large a pixel is drawn.
+const MODELS: [(&str, usize, u32, Vec2, f32); 5] = [
+    ("dungeon", 2, 4, Vec2::new(-330.0, 160.0), 8.0),
+    ("sprites", 4, 4, Vec2::new(-330.0, -60.0), 5.0),
+    ("terrain", 2, 4, Vec2::new(-330.0, -250.0), 5.0),
+    ("digits", 6, 4, Vec2::new(130.0, -180.0), 5.0),
+    ("names", 6, 4, Vec2::new(130.0, -290.0), 8.0),
+];
+
+fn main() -> AppExit {
+    let options = match options() {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return AppExit::error();
+        }
+    };
+    let mut app = App::new();
+    if options.headless {
+        app.add_plugins((
+            DefaultPlugins
+                .set(WindowPlugin {
+                    primary_window: None,
+                    exit_condition: ExitCondition::DontExit,
+                    ..default()
+                })
+                .disable::<WinitPlugin>(),
+            ScheduleRunnerPlugin::run_loop(Duration::ZERO),
+        ));
+    } else {
+        app.add_plugins((
+            DefaultPlugins
+                .set(ImagePlugin::default_nearest())
+                .set(WindowPlugin {
+                    primary_window: Some(Window {
+                        title: "bevy_bfn studio".into(),
+                        resolution: (1280, 800).into(),
+                        ..default()
+                    }),
+                    ..default()
+                }),
+            BfnPanelsPlugin,
+        ));
+    }
+    app.add_plugins(BfnPlugin)
+        .insert_resource(options)
+        .init_resource::<Written>()
+        .add_systems(Startup, setup)
+        .add_systems(
+            Update,
+            (common::show_previews, write_results, finish).chain(),
+        )
+        .run()
+}
+
+fn setup(mut commands: Commands, assets: Res<AssetServer>, options: Res<Options>) {
+    if !options.headless {
+        commands.spawn(Camera2d);
+    }
+    for (name, batch, per_frame, at, scale) in MODELS {
+        let mut entity = commands.spawn((
+            Name::new(name),
+            BfnGenerator::new(assets.load(format!("models/{name}.safetensors")))
+                .with_batch(batch)
+                .with_steps(options.steps)
+                .with_steps_per_frame(per_frame)
+                .with_seed(options.seed),
+        ));
+        if !options.headless {
+            entity.insert((
+                Sprite::default(),
+                Transform::from_translation(at.extend(0.0)).with_scale(Vec3::splat(scale)),
+            ));
+        }
+    }
+}
+
+/// Generators whose results have been written (headless) or shown.
+#[derive(Resource, Default)]
+struct Written(Vec<Entity>);
+
+fn write_results(
+    mut finished: MessageReader<BfnFinished>,
+    names: Query<&Name>,
+    options: Res<Options>,
+    mut written: ResMut<Written>,
+) -> Result {
+    for message in finished.read() {
+        written.0.push(message.entity);
+        let name = names.get(message.entity)?.as_str();
+        let text = describe(&message.output);
+        info!("{name}: {}", text.lines().next().unwrap_or(""));
+        if !options.headless {
+            continue;
+        }
+        std::fs::create_dir_all(&options.out)?;
+        match &message.output {
+            BfnOutput::Tiles(_) | BfnOutput::Strings(_) => {
+                std::fs::write(options.out.join(format!("{name}.txt")), text)?;
+            }
+            BfnOutput::Images(images) => {
+                let (width, height) = (images[0].width * images.len(), images[0].height);
+                let mut rgba = vec![0u8; width * height * 4];
+                for (e, image) in images.iter().enumerate() {
+                    for y in 0..height {
+                        let row = &image.rgba[y * image.width * 4..(y + 1) * image.width * 4];
+                        let at = (y * width + e * image.width) * 4;
+                        rgba[at..at + row.len()].copy_from_slice(row);
+                    }
+                }
+                std::fs::write(
+                    options.out.join(format!("{name}.png")),
+                    png_bytes(width, height, &rgba)?,
+                )?;
+            }
+            BfnOutput::HeightFields(fields) => {
+                let (low, high) = fields
+                    .iter()
+                    .flat_map(|f| f.heights.iter().copied())
+                    .fold((f32::MAX, f32::MIN), |(l, h), v| (l.min(v), h.max(v)));
+                let (width, height) = (fields[0].width * fields.len(), fields[0].height);
+                let mut rgba = vec![255u8; width * height * 4];
+                for (e, field) in fields.iter().enumerate() {
+                    for (p, &h) in field.heights.iter().enumerate() {
+                        let (y, x) = (p / field.width, p % field.width);
+                        let grey = ((h - low) / (high - low).max(1e-6) * 255.0) as u8;
+                        let at = (y * width + e * field.width + x) * 4;
+                        rgba[at..at + 3].copy_from_slice(&[grey; 3]);
+                    }
+                }
+                std::fs::write(
+                    options.out.join(format!("{name}.png")),
+                    png_bytes(width, height, &rgba)?,
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A result as text: maps as glyphs, names as lines, images and heights by their size.
+fn describe(output: &BfnOutput) -> String {
+    match output {
+        BfnOutput::Tiles(maps) => maps
+            .iter()
+            .map(|map| {
+                (0..map.height)
+                    .map(|y| (0..map.width).map(|x| map.symbol(x, y)).collect::<String>() + "\n")
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        BfnOutput::Strings(names) => names.join("\n") + "\n",
+        BfnOutput::Images(images) => format!(
+            "{} images of {}×{}",
+            images.len(),
+            images[0].width,
+            images[0].height
+        ),
+        BfnOutput::HeightFields(fields) => format!(
+            "{} height fields of {}×{}, {:.0}–{:.0}",
+            fields.len(),
+            fields[0].width,
+            fields[0].height,
+            fields
+                .iter()
+                .flat_map(|f| f.heights.iter().copied())
+                .fold(f32::MAX, f32::min),
+            fields
+                .iter()
+                .flat_map(|f| f.heights.iter().copied())
+                .fold(f32::MIN, f32::max),
+        ),
+    }
+}
+
+/// Headless: exit once every generator has delivered (or one failed). With `--screenshot`: once they have, take
+/// the picture, and exit a few frames later, when it is on disk.
+fn finish(
+    mut commands: Commands,
+    generators: Query<(&Name, &BfnProgress)>,
+    written: Res<Written>,
+    options: Res<Options>,
+    mut frames_since_done: Local<u32>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    if let Some((name, progress)) = generators.iter().find(|(_, p)| p.error.is_some()) {
+        error!("{name}: {}", progress.error.as_deref().unwrap_or_default());
+        if options.headless || options.screenshot.is_some() {
+            exit.write(AppExit::error());
+        }
+        return;
+    }
+    if written.0.len() < MODELS.len() {
+        return;
+    }
+    if options.headless {
+        info!("results written to {}", options.out.display());
+        exit.write(AppExit::Success);
+    } else if let Some(path) = &options.screenshot {
+        *frames_since_done += 1;
+        // A few frames for the last previews and panels to settle, then the picture, then time to save it.
+        if *frames_since_done == 10 {
+            commands
+                .spawn(Screenshot::primary_window())
+                .observe(save_to_disk(path.clone()));
+        }
+        if *frames_since_done == 60 {
+            exit.write(AppExit::Success);
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Host side of `shaders/preview.wgsl`: a job's preview written into an RGBA8 storage texture every time it is
+//! recorded, so an engine can draw the flow as it happens without a trip through the CPU.
+
+use crate::gpu::error::GpuError;
+use crate::gpu::kernel::{Kernel, shader_module, storage_with, uniform_with};
+use crate::gpu::{Dispatch, GpuModel, SamplingJob};
+use crate::net::KindConfig;
+use crate::net::content::palette;
+
+const SOURCE: &str = include_str!("../../shaders/preview.wgsl");
+
+/// The texture size a job's preview needs: the examples' pixels side by side, `[width, height]`.
+pub fn preview_size(model: &GpuModel, batch: usize) -> [u32; 2] {
+    let image = model.config().pixel_layout();
+    [(image.width * batch) as u32, image.height as u32]
+}
+
+/// Binds the preview of `job` to `texture` (an `Rgba8Unorm` view with storage binding, of [`preview_size`]).
+/// Record the returned dispatch after the job's steps, in the same or a later pass.
+pub fn preview_dispatch(
+    device: &wgpu::Device,
+    model: &GpuModel,
+    job: &SamplingJob,
+    texture: &wgpu::TextureView,
+) -> Result<Dispatch, GpuError> {
+    let config = model.config();
+    let image = config.pixel_layout();
+    let batch = job.settings().batch;
+    let [width, height] = preview_size(model, batch);
+    let discrete = matches!(config.kind, KindConfig::Discrete { .. });
+    let (channels, per_texel) = match config.kind {
+        KindConfig::Discrete { classes, .. } => (classes, 1),
+        _ => (image.channels as u32, image.channels),
+    };
+    let per_example = config.layout.variables();
+    let mut pixel_variables = Vec::with_capacity(width as usize * height as usize * per_texel);
+    for row in 0..image.height {
+        for example in 0..batch {
+            for column in 0..image.width {
+                for channel in 0..per_texel {
+                    let v = example * per_example + config.variable_of_pixel(row, column, channel);
+                    pixel_variables.push(v as u32);
+                }
+            }
+        }
+    }
+    let colours: Vec<f32> = palette(config)
+        .iter()
+        .flat_map(|c| c.map(|b| f32::from(b) / 255.0))
+        .collect();
+    crate::gpu::device::checked(device, "the preview", || {
+        let module = shader_module(device, "preview", &[SOURCE]);
+        let kernel = Kernel::new(device, &module, "main", &[], None);
+        let dims = uniform_with(
+            device,
+            "preview dims",
+            &[width, height, channels, u32::from(discrete)],
+        );
+        let pixel_variables = storage_with(device, "pixel variables", &pixel_variables);
+        // A palette of one transparent colour keeps the binding valid for values.
+        let colours = if colours.is_empty() {
+            vec![0.0; 4]
+        } else {
+            colours
+        };
+        let palette = storage_with(device, "palette", &colours);
+        Ok(kernel.bind_resources(
+            device,
+            vec![
+                job.preview_buffer().as_entire_binding(),
+                pixel_variables.as_entire_binding(),
+                palette.as_entire_binding(),
+                wgpu::BindingResource::TextureView(texture),
+                dims.as_entire_binding(),
+            ],
+            [width.div_ceil(8), height.div_ceil(8), 1],
+        ))
+    })
+}

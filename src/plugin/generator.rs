@@ -1,0 +1,130 @@
+//! What a game spawns: a generator, its progress, its preview image and the message it sends when done.
+
+use bevy::prelude::*;
+
+use crate::plugin::asset::BfnModel;
+use crate::plugin::output::BfnOutput;
+
+/// Generates content with a model on the GPU, a few BFN steps each frame.
+///
+/// Change `seed`, `steps`, `batch` or `accuracy` and the generator starts again with them; add one to
+/// `restarts` to start again with the same settings.
+#[derive(Component, Reflect, Clone, Debug)]
+#[reflect(Component)]
+#[require(BfnProgress, BfnPreview)]
+pub struct BfnGenerator {
+    /// The model to sample.
+    pub model: Handle<BfnModel>,
+    /// Examples generated together (maps, sprites, names).
+    pub batch: usize,
+    /// n, the number of BFN steps: more steps, better samples.
+    pub steps: u32,
+    /// Steps recorded each frame.
+    pub steps_per_frame: u32,
+    /// The seed: one seed, one result.
+    pub seed: u64,
+    /// σ₁ or β₁ to sample with instead of the model's own (`None`: the model's).
+    pub accuracy: Option<f64>,
+    /// Holds the flow where it is.
+    pub paused: bool,
+    /// Add one to start again.
+    pub restarts: u32,
+    /// Add one to take a single step while paused.
+    pub single_steps: u32,
+}
+
+impl BfnGenerator {
+    /// One example of `model` in 50 steps, 4 a frame, seed 0.
+    pub fn new(model: Handle<BfnModel>) -> Self {
+        Self {
+            model,
+            batch: 1,
+            steps: 50,
+            steps_per_frame: 4,
+            seed: 0,
+            accuracy: None,
+            paused: false,
+            restarts: 0,
+            single_steps: 0,
+        }
+    }
+
+    /// With `batch` examples.
+    pub fn with_batch(mut self, batch: usize) -> Self {
+        self.batch = batch;
+        self
+    }
+
+    /// With n = `steps`.
+    pub fn with_steps(mut self, steps: u32) -> Self {
+        self.steps = steps;
+        self
+    }
+
+    /// With `k` steps a frame.
+    pub fn with_steps_per_frame(mut self, k: u32) -> Self {
+        self.steps_per_frame = k;
+        self
+    }
+
+    /// With `seed`.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+}
+
+/// How far a generator is, as the render world last reported it.
+#[derive(Component, Reflect, Clone, Debug, Default, PartialEq)]
+#[reflect(Component)]
+pub struct BfnProgress {
+    /// Steps taken.
+    pub steps_done: u32,
+    /// Steps in all.
+    pub steps: u32,
+    /// Whether the result has arrived (see [`BfnFinished`]).
+    pub finished: bool,
+    /// Why the generator cannot run (a model that failed to load, a batch too large for the device…).
+    pub error: Option<String>,
+}
+
+impl BfnProgress {
+    /// Steps taken over steps in all, in [0, 1].
+    pub fn fraction(&self) -> f32 {
+        if self.steps == 0 {
+            0.0
+        } else {
+            self.steps_done as f32 / self.steps as f32
+        }
+    }
+}
+
+/// The live picture of the flow: an RGBA image the GPU rewrites every frame (probability-weighted class colours
+/// for discrete data, values as grey or colour), the examples side by side. The plugin creates it once the
+/// model is loaded; draw it with a `Sprite`.
+#[derive(Component, Reflect, Clone, Debug, Default)]
+#[reflect(Component)]
+pub struct BfnPreview {
+    /// The image (the default handle until the model is loaded).
+    pub image: Handle<Image>,
+}
+
+/// Sent once when a generator's result has been read back from the GPU.
+#[derive(Message, Clone, Debug)]
+pub struct BfnFinished {
+    /// The generator.
+    pub entity: Entity,
+    /// What it generated.
+    pub output: BfnOutput,
+}
+
+/// Add to a generator to have its θ read back every frame (a frame or two late), for views of the flow: the
+/// panels draw per-variable entropy, θ over time and a ternary plot from it. Costs a copy and a read-back of θ
+/// each frame, so only generators being watched should carry it.
+#[derive(Component, Clone, Debug, Default)]
+pub struct BfnWatch {
+    /// The step θ was read at.
+    pub step: u32,
+    /// θ: per variable, K probabilities (discrete) or the mean μ (continuous, discretised).
+    pub theta: Vec<f32>,
+}

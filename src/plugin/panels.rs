@@ -1,0 +1,380 @@
+//! Designer panels (feature `egui`): one window per generator with its model, progress, the settings that steer
+//! it (steps, steps per frame, σ₁ or β₁, seed, batch), the accuracy schedule β(t) and α_i per step with the
+//! current step marked, restart / pause / single step, the live preview, and — when "watch the flow" is on — views
+//! of θ itself: per-variable entropy as an image, θ over time for a picked variable, and a ternary plot.
+
+use bevy::prelude::*;
+use bevy_egui::{EguiContexts, EguiPlugin, EguiPrimaryContextPass, EguiTextureHandle, egui};
+
+use std::collections::HashMap;
+
+use crate::flow::Step;
+use crate::net::content::palette;
+use crate::net::{KindConfig, ModelConfig};
+use crate::plugin::{BfnGenerator, BfnModel, BfnPreview, BfnProgress, BfnWatch};
+
+/// Adds the panels (and bevy_egui's plugin if the app has not).
+#[derive(Default)]
+pub struct BfnPanelsPlugin;
+
+impl Plugin for BfnPanelsPlugin {
+    fn build(&self, app: &mut App) {
+        if !app.is_plugin_added::<EguiPlugin>() {
+            app.add_plugins(EguiPlugin::default());
+        }
+        app.add_systems(EguiPrimaryContextPass, generator_panels);
+    }
+}
+
+/// The schedule plots' size in points.
+const PLOT: egui::Vec2 = egui::vec2(260.0, 70.0);
+
+/// What a panel remembers of a watched flow: the picked variable, its θ at each step seen, and the entropy
+/// image's texture.
+#[derive(Default)]
+struct FlowView {
+    picked: usize,
+    trace: Vec<(u32, Vec<f32>)>,
+    texture: Option<egui::TextureHandle>,
+}
+
+fn generator_panels(
+    mut commands: Commands,
+    mut contexts: EguiContexts,
+    mut generators: Query<(
+        Entity,
+        &mut BfnGenerator,
+        &BfnProgress,
+        &BfnPreview,
+        Option<&BfnWatch>,
+    )>,
+    models: Res<Assets<BfnModel>>,
+    asset_server: Res<AssetServer>,
+    mut views: Local<HashMap<Entity, FlowView>>,
+) -> Result {
+    let mut previews = Vec::new();
+    for (_, _, _, preview, _) in &generators {
+        previews.push(contexts.add_image(EguiTextureHandle::Weak(preview.image.id())));
+    }
+    let ctx = contexts.ctx_mut()?;
+    for (index, ((entity, mut generator, progress, _, watch), preview)) in
+        generators.iter_mut().zip(previews).enumerate()
+    {
+        let name = asset_server
+            .get_path(generator.model.id())
+            .map_or_else(|| "model".to_owned(), |p| p.path().display().to_string());
+        egui::Window::new(format!("{name} ({entity})"))
+            .default_pos(egui::pos2(10.0, 10.0 + 330.0 * index as f32))
+            .show(ctx, |ui| {
+                let Some(model) = models.get(&generator.model) else {
+                    match &progress.error {
+                        Some(error) => ui.colored_label(egui::Color32::LIGHT_RED, error),
+                        None => ui.label("loading…"),
+                    };
+                    return;
+                };
+                let config = model.weights.config().clone();
+                ui.label(format!(
+                    "{} · {}×{}×{} · {} layers × {}",
+                    kind_name(&config.kind),
+                    config.pixel_layout().height,
+                    config.pixel_layout().width,
+                    config.pixel_layout().channels,
+                    config.network.layers,
+                    config.network.width
+                ));
+                if let Some(error) = &progress.error {
+                    ui.colored_label(egui::Color32::LIGHT_RED, error);
+                }
+                ui.add(egui::ProgressBar::new(progress.fraction()).text(format!(
+                    "step {} / {}{}",
+                    progress.steps_done,
+                    progress.steps,
+                    if progress.finished { " · done" } else { "" }
+                )));
+                settings(ui, &mut generator, &config.kind);
+                schedule_plots(ui, &generator, &config.kind, progress.steps_done);
+                let width = config.pixel_layout().width * generator.batch.max(1);
+                let height = config.pixel_layout().height;
+                let scale = (300.0 / width.max(height * 4) as f32).max(1.0);
+                ui.image(egui::load::SizedTexture::new(
+                    preview,
+                    egui::vec2(width as f32 * scale, height as f32 * scale),
+                ));
+                let mut watching = watch.is_some();
+                if ui.checkbox(&mut watching, "watch the flow (θ)").changed() {
+                    if watching {
+                        commands.entity(entity).insert(BfnWatch::default());
+                    } else {
+                        commands.entity(entity).remove::<BfnWatch>();
+                        views.remove(&entity);
+                    }
+                }
+                if let Some(watch) = watch.filter(|w| !w.theta.is_empty()) {
+                    flow_view(ui, views.entry(entity).or_default(), &config, watch);
+                }
+            });
+    }
+    Ok(())
+}
+
+fn kind_name(kind: &KindConfig) -> String {
+    match kind {
+        KindConfig::Continuous { sigma_1 } => format!("continuous, σ₁ = {sigma_1:.4}"),
+        KindConfig::Discretised { sigma_1, bins } => {
+            format!("discretised ({bins} bins), σ₁ = {sigma_1:.4}")
+        }
+        KindConfig::Discrete { beta_1, classes } => {
+            format!("discrete ({classes} classes), β₁ = {beta_1:.3}")
+        }
+    }
+}
+
+fn settings(ui: &mut egui::Ui, generator: &mut BfnGenerator, kind: &KindConfig) {
+    egui::Grid::new("settings").num_columns(2).show(ui, |ui| {
+        ui.label("steps n");
+        ui.add(egui::Slider::new(&mut generator.steps, 1..=1000).logarithmic(true));
+        ui.end_row();
+        ui.label("steps per frame");
+        ui.add(egui::Slider::new(&mut generator.steps_per_frame, 0..=64));
+        ui.end_row();
+        let mut accuracy = generator.accuracy.unwrap_or(kind.accuracy());
+        let (label, range) = match kind {
+            KindConfig::Discrete { .. } => ("β₁", 0.01..=20.0),
+            _ => ("σ₁", 1e-4..=0.9),
+        };
+        ui.label(label);
+        if ui
+            .add(egui::Slider::new(&mut accuracy, range).logarithmic(true))
+            .changed()
+        {
+            generator.accuracy = Some(accuracy);
+        }
+        ui.end_row();
+        ui.label("seed");
+        ui.add(egui::DragValue::new(&mut generator.seed));
+        ui.end_row();
+        ui.label("batch");
+        ui.add(egui::Slider::new(&mut generator.batch, 1..=16));
+        ui.end_row();
+    });
+    ui.horizontal(|ui| {
+        if ui.button("restart").clicked() {
+            generator.restarts += 1;
+        }
+        if ui
+            .button(if generator.paused { "resume" } else { "pause" })
+            .clicked()
+        {
+            generator.paused = !generator.paused;
+        }
+        if ui
+            .add_enabled(generator.paused, egui::Button::new("step"))
+            .clicked()
+        {
+            generator.single_steps += 1;
+        }
+        if generator.accuracy.is_some() && ui.button("model's accuracy").clicked() {
+            generator.accuracy = None;
+        }
+    });
+}
+
+/// β(t) over t ∈ [0, 1] and α_i for i = 1..n, with the current step marked.
+fn schedule_plots(ui: &mut egui::Ui, generator: &BfnGenerator, kind: &KindConfig, done: u32) {
+    let accuracy = generator.accuracy.unwrap_or(kind.accuracy());
+    let Ok(kind) = kind.with_accuracy(accuracy).build() else {
+        ui.colored_label(egui::Color32::LIGHT_RED, "accuracy out of range");
+        return;
+    };
+    let schedule = kind.schedule();
+    let n = generator.steps.max(1);
+    let betas: Vec<f64> = (0..=100)
+        .map(|i| schedule.beta(f64::from(i) / 100.0))
+        .collect();
+    let alphas: Vec<f64> = (1..=n)
+        .filter_map(|i| Step::new(i, n).ok().map(|s| schedule.alpha::<f64>(s)))
+        .collect();
+    let marker = f64::from(done.min(n)) / f64::from(n);
+    ui.label("β(t)");
+    plot(ui, &betas, marker, false);
+    ui.label("α_i per step");
+    plot(ui, &alphas, marker, true);
+}
+
+fn plot(ui: &mut egui::Ui, values: &[f64], marker: f64, bars: bool) {
+    let (response, painter) = ui.allocate_painter(PLOT, egui::Sense::hover());
+    let rect = response.rect;
+    painter.rect_filled(rect, 2.0, egui::Color32::from_gray(24));
+    let top = values.iter().copied().fold(f64::MIN_POSITIVE, f64::max);
+    let count = values.len().max(2);
+    let at = |i: usize, v: f64| {
+        egui::pos2(
+            rect.left() + rect.width() * i as f32 / (count - 1) as f32,
+            rect.bottom() - rect.height() * (v / top) as f32,
+        )
+    };
+    let colour = egui::Color32::from_rgb(120, 190, 255);
+    if bars {
+        for (i, &v) in values.iter().enumerate() {
+            let x = at(i, v);
+            painter.line_segment([egui::pos2(x.x, rect.bottom()), x], (1.0, colour));
+        }
+    } else {
+        let points: Vec<egui::Pos2> = values.iter().enumerate().map(|(i, &v)| at(i, v)).collect();
+        painter.add(egui::Shape::line(points, (1.5, colour)));
+    }
+    let x = rect.left() + rect.width() * marker as f32;
+    painter.line_segment(
+        [egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())],
+        (1.0, egui::Color32::from_rgb(255, 200, 60)),
+    );
+    painter.text(
+        rect.left_top() + egui::vec2(4.0, 2.0),
+        egui::Align2::LEFT_TOP,
+        format!("max {top:.3e}"),
+        egui::FontId::monospace(10.0),
+        egui::Color32::GRAY,
+    );
+}
+
+/// θ of one variable: its K probabilities, or its mean.
+fn variable_theta<'a>(config: &ModelConfig, theta: &'a [f32], variable: usize) -> &'a [f32] {
+    let width = match config.kind {
+        KindConfig::Discrete { classes, .. } => classes as usize,
+        _ => 1,
+    };
+    theta
+        .get(variable * width..(variable + 1) * width)
+        .unwrap_or(&[])
+}
+
+fn flow_view(ui: &mut egui::Ui, view: &mut FlowView, config: &ModelConfig, watch: &BfnWatch) {
+    let discrete = matches!(config.kind, KindConfig::Discrete { .. });
+    let pixels = config.pixel_layout();
+    // The first example's variables, as an image: normalised entropy of θ (discrete: bright = undecided), or μ.
+    let image = egui::ColorImage::new(
+        [pixels.width, pixels.height],
+        (0..pixels.height * pixels.width)
+            .map(|p| {
+                let v = config.variable_of_pixel(p / pixels.width, p % pixels.width, 0);
+                let theta = variable_theta(config, &watch.theta, v);
+                let level = if discrete {
+                    let entropy: f32 = theta
+                        .iter()
+                        .filter(|&&q| q > 0.0)
+                        .map(|&q| -q * q.ln())
+                        .sum();
+                    entropy / (theta.len().max(2) as f32).ln()
+                } else {
+                    (theta.first().copied().unwrap_or(0.0).clamp(-1.0, 1.0) + 1.0) / 2.0
+                };
+                let g = (level.clamp(0.0, 1.0) * 255.0) as u8;
+                egui::Color32::from_gray(g)
+            })
+            .collect(),
+    );
+    match &mut view.texture {
+        Some(texture) => texture.set(image, egui::TextureOptions::NEAREST),
+        None => {
+            view.texture = Some(ui.ctx().load_texture(
+                "flow",
+                image,
+                egui::TextureOptions::NEAREST,
+            ));
+        }
+    }
+    let variables = config.layout.variables();
+    ui.horizontal(|ui| {
+        if let Some(texture) = &view.texture {
+            let scale = (96.0 / pixels.width.max(pixels.height) as f32).max(1.0);
+            ui.image(egui::load::SizedTexture::new(
+                texture.id(),
+                egui::vec2(pixels.width as f32 * scale, pixels.height as f32 * scale),
+            ))
+            .on_hover_text(if discrete {
+                "entropy of θ per variable (bright: undecided)"
+            } else {
+                "μ per variable"
+            });
+        }
+        ui.vertical(|ui| {
+            let before = view.picked;
+            ui.add(
+                egui::Slider::new(&mut view.picked, 0..=variables.saturating_sub(1))
+                    .text("variable"),
+            );
+            if view.picked != before || view.trace.last().is_some_and(|(s, _)| *s > watch.step) {
+                view.trace.clear();
+            }
+        });
+    });
+    let theta = variable_theta(config, &watch.theta, view.picked).to_vec();
+    if view.trace.last().is_none_or(|(s, _)| *s != watch.step) {
+        view.trace.push((watch.step, theta.clone()));
+    }
+    let colours = palette(config);
+    ui.label(format!("θ of variable {} over steps", view.picked));
+    let (response, painter) = ui.allocate_painter(PLOT, egui::Sense::hover());
+    let rect = response.rect;
+    painter.rect_filled(rect, 2.0, egui::Color32::from_gray(24));
+    let last_step = view.trace.last().map_or(1, |(s, _)| (*s).max(1)) as f32;
+    for k in 0..theta.len() {
+        let colour = colours.get(k).map_or(egui::Color32::LIGHT_BLUE, |c| {
+            egui::Color32::from_rgb(c[0], c[1], c[2])
+        });
+        let points: Vec<egui::Pos2> = view
+            .trace
+            .iter()
+            .map(|(s, t)| {
+                let value = if discrete { t[k] } else { (t[k] + 1.0) / 2.0 };
+                egui::pos2(
+                    rect.left() + rect.width() * *s as f32 / last_step,
+                    rect.bottom() - rect.height() * value.clamp(0.0, 1.0),
+                )
+            })
+            .collect();
+        painter.add(egui::Shape::line(points, (1.5, colour)));
+    }
+    if discrete && theta.len() >= 3 {
+        ternary(ui, &view.trace, &theta);
+    }
+}
+
+/// The picked variable's path through the simplex of its three most likely classes now (the whole simplex for a
+/// three-class model), from the uniform centre towards a corner.
+fn ternary(ui: &mut egui::Ui, trace: &[(u32, Vec<f32>)], now: &[f32]) {
+    let mut order: Vec<usize> = (0..now.len()).collect();
+    order.sort_by(|&a, &b| now[b].total_cmp(&now[a]));
+    let top = [order[0], order[1], order[2]];
+    ui.label(format!(
+        "ternary: classes {}, {}, {}",
+        top[0], top[1], top[2]
+    ));
+    let (response, painter) = ui.allocate_painter(egui::vec2(140.0, 122.0), egui::Sense::hover());
+    let rect = response.rect.shrink(6.0);
+    let corners = [
+        egui::pos2(rect.center().x, rect.top()),
+        egui::pos2(rect.left(), rect.bottom()),
+        egui::pos2(rect.right(), rect.bottom()),
+    ];
+    painter.add(egui::Shape::closed_line(
+        corners.to_vec(),
+        (1.0, egui::Color32::GRAY),
+    ));
+    let point = |theta: &[f32]| {
+        let weights = top.map(|k| theta[k]);
+        let total: f32 = weights.iter().sum::<f32>().max(1e-12);
+        let mut p = egui::Vec2::ZERO;
+        for (w, c) in weights.iter().zip(corners) {
+            p += c.to_vec2() * (w / total);
+        }
+        p.to_pos2()
+    };
+    let path: Vec<egui::Pos2> = trace.iter().map(|(_, t)| point(t)).collect();
+    painter.add(egui::Shape::line(
+        path,
+        (1.5, egui::Color32::from_rgb(255, 200, 60)),
+    ));
+    painter.circle_filled(point(now), 3.0, egui::Color32::WHITE);
+}
