@@ -19,7 +19,7 @@ use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 use bevy_bfn::net::content::png_bytes;
 use bevy_bfn::plugin::panels::BfnPanelsPlugin;
-use bevy_bfn::plugin::{BfnFinished, BfnGenerator, BfnOutput, BfnPlugin, BfnProgress};
+use bevy_bfn::plugin::{BfnFinished, BfnGenerator, BfnOutput, BfnPlugin, BfnProgress, BfnWatch};
 
 /// What to run, from the command line.
 #[derive(Resource, Clone, Debug)]
@@ -67,12 +67,13 @@ fn options() -> Result<Options, String> {
 }
 
 /// Model, batch, steps per frame, where its sprite goes and how large a pixel is drawn.
+/// The left two thirds of the window hold the content; the panels stack on the right.
 const MODELS: [(&str, usize, u32, Vec2, f32); 5] = [
-    ("dungeon", 2, 4, Vec2::new(-330.0, 160.0), 8.0),
-    ("sprites", 4, 4, Vec2::new(-330.0, -60.0), 5.0),
-    ("terrain", 2, 4, Vec2::new(-330.0, -250.0), 5.0),
-    ("digits", 6, 4, Vec2::new(130.0, -180.0), 5.0),
-    ("names", 6, 4, Vec2::new(130.0, -290.0), 8.0),
+    ("dungeon", 2, 4, Vec2::new(-440.0, 220.0), 8.0),
+    ("sprites", 4, 4, Vec2::new(-80.0, 220.0), 5.0),
+    ("terrain", 2, 4, Vec2::new(-440.0, -20.0), 6.0),
+    ("digits", 6, 4, Vec2::new(-80.0, -20.0), 5.0),
+    ("names", 6, 4, Vec2::new(-260.0, -220.0), 9.0),
 ];
 
 fn main() -> AppExit {
@@ -139,6 +140,10 @@ fn setup(mut commands: Commands, assets: Res<AssetServer>, options: Res<Options>
                 Sprite::default(),
                 Transform::from_translation(at.extend(0.0)).with_scale(Vec3::splat(scale)),
             ));
+            // The open panel starts with its flow views on.
+            if name == "dungeon" {
+                entity.insert(BfnWatch::default());
+            }
         }
     }
 }

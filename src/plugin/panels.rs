@@ -27,13 +27,15 @@ impl Plugin for BfnPanelsPlugin {
 }
 
 /// The schedule plots' size in points.
-const PLOT: egui::Vec2 = egui::vec2(260.0, 70.0);
+const PLOT: egui::Vec2 = egui::vec2(170.0, 56.0);
 
 /// What a panel remembers of a watched flow: the picked variable, its θ at each step seen, and the entropy
 /// image's texture.
 #[derive(Default)]
 struct FlowView {
     picked: usize,
+    /// The step whose θ the entropy image shows (it is rebuilt only when a new θ arrives).
+    shown_step: Option<u32>,
     trace: Vec<(u32, Vec<f32>)>,
     texture: Option<egui::TextureHandle>,
 }
@@ -57,6 +59,8 @@ fn generator_panels(
         previews.push(contexts.add_image(EguiTextureHandle::Weak(preview.image.id())));
     }
     let ctx = contexts.ctx_mut()?;
+    let (right, bottom) = (ctx.viewport_rect().right(), ctx.viewport_rect().bottom());
+    let count = generators.iter().len();
     for (index, ((entity, mut generator, progress, _, watch), preview)) in
         generators.iter_mut().zip(previews).enumerate()
     {
@@ -64,7 +68,16 @@ fn generator_panels(
             .get_path(generator.model.id())
             .map_or_else(|| "model".to_owned(), |p| p.path().display().to_string());
         egui::Window::new(format!("{name} ({entity})"))
-            .default_pos(egui::pos2(10.0, 10.0 + 330.0 * index as f32))
+            // Down the right edge: the others collapsed on top, the first one open below them.
+            .pivot(egui::Align2::RIGHT_TOP)
+            .default_pos(egui::pos2(
+                right - 10.0,
+                10.0 + 40.0 * ((index + count - 1) % count) as f32,
+            ))
+            .default_open(index == 0)
+            .vscroll(true)
+            .default_height(bottom - 30.0 - 40.0 * count as f32)
+            .max_height(bottom - 30.0 - 40.0 * count as f32)
             .show(ctx, |ui| {
                 let Some(model) = models.get(&generator.model) else {
                     match &progress.error {
@@ -196,10 +209,16 @@ fn schedule_plots(ui: &mut egui::Ui, generator: &BfnGenerator, kind: &KindConfig
         .filter_map(|i| Step::new(i, n).ok().map(|s| schedule.alpha::<f64>(s)))
         .collect();
     let marker = f64::from(done.min(n)) / f64::from(n);
-    ui.label("β(t)");
-    plot(ui, &betas, marker, false);
-    ui.label("α_i per step");
-    plot(ui, &alphas, marker, true);
+    ui.horizontal(|ui| {
+        ui.vertical(|ui| {
+            ui.label("β(t)");
+            plot(ui, &betas, marker, false);
+        });
+        ui.vertical(|ui| {
+            ui.label("α_i per step");
+            plot(ui, &alphas, marker, true);
+        });
+    });
 }
 
 fn plot(ui: &mut egui::Ui, values: &[f64], marker: f64, bars: bool) {
@@ -252,46 +271,32 @@ fn variable_theta<'a>(config: &ModelConfig, theta: &'a [f32], variable: usize) -
 fn flow_view(ui: &mut egui::Ui, view: &mut FlowView, config: &ModelConfig, watch: &BfnWatch) {
     let discrete = matches!(config.kind, KindConfig::Discrete { .. });
     let pixels = config.pixel_layout();
-    // The first example's variables, as an image: normalised entropy of θ (discrete: bright = undecided), or μ.
-    let image = egui::ColorImage::new(
-        [pixels.width, pixels.height],
-        (0..pixels.height * pixels.width)
-            .map(|p| {
-                let v = config.variable_of_pixel(p / pixels.width, p % pixels.width, 0);
-                let theta = variable_theta(config, &watch.theta, v);
-                let level = if discrete {
-                    let entropy: f32 = theta
-                        .iter()
-                        .filter(|&&q| q > 0.0)
-                        .map(|&q| -q * q.ln())
-                        .sum();
-                    entropy / (theta.len().max(2) as f32).ln()
-                } else {
-                    (theta.first().copied().unwrap_or(0.0).clamp(-1.0, 1.0) + 1.0) / 2.0
-                };
-                let g = (level.clamp(0.0, 1.0) * 255.0) as u8;
-                egui::Color32::from_gray(g)
-            })
-            .collect(),
-    );
-    match &mut view.texture {
-        Some(texture) => texture.set(image, egui::TextureOptions::NEAREST),
-        None => {
-            view.texture = Some(ui.ctx().load_texture(
-                "flow",
-                image,
-                egui::TextureOptions::NEAREST,
-            ));
+    // Rebuilt only when a new θ arrives: re-uploading an unchanged texture every frame can keep it from showing.
+    if view.shown_step != Some(watch.step) || view.texture.is_none() {
+        view.shown_step = Some(watch.step);
+        let image = flow_image(config, watch, discrete);
+        match &mut view.texture {
+            Some(texture) => texture.set(image, egui::TextureOptions::NEAREST),
+            None => {
+                view.texture = Some(ui.ctx().load_texture(
+                    "flow",
+                    image,
+                    egui::TextureOptions::NEAREST,
+                ));
+            }
         }
     }
     let variables = config.layout.variables();
     ui.horizontal(|ui| {
         if let Some(texture) = &view.texture {
-            let scale = (96.0 / pixels.width.max(pixels.height) as f32).max(1.0);
-            ui.image(egui::load::SizedTexture::new(
-                texture.id(),
-                egui::vec2(pixels.width as f32 * scale, pixels.height as f32 * scale),
-            ))
+            let scale = (64.0 / pixels.width.max(pixels.height) as f32).max(1.0);
+            ui.add(
+                egui::Image::new(egui::load::SizedTexture::new(
+                    texture.id(),
+                    egui::vec2(pixels.width as f32 * scale, pixels.height as f32 * scale),
+                ))
+                .bg_fill(egui::Color32::from_rgb(40, 20, 60)),
+            )
             .on_hover_text(if discrete {
                 "entropy of θ per variable (bright: undecided)"
             } else {
@@ -313,6 +318,22 @@ fn flow_view(ui: &mut egui::Ui, view: &mut FlowView, config: &ModelConfig, watch
     if view.trace.last().is_none_or(|(s, _)| *s != watch.step) {
         view.trace.push((watch.step, theta.clone()));
     }
+    ui.horizontal(|ui| {
+        ui.vertical(|ui| theta_trace(ui, view, config, &theta, discrete));
+        if discrete && theta.len() >= 3 {
+            ui.vertical(|ui| ternary(ui, &view.trace, &theta));
+        }
+    });
+}
+
+/// The picked variable's θ at every step seen: one line per class (in its colour), or μ.
+fn theta_trace(
+    ui: &mut egui::Ui,
+    view: &FlowView,
+    config: &ModelConfig,
+    theta: &[f32],
+    discrete: bool,
+) {
     let colours = palette(config);
     ui.label(format!("θ of variable {} over steps", view.picked));
     let (response, painter) = ui.allocate_painter(PLOT, egui::Sense::hover());
@@ -336,9 +357,6 @@ fn flow_view(ui: &mut egui::Ui, view: &mut FlowView, config: &ModelConfig, watch
             .collect();
         painter.add(egui::Shape::line(points, (1.5, colour)));
     }
-    if discrete && theta.len() >= 3 {
-        ternary(ui, &view.trace, &theta);
-    }
 }
 
 /// The picked variable's path through the simplex of its three most likely classes now (the whole simplex for a
@@ -351,7 +369,7 @@ fn ternary(ui: &mut egui::Ui, trace: &[(u32, Vec<f32>)], now: &[f32]) {
         "ternary: classes {}, {}, {}",
         top[0], top[1], top[2]
     ));
-    let (response, painter) = ui.allocate_painter(egui::vec2(140.0, 122.0), egui::Sense::hover());
+    let (response, painter) = ui.allocate_painter(egui::vec2(80.0, 70.0), egui::Sense::hover());
     let rect = response.rect.shrink(6.0);
     let corners = [
         egui::pos2(rect.center().x, rect.top()),
@@ -377,4 +395,29 @@ fn ternary(ui: &mut egui::Ui, trace: &[(u32, Vec<f32>)], now: &[f32]) {
         (1.5, egui::Color32::from_rgb(255, 200, 60)),
     ));
     painter.circle_filled(point(now), 3.0, egui::Color32::WHITE);
+}
+
+/// The first example's variables as an image: normalised entropy of θ (discrete: bright = undecided), or μ.
+fn flow_image(config: &ModelConfig, watch: &BfnWatch, discrete: bool) -> egui::ColorImage {
+    let pixels = config.pixel_layout();
+    egui::ColorImage::new(
+        [pixels.width, pixels.height],
+        (0..pixels.height * pixels.width)
+            .map(|p| {
+                let v = config.variable_of_pixel(p / pixels.width, p % pixels.width, 0);
+                let theta = variable_theta(config, &watch.theta, v);
+                let level = if discrete {
+                    let entropy: f32 = theta
+                        .iter()
+                        .filter(|&&q| q > 0.0)
+                        .map(|&q| -q * q.ln())
+                        .sum();
+                    entropy / (theta.len().max(2) as f32).ln()
+                } else {
+                    (theta.first().copied().unwrap_or(0.0).clamp(-1.0, 1.0) + 1.0) / 2.0
+                };
+                egui::Color32::from_gray((level.clamp(0.0, 1.0) * 255.0) as u8)
+            })
+            .collect(),
+    )
 }
