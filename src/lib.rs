@@ -8,8 +8,12 @@
 //! This crate is built in layers, each depending only on those above it:
 //! - [`flow`]: the maths for the three data kinds, the losses, the negative ELBO, the n-step [`flow::Sampler`]
 //!   generic over a [`flow::Denoiser`], and the counter-based random generator shared with the GPU.
-//! - later: `net` (the network and the weights file), `train` (feature `train`), `gpu` (feature `gpu`), the Bevy
-//!   plugin (feature `bevy`) and its panels (feature `egui`).
+//! - [`net`]: the network's configuration, the weights file (safetensors with the config as metadata, checked on
+//!   load), and with feature `train` the official BFN GPT in candle.
+//! - `train` (feature `train`): datasets, losses on tensors, the optimiser and the trainer behind `bfn-train`.
+//! - `gpu` (feature `gpu`): the sampler on wgpu, the network and the BFN step in WGSL, engine-agnostic.
+//! - `plugin` (feature `bevy`): `BfnPlugin`, generators that run a few steps per frame on Bevy's own device, and
+//!   (feature `egui`) the designer panels.
 //!
 //! # Example
 //!

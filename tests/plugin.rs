@@ -115,7 +115,7 @@ fn generators_run_in_a_headless_app() {
         .id();
 
     let progress = |app: &App, entity| app.world().get::<BfnProgress>(entity).unwrap().clone();
-    let mut seen = vec![Vec::new(), Vec::new()];
+    let mut seen = [Vec::new(), Vec::new()];
     for _ in 0..2000 {
         app.update();
         for (trace, entity) in seen.iter_mut().zip([dungeon, names]) {

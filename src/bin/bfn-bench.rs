@@ -52,6 +52,16 @@ struct Cli {
     /// Square matmul sizes to time (none: skip).
     #[arg(long, value_delimiter = ',', default_value = "1024,2048")]
     matmul: Vec<u32>,
+    /// Generators of the per-frame scenario: that many jobs of `--frame-model` sharing a frame, each recording
+    /// `--frame-steps` steps into one command encoder, as the Bevy plugin does (0: skip).
+    #[arg(long, default_value_t = 4)]
+    frame_generators: usize,
+    /// Steps per generator per frame in the per-frame scenario.
+    #[arg(long, default_value_t = 4)]
+    frame_steps: u32,
+    /// The model of the per-frame scenario.
+    #[arg(long, default_value = "dungeon")]
+    frame_model: String,
     /// Write the results as JSON here too.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -192,6 +202,46 @@ fn matmul_tflops(
     Ok(2.0 * f64::from(n).powi(3) * f64::from(products) / median(times) / 1e12)
 }
 
+/// Median GPU milliseconds of one frame's work for `generators` jobs of one model recording `k` steps each into
+/// one encoder (one submission and a fence wait per frame; the jobs restart when they finish).
+fn frame_ms(
+    gpu: &GpuContext,
+    weights: &Weights,
+    generators: usize,
+    k: u32,
+    repeats: usize,
+) -> Result<f64, Box<dyn std::error::Error>> {
+    let model = GpuModel::new(&gpu.device, weights)?;
+    let mut jobs = (0..generators)
+        .map(|g| {
+            let settings = JobSettings {
+                batch: 1,
+                steps: 50,
+                seed: g as u64,
+                accuracy: None,
+            };
+            SamplingJob::new(&gpu.device, &model, settings)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut times = Vec::new();
+    for frame in 0..(repeats * 4).max(8) {
+        let start = Instant::now();
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        for job in &mut jobs {
+            if job.is_finished() {
+                job.restart(&gpu.queue, job.settings().seed);
+            }
+            job.record_steps(&mut encoder, k);
+        }
+        gpu.queue.submit([encoder.finish()]);
+        gpu.device.poll(wgpu::PollType::wait_indefinitely())?;
+        if frame >= 2 {
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    Ok(median(times))
+}
+
 fn run(cli: &Cli) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
     let gpu = GpuContext::new()?;
     let adapter = format!(
@@ -209,6 +259,26 @@ fn run(cli: &Cli) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
         println!("matmul {n}×{n}×{n}: {tflops:.3} TFLOP/s");
         matmuls.push(json!({ "n": n, "tflops": tflops }));
     }
+    let frame = if cli.frame_generators > 0 {
+        let weights = Weights::load(format!("assets/models/{}.safetensors", cli.frame_model))?;
+        let ms = frame_ms(
+            &gpu,
+            &weights,
+            cli.frame_generators,
+            cli.frame_steps,
+            cli.repeats,
+        )?;
+        println!(
+            "frame: {} {} generators × {} steps: {ms:.3} ms of GPU time per frame",
+            cli.frame_generators, cli.frame_model, cli.frame_steps
+        );
+        Some(json!({
+            "model": cli.frame_model, "generators": cli.frame_generators,
+            "steps_per_frame": cli.frame_steps, "gpu_ms_per_frame": ms,
+        }))
+    } else {
+        None
+    };
     println!(
         "{:<10} {:>5} {:>12} {:>12} {:>10} {:>12} {:>10}",
         "model", "batch", "GPU ms/step", "samples/s", "GPU MiB", "CPU ms/step", "CPU/GPU"
@@ -250,7 +320,9 @@ fn run(cli: &Cli) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
             }));
         }
     }
-    Ok(json!({ "adapter": adapter, "steps": cli.steps, "matmul": matmuls, "sampling": rows }))
+    Ok(json!({
+        "adapter": adapter, "steps": cli.steps, "matmul": matmuls, "frame": frame, "sampling": rows,
+    }))
 }
 
 fn main() -> ExitCode {

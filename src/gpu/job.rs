@@ -1,7 +1,7 @@
 //! A sampling job: one generator's state on the GPU (θ, the step counter, the network's activations), allocated
 //! once, advanced by recording steps into the caller's command encoder.
 
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::mpsc;
 
 use crate::error::BfnError;
 use crate::flow::BayesianFlow;
@@ -11,6 +11,7 @@ use crate::gpu::error::GpuError;
 use crate::gpu::kernel::{Dispatch, bytes_of, grid, storage, storage_with};
 use crate::gpu::model::{GpuModel, check_binding};
 use crate::gpu::network::{NetworkInputs, NetworkPass};
+use crate::gpu::read_back::{PendingMap, mapped_words};
 use crate::gpu::step_table::{ENTRY_WORDS, step_table};
 use crate::net::{Kind, Samples};
 
@@ -63,8 +64,8 @@ pub struct SamplingJob {
     advance: Dispatch,
     finish: Dispatch,
     staging: wgpu::Buffer,
-    /// The answer of an asynchronous read-back of the samples, once the device gives it.
-    pending: Option<Arc<Mutex<Option<Result<(), wgpu::BufferAsyncError>>>>>,
+    /// An asynchronous read-back of the samples under way.
+    pending: Option<PendingMap>,
     recorded: u32,
     finish_recorded: bool,
 }
@@ -333,27 +334,14 @@ impl SamplingJob {
 
     /// Asks the device to map the copied samples; see [`record_samples_copy`](Self::record_samples_copy).
     pub fn request_samples(&mut self) {
-        let answer = Arc::new(Mutex::new(None));
-        let slot = Arc::clone(&answer);
-        self.staging
-            .slice(..self.result.size())
-            .map_async(wgpu::MapMode::Read, move |result| {
-                if let Ok(mut slot) = slot.lock() {
-                    *slot = Some(result);
-                }
-            });
-        self.pending = Some(answer);
+        self.pending = Some(PendingMap::request(&self.staging, self.result.size()));
     }
 
     /// The samples once the read-back requested by [`request_samples`](Self::request_samples) has arrived.
     pub fn take_samples(&mut self) -> Option<Result<Samples, GpuError>> {
-        let answer = self.pending.as_ref()?.lock().ok()?.take()?;
+        let words = self.pending.as_ref()?.try_words(&self.staging)?;
         self.pending = None;
-        Some(
-            answer
-                .map_err(|e| GpuError::DeviceLost(e.to_string()))
-                .map(|()| self.samples_of(mapped_words(&self.staging, self.result.size()))),
-        )
+        Some(words.map(|words| self.samples_of(words)))
     }
 
     fn samples_of(&self, words: Vec<u32>) -> Samples {
@@ -440,16 +428,4 @@ fn read_words(
         .map_err(|e| GpuError::DeviceLost(e.to_string()))?
         .map_err(|e| GpuError::DeviceLost(e.to_string()))?;
     Ok(mapped_words(staging, size))
-}
-
-/// The first `size` bytes of a mapped buffer as words; unmaps it.
-fn mapped_words(staging: &wgpu::Buffer, size: u64) -> Vec<u32> {
-    let words = staging
-        .slice(..size)
-        .get_mapped_range()
-        .chunks_exact(4)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
-    staging.unmap();
-    words
 }

@@ -43,6 +43,7 @@ pub mod matmul;
 mod model;
 mod network;
 mod preview;
+mod read_back;
 mod step_table;
 
 pub use device::GpuContext;
@@ -51,3 +52,4 @@ pub use job::{JobSettings, SamplingJob};
 pub use kernel::Dispatch;
 pub use model::GpuModel;
 pub use preview::{preview_dispatch, preview_size};
+pub use read_back::PendingMap;

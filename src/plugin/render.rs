@@ -12,7 +12,9 @@ use bevy::render::render_asset::RenderAssets;
 use bevy::render::renderer::{RenderContext, RenderDevice, RenderQueue};
 use bevy::render::texture::GpuImage;
 
-use crate::gpu::{Dispatch, GpuError, GpuModel, JobSettings, SamplingJob, preview_dispatch};
+use crate::gpu::{
+    Dispatch, GpuError, GpuModel, JobSettings, PendingMap, SamplingJob, preview_dispatch,
+};
 use crate::net::{Samples, Weights};
 use crate::plugin::asset::BfnModel;
 use crate::plugin::generator::{BfnGenerator, BfnPreview, BfnWatch};
@@ -63,9 +65,12 @@ struct Extracted {
 #[derive(Resource, Default)]
 pub(crate) struct ExtractedGenerators(Vec<Extracted>);
 
+/// What is extracted of each generator.
+type GeneratorParts<'a> = (Entity, &'a BfnGenerator, &'a BfnPreview, Has<BfnWatch>);
+
 pub(crate) fn extract_generators(
     mut extracted: ResMut<ExtractedGenerators>,
-    generators: Extract<Query<(Entity, &BfnGenerator, &BfnPreview, Has<BfnWatch>)>>,
+    generators: Extract<Query<GeneratorParts>>,
     models: Extract<Res<Assets<BfnModel>>>,
 ) {
     extracted.0.clear();
@@ -111,7 +116,7 @@ enum ReadBack {
 struct ThetaWatch {
     staging: wgpu::Buffer,
     copied: Option<u32>,
-    answer: Option<Arc<Mutex<Option<Result<(), wgpu::BufferAsyncError>>>>>,
+    pending: Option<PendingMap>,
 }
 
 struct Generation {
@@ -313,7 +318,7 @@ pub(crate) fn record_steps(
                     },
                 ),
                 copied: None,
-                answer: None,
+                pending: None,
             });
             if watch.copied.is_none() {
                 let encoder = context.command_encoder();
@@ -334,41 +339,20 @@ fn advance_watch(watch: &mut ThetaWatch, entity: Entity, reports: &Reports) {
     let Some(step) = watch.copied else {
         return;
     };
-    match &watch.answer {
-        None => {
-            let answer = Arc::new(Mutex::new(None));
-            let slot = Arc::clone(&answer);
-            watch
-                .staging
-                .slice(..)
-                .map_async(wgpu::MapMode::Read, move |result| {
-                    if let Ok(mut slot) = slot.lock() {
-                        *slot = Some(result);
-                    }
-                });
-            watch.answer = Some(answer);
-        }
-        Some(answer) => {
-            let Some(result) = answer.lock().ok().and_then(|mut a| a.take()) else {
-                return;
-            };
-            if result.is_ok() {
-                let theta = watch
-                    .staging
-                    .slice(..)
-                    .get_mapped_range()
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect();
-                watch.staging.unmap();
-                reports.send(Report::Theta {
-                    entity,
-                    step,
-                    theta,
-                });
-            }
-            watch.answer = None;
-            watch.copied = None;
-        }
+    let Some(pending) = &watch.pending else {
+        watch.pending = Some(PendingMap::request(&watch.staging, watch.staging.size()));
+        return;
+    };
+    let Some(words) = pending.try_words(&watch.staging) else {
+        return;
+    };
+    if let Ok(words) = words {
+        reports.send(Report::Theta {
+            entity,
+            step,
+            theta: words.into_iter().map(f32::from_bits).collect(),
+        });
     }
+    watch.pending = None;
+    watch.copied = None;
 }
