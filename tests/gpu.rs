@@ -6,7 +6,7 @@
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use bevy_bfn::flow::Step;
-use bevy_bfn::gpu::{GpuContext, GpuError, GpuModel, JobSettings, SamplingJob};
+use bevy_bfn::gpu::{GpuContext, GpuError, GpuModel, JobSettings, SamplingJob, StepTimer};
 use bevy_bfn::net::gpt::Gpt;
 use bevy_bfn::net::{Samples, Weights};
 use bevy_bfn::train::sample_sheet::sample;
@@ -300,4 +300,44 @@ fn a_lost_device_is_an_error() {
         Err(GpuError::DeviceLost(message)) => eprintln!("lost device: {message}"),
         other => panic!("reading from a destroyed device gave {other:?}"),
     }
+}
+
+/// Timestamp queries around the recorded steps give a GPU time per step, from which a budget becomes steps.
+#[test]
+fn the_step_timer_turns_a_gpu_budget_into_steps() {
+    let gpu = gpu();
+    let mut timer = StepTimer::new(&gpu.device, &gpu.queue)
+        .expect("the adapter has timestamp queries (lavapipe and NVIDIA do)");
+    assert_eq!(
+        timer.steps_within(5.0),
+        1,
+        "one step until something is measured"
+    );
+    let model = GpuModel::new(&gpu.device, &weights("names")).unwrap();
+    let settings = JobSettings {
+        batch: 1,
+        steps: 30,
+        seed: 2,
+        accuracy: None,
+    };
+    let mut job = SamplingJob::new(&gpu.device, &model, settings).unwrap();
+    while timer.ms_per_step().is_none() {
+        assert!(!job.is_finished(), "no measurement arrived in 30 steps");
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        job.record_steps_timed(&mut encoder, 2, Some(&mut timer));
+        gpu.queue.submit([encoder.finish()]);
+        gpu.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .unwrap();
+        timer.poll();
+        gpu.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .unwrap();
+        timer.poll();
+    }
+    let ms = timer.ms_per_step().unwrap();
+    eprintln!("names, batch 1: {ms:.3} GPU ms per step");
+    assert!(ms.is_finite() && ms > 0.0, "{ms}");
+    assert_eq!(timer.steps_within(ms * 3.5), 3);
+    assert_eq!(timer.steps_within(ms * 0.1), 1, "at least one step a frame");
 }

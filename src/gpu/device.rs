@@ -20,7 +20,8 @@ pub struct GpuContext {
 
 impl GpuContext {
     /// The high-performance adapter of the backends `WGPU_BACKEND` allows (all by default), with every limit
-    /// it has, so that large jobs fit where the hardware lets them.
+    /// it has, so that large jobs fit where the hardware lets them, and timestamp queries where it has them
+    /// (for [`crate::gpu::StepTimer`]).
     pub fn new() -> Result<Self, GpuError> {
         let instance =
             wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
@@ -32,7 +33,7 @@ impl GpuContext {
         .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
         let (device, queue) = block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("bevy_bfn"),
-            required_features: wgpu::Features::empty(),
+            required_features: adapter.features() & wgpu::Features::TIMESTAMP_QUERY,
             required_limits: adapter.limits(),
             ..Default::default()
         }))

@@ -13,6 +13,7 @@ use crate::gpu::model::{GpuModel, check_binding};
 use crate::gpu::network::{NetworkInputs, NetworkPass};
 use crate::gpu::read_back::{PendingMap, mapped_words};
 use crate::gpu::step_table::{ENTRY_WORDS, step_table};
+use crate::gpu::step_timer::StepTimer;
 use crate::net::{Kind, Samples};
 
 /// Invocations per workgroup of the BFN step kernels.
@@ -212,13 +213,31 @@ impl SamplingJob {
     /// Records the next `k` steps (fewer if fewer are left) into `encoder`; once the n-th step is recorded, the
     /// final ask at t = 1 follows, which writes the samples. Returns the number of steps recorded.
     pub fn record_steps(&mut self, encoder: &mut wgpu::CommandEncoder, k: u32) -> u32 {
+        self.record_steps_timed(encoder, k, None)
+    }
+
+    /// [`record_steps`](Self::record_steps), with the steps timed on the GPU by `timer` when it is free.
+    pub fn record_steps_timed(
+        &mut self,
+        encoder: &mut wgpu::CommandEncoder,
+        k: u32,
+        mut timer: Option<&mut StepTimer>,
+    ) -> u32 {
         let todo = k.min(self.settings.steps - self.recorded);
         if todo == 0 && self.finish_recorded {
             return 0;
         }
+        let timed = timer
+            .as_deref_mut()
+            .and_then(|t| t.pass_writes(todo))
+            .is_some();
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("bfn steps"),
-            timestamp_writes: None,
+            timestamp_writes: if timed {
+                timer.as_deref().map(StepTimer::writes)
+            } else {
+                None
+            },
         });
         for _ in 0..todo {
             self.network.record(&mut pass);
@@ -230,6 +249,10 @@ impl SamplingJob {
             self.network.record(&mut pass);
             self.finish.record(&mut pass);
             self.finish_recorded = true;
+        }
+        drop(pass);
+        if timed && let Some(timer) = timer {
+            timer.finish_pass(encoder);
         }
         todo
     }

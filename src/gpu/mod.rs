@@ -45,6 +45,7 @@ mod network;
 mod preview;
 mod read_back;
 mod step_table;
+mod step_timer;
 
 pub use device::GpuContext;
 pub use error::GpuError;
@@ -53,3 +54,4 @@ pub use kernel::Dispatch;
 pub use model::GpuModel;
 pub use preview::{preview_dispatch, preview_size};
 pub use read_back::PendingMap;
+pub use step_timer::StepTimer;

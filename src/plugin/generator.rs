@@ -19,8 +19,11 @@ pub struct BfnGenerator {
     pub batch: usize,
     /// n, the number of BFN steps: more steps, better samples.
     pub steps: u32,
-    /// Steps recorded each frame.
+    /// Steps recorded each frame (unless `gpu_budget_ms` is set).
     pub steps_per_frame: u32,
+    /// GPU milliseconds to spend each frame instead: the steps per frame follow from the measured GPU time per
+    /// step (timestamp queries; one step a frame until the first measurement, or where the device has none).
+    pub gpu_budget_ms: Option<f32>,
     /// The seed: one seed, one result.
     pub seed: u64,
     /// σ₁ or β₁ to sample with instead of the model's own (`None`: the model's).
@@ -41,6 +44,7 @@ impl BfnGenerator {
             batch: 1,
             steps: 50,
             steps_per_frame: 4,
+            gpu_budget_ms: None,
             seed: 0,
             accuracy: None,
             paused: false,
@@ -67,6 +71,12 @@ impl BfnGenerator {
         self
     }
 
+    /// With a GPU-time budget of `ms` milliseconds a frame instead of a fixed number of steps.
+    pub fn with_gpu_budget_ms(mut self, ms: f32) -> Self {
+        self.gpu_budget_ms = Some(ms);
+        self
+    }
+
     /// With `seed`.
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = seed;
@@ -82,6 +92,8 @@ pub struct BfnProgress {
     pub steps_done: u32,
     /// Steps in all.
     pub steps: u32,
+    /// GPU milliseconds per step, as measured by timestamp queries (where the device has them).
+    pub gpu_ms_per_step: Option<f32>,
     /// Whether the result has arrived (see [`BfnFinished`]).
     pub finished: bool,
     /// Why the generator cannot run (a model that failed to load, a batch too large for the device…).

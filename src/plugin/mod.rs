@@ -164,9 +164,14 @@ fn collect_reports(
     };
     for report in drained {
         match report {
-            Report::Progress { entity, steps_done } => {
+            Report::Progress {
+                entity,
+                steps_done,
+                gpu_ms_per_step,
+            } => {
                 if let Ok((_, mut progress)) = generators.get_mut(entity) {
                     progress.steps_done = steps_done;
+                    progress.gpu_ms_per_step = gpu_ms_per_step.or(progress.gpu_ms_per_step);
                     progress.finished = false;
                 }
             }

@@ -100,9 +100,12 @@ fn generator_panels(
                     ui.colored_label(egui::Color32::LIGHT_RED, error);
                 }
                 ui.add(egui::ProgressBar::new(progress.fraction()).text(format!(
-                    "step {} / {}{}",
+                    "step {} / {}{}{}",
                     progress.steps_done,
                     progress.steps,
+                    progress
+                        .gpu_ms_per_step
+                        .map_or(String::new(), |ms| format!(" · {ms:.2} GPU ms/step")),
                     if progress.finished { " · done" } else { "" }
                 )));
                 settings(ui, &mut generator, &config.kind);
@@ -148,8 +151,20 @@ fn settings(ui: &mut egui::Ui, generator: &mut BfnGenerator, kind: &KindConfig) 
         ui.label("steps n");
         ui.add(egui::Slider::new(&mut generator.steps, 1..=1000).logarithmic(true));
         ui.end_row();
-        ui.label("steps per frame");
-        ui.add(egui::Slider::new(&mut generator.steps_per_frame, 0..=64));
+        let mut budget = generator.gpu_budget_ms.is_some();
+        ui.checkbox(&mut budget, "GPU ms budget");
+        if budget {
+            let mut ms = generator.gpu_budget_ms.unwrap_or(2.0);
+            ui.add(
+                egui::Slider::new(&mut ms, 0.1..=50.0)
+                    .logarithmic(true)
+                    .suffix(" ms"),
+            );
+            generator.gpu_budget_ms = Some(ms);
+        } else {
+            generator.gpu_budget_ms = None;
+            ui.add(egui::Slider::new(&mut generator.steps_per_frame, 0..=64).text("steps/frame"));
+        }
         ui.end_row();
         let mut accuracy = generator.accuracy.unwrap_or(kind.accuracy());
         let (label, range) = match kind {

@@ -13,7 +13,7 @@ use bevy::render::renderer::{RenderContext, RenderDevice, RenderQueue};
 use bevy::render::texture::GpuImage;
 
 use crate::gpu::{
-    Dispatch, GpuError, GpuModel, JobSettings, PendingMap, SamplingJob, preview_dispatch,
+    Dispatch, GpuError, GpuModel, JobSettings, PendingMap, SamplingJob, StepTimer, preview_dispatch,
 };
 use crate::net::{Samples, Weights};
 use crate::plugin::asset::BfnModel;
@@ -22,8 +22,12 @@ use crate::plugin::generator::{BfnGenerator, BfnPreview, BfnWatch};
 /// What the render world tells the main world, drained every frame by the main world.
 #[derive(Debug)]
 pub(crate) enum Report {
-    /// Steps recorded so far.
-    Progress { entity: Entity, steps_done: u32 },
+    /// Steps recorded so far, and the GPU time per step if measured.
+    Progress {
+        entity: Entity,
+        steps_done: u32,
+        gpu_ms_per_step: Option<f32>,
+    },
     /// The samples arrived.
     Finished { entity: Entity, samples: Samples },
     /// θ at a step, for a watched generator.
@@ -55,6 +59,7 @@ struct Extracted {
     weights: Arc<Weights>,
     settings: JobSettings,
     steps_per_frame: u32,
+    gpu_budget_ms: Option<f32>,
     paused: bool,
     restarts: u32,
     single_steps: u32,
@@ -89,6 +94,7 @@ pub(crate) fn extract_generators(
                 accuracy: generator.accuracy,
             },
             steps_per_frame: generator.steps_per_frame,
+            gpu_budget_ms: generator.gpu_budget_ms,
             paused: generator.paused,
             restarts: generator.restarts,
             single_steps: generator.single_steps,
@@ -122,6 +128,8 @@ struct ThetaWatch {
 struct Generation {
     model: Arc<GpuModel>,
     job: SamplingJob,
+    /// GPU time per step (absent where the device has no timestamp queries).
+    timer: Option<StepTimer>,
     watch: Option<ThetaWatch>,
     preview: Option<(AssetId<Image>, Dispatch)>,
     restarts: u32,
@@ -200,6 +208,7 @@ pub(crate) fn prepare_jobs(
                         Generation {
                             model,
                             job,
+                            timer: StepTimer::new(device, &queue),
                             watch: None,
                             preview: None,
                             restarts: generator.restarts,
@@ -248,6 +257,9 @@ pub(crate) fn prepare_jobs(
         if let Some(watch) = &mut generation.watch {
             advance_watch(watch, generator.entity, &reports);
         }
+        if let Some(timer) = &mut generation.timer {
+            timer.poll();
+        }
         match generation.read_back {
             ReadBack::Copied => {
                 generation.job.request_samples();
@@ -290,6 +302,11 @@ pub(crate) fn record_steps(
             generator
                 .single_steps
                 .saturating_sub(generation.single_steps)
+        } else if let Some(budget) = generator.gpu_budget_ms {
+            generation
+                .timer
+                .as_ref()
+                .map_or(1, |t| t.steps_within(f64::from(budget)))
         } else {
             generator.steps_per_frame
         };
@@ -298,7 +315,9 @@ pub(crate) fn record_steps(
             continue;
         }
         let encoder = context.command_encoder();
-        generation.job.record_steps(encoder, k);
+        generation
+            .job
+            .record_steps_timed(encoder, k, generation.timer.as_mut());
         if let Some((_, preview)) = &generation.preview {
             preview.record(&mut encoder.begin_compute_pass(&Default::default()));
         }
@@ -329,6 +348,11 @@ pub(crate) fn record_steps(
         reports.send(Report::Progress {
             entity: generator.entity,
             steps_done: generation.job.steps_recorded(),
+            gpu_ms_per_step: generation
+                .timer
+                .as_ref()
+                .and_then(StepTimer::ms_per_step)
+                .map(|ms| ms as f32),
         });
     }
 }
