@@ -4,7 +4,6 @@
 use std::sync::mpsc;
 
 use crate::error::BfnError;
-use crate::flow::BayesianFlow;
 use crate::flow::accuracy_schedule::check_steps;
 use crate::gpu::device::checked;
 use crate::gpu::error::GpuError;
@@ -87,7 +86,7 @@ impl SamplingJob {
             None => model.kind(),
             Some(accuracy) => model.config().kind.with_accuracy(accuracy).build()?,
         };
-        let input_width = kind_input_width(&kind);
+        let (input_width, _) = kind.input_width_and_prior();
         let variables = settings.batch * model.config().layout.variables();
         check_binding(device, "θ", (variables * input_width * 4) as u64)?;
         check_binding(
@@ -397,21 +396,9 @@ impl SamplingJob {
     }
 }
 
-fn kind_input_width(kind: &Kind) -> usize {
-    match kind {
-        Kind::Continuous(k) => BayesianFlow::<f32>::input_width(k.input()),
-        Kind::Discretised(k) => BayesianFlow::<f32>::input_width(k.input()),
-        Kind::Discrete(k) => BayesianFlow::<f32>::input_width(k.input()),
-    }
-}
-
 fn prior_values(kind: &Kind, variables: usize) -> Vec<f32> {
-    let (value, _) = match kind {
-        Kind::Continuous(k) => BayesianFlow::<f32>::prior(k.input()),
-        Kind::Discretised(k) => BayesianFlow::<f32>::prior(k.input()),
-        Kind::Discrete(k) => BayesianFlow::<f32>::prior(k.input()),
-    };
-    vec![value; variables * kind_input_width(kind)]
+    let (width, (value, _)) = kind.input_width_and_prior();
+    vec![value; variables * width]
 }
 
 fn job_words(settings: JobSettings, variables: usize) -> [u32; 4] {

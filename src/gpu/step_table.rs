@@ -2,8 +2,7 @@
 //! by the same functions the CPU sampler calls, so that a GPU step uses the very numbers of the CPU step.
 
 use crate::error::Result;
-use crate::flow::gaussian_input::GaussianInput;
-use crate::flow::{BayesianFlow, Step};
+use crate::flow::Step;
 use crate::net::Kind;
 
 /// 32-bit words per entry.
@@ -12,12 +11,8 @@ pub(crate) const ENTRY_WORDS: usize = 8;
 /// Entries 0..n for steps 1..n and entry n for the final ask at t = 1, as 32-bit words.
 pub(crate) fn step_table(kind: &Kind, steps: u32) -> Result<Vec<u32>> {
     let schedule = kind.schedule();
-    let (gaussian, prior_precision): (Option<&GaussianInput>, f32) = match kind {
-        Kind::Continuous(k) => (Some(k.input()), prior(k.input())),
-        Kind::Discretised(k) => (Some(k.input()), prior(k.input())),
-        Kind::Discrete(k) => (None, prior(k.input())),
-    };
-    let mut precision = prior_precision;
+    let gaussian = kind.gaussian_input();
+    let (_, (_, mut precision)) = kind.input_width_and_prior();
     let mut words = Vec::with_capacity((steps as usize + 1) * ENTRY_WORDS);
     for i in 1..=steps + 1 {
         let (t, alpha) = if i <= steps {
@@ -40,8 +35,4 @@ pub(crate) fn step_table(kind: &Kind, steps: u32) -> Result<Vec<u32>> {
         precision += alpha;
     }
     Ok(words)
-}
-
-fn prior<B: BayesianFlow<f32>>(flow: &B) -> f32 {
-    flow.prior().1
 }

@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{BfnError, Result};
-use crate::flow::{AccuracySchedule, Continuous, Discrete, Discretised};
+use crate::flow::gaussian_input::GaussianInput;
+use crate::flow::{AccuracySchedule, BayesianFlow, Continuous, Discrete, Discretised};
 
 /// How the variables of one example are arranged: `height` × `width` tokens (a sequence has height 1), each
 /// holding `channels` variables (RGBA pixels have 4). Variables are stored token-major, channels innermost.
@@ -85,6 +86,32 @@ impl Kind {
             Kind::Continuous(k) => k.input().schedule(),
             Kind::Discretised(k) => k.input().schedule(),
             Kind::Discrete(k) => k.input().schedule(),
+        }
+    }
+
+    /// The Gaussian input side that continuous and discretised data share; `None` for discrete data.
+    pub fn gaussian_input(&self) -> Option<&GaussianInput> {
+        match self {
+            Kind::Continuous(k) => Some(k.input()),
+            Kind::Discretised(k) => Some(k.input()),
+            Kind::Discrete(_) => None,
+        }
+    }
+
+    /// θ values per variable (K for discrete data, μ alone otherwise) and the prior's (θ value, precision).
+    pub fn input_width_and_prior(&self) -> (usize, (f32, f32)) {
+        match self {
+            Kind::Discrete(k) => (
+                BayesianFlow::<f32>::input_width(k.input()),
+                BayesianFlow::<f32>::prior(k.input()),
+            ),
+            _ => {
+                let input = self.gaussian_input().expect("continuous or discretised");
+                (
+                    BayesianFlow::<f32>::input_width(input),
+                    BayesianFlow::<f32>::prior(input),
+                )
+            }
         }
     }
 }
