@@ -22,7 +22,10 @@ fn main() {
             BfnPlugin,
         ))
         .add_systems(Startup, setup)
-        .add_systems(Update, (common::show_previews, spawn_tiles, another_map))
+        .add_systems(
+            Update,
+            (common::show_previews, spawn_tiles, common::reseed_on_space),
+        )
         .run();
 }
 
@@ -61,14 +64,6 @@ fn spawn_tiles(
                     ),
                 ));
             }
-        }
-    }
-}
-
-fn another_map(keys: Res<ButtonInput<KeyCode>>, mut generators: Query<&mut BfnGenerator>) {
-    if keys.just_pressed(KeyCode::Space) {
-        for mut generator in &mut generators {
-            generator.seed += 1;
         }
     }
 }

@@ -18,7 +18,14 @@ fn main() {
             BfnPlugin,
         ))
         .add_systems(Startup, setup)
-        .add_systems(Update, (common::show_previews, spawn_sprites, more))
+        .add_systems(
+            Update,
+            (
+                common::show_previews,
+                spawn_sprites,
+                common::reseed_on_space,
+            ),
+        )
         .run();
 }
 
@@ -51,14 +58,6 @@ fn spawn_sprites(
                 Transform::from_xyz(-315.0 + i as f32 * 90.0, -80.0, 0.0)
                     .with_scale(Vec3::splat(5.0)),
             ));
-        }
-    }
-}
-
-fn more(keys: Res<ButtonInput<KeyCode>>, mut generators: Query<&mut BfnGenerator>) {
-    if keys.just_pressed(KeyCode::Space) {
-        for mut generator in &mut generators {
-            generator.seed += 1;
         }
     }
 }

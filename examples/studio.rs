@@ -19,7 +19,9 @@ use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 use bevy_bfn::net::content::png_bytes;
 use bevy_bfn::plugin::panels::BfnPanelsPlugin;
-use bevy_bfn::plugin::{BfnFinished, BfnGenerator, BfnOutput, BfnPlugin, BfnProgress, BfnWatch};
+use bevy_bfn::plugin::{
+    BfnFinished, BfnGenerator, BfnOutput, BfnPlugin, BfnProgress, BfnWatch, RgbaImage,
+};
 
 /// What to run, from the command line.
 #[derive(Resource, Clone, Debug)]
@@ -171,44 +173,49 @@ fn write_results(
             BfnOutput::Tiles(_) | BfnOutput::Strings(_) => {
                 std::fs::write(options.out.join(format!("{name}.txt")), text)?;
             }
-            BfnOutput::Images(images) => {
-                let (width, height) = (images[0].width * images.len(), images[0].height);
-                let mut rgba = vec![0u8; width * height * 4];
-                for (e, image) in images.iter().enumerate() {
-                    for y in 0..height {
-                        let row = &image.rgba[y * image.width * 4..(y + 1) * image.width * 4];
-                        let at = (y * width + e * image.width) * 4;
-                        rgba[at..at + row.len()].copy_from_slice(row);
-                    }
-                }
-                std::fs::write(
-                    options.out.join(format!("{name}.png")),
-                    png_bytes(width, height, &rgba)?,
-                )?;
-            }
+            BfnOutput::Images(images) => write_side_by_side(&options, name, images)?,
             BfnOutput::HeightFields(fields) => {
                 let (low, high) = fields
                     .iter()
                     .flat_map(|f| f.heights.iter().copied())
                     .fold((f32::MAX, f32::MIN), |(l, h), v| (l.min(v), h.max(v)));
-                let (width, height) = (fields[0].width * fields.len(), fields[0].height);
-                let mut rgba = vec![255u8; width * height * 4];
-                for (e, field) in fields.iter().enumerate() {
-                    for (p, &h) in field.heights.iter().enumerate() {
-                        let (y, x) = (p / field.width, p % field.width);
-                        let grey = ((h - low) / (high - low).max(1e-6) * 255.0) as u8;
-                        let at = (y * width + e * field.width + x) * 4;
-                        rgba[at..at + 3].copy_from_slice(&[grey; 3]);
-                    }
-                }
-                std::fs::write(
-                    options.out.join(format!("{name}.png")),
-                    png_bytes(width, height, &rgba)?,
-                )?;
+                let grey: Vec<RgbaImage> = fields
+                    .iter()
+                    .map(|field| RgbaImage {
+                        width: field.width,
+                        height: field.height,
+                        rgba: field
+                            .heights
+                            .iter()
+                            .flat_map(|&h| {
+                                let g = ((h - low) / (high - low).max(1e-6) * 255.0) as u8;
+                                [g, g, g, 255]
+                            })
+                            .collect(),
+                    })
+                    .collect();
+                write_side_by_side(&options, name, &grey)?;
             }
         }
     }
     Ok(())
+}
+
+/// Writes `name.png` with the images of a batch side by side.
+fn write_side_by_side(options: &Options, name: &str, images: &[RgbaImage]) -> std::io::Result<()> {
+    let (width, height) = (images[0].width * images.len(), images[0].height);
+    let mut rgba = vec![0u8; width * height * 4];
+    for (e, image) in images.iter().enumerate() {
+        for y in 0..height {
+            let row = &image.rgba[y * image.width * 4..(y + 1) * image.width * 4];
+            let at = (y * width + e * image.width) * 4;
+            rgba[at..at + row.len()].copy_from_slice(row);
+        }
+    }
+    std::fs::write(
+        options.out.join(format!("{name}.png")),
+        png_bytes(width, height, &rgba)?,
+    )
 }
 
 /// A result as text: maps as glyphs, names as lines, images and heights by their size.

@@ -18,7 +18,10 @@ fn main() {
             BfnPlugin,
         ))
         .add_systems(Startup, setup)
-        .add_systems(Update, (common::show_previews, spawn_cells, new_terrain))
+        .add_systems(
+            Update,
+            (common::show_previews, spawn_cells, common::reseed_on_space),
+        )
         .run();
 }
 
@@ -75,14 +78,6 @@ fn spawn_cells(
                     ),
                 ));
             }
-        }
-    }
-}
-
-fn new_terrain(keys: Res<ButtonInput<KeyCode>>, mut generators: Query<&mut BfnGenerator>) {
-    if keys.just_pressed(KeyCode::Space) {
-        for mut generator in &mut generators {
-            generator.seed += 1;
         }
     }
 }

@@ -1,8 +1,6 @@
 //! A sampling job: one generator's state on the GPU (θ, the step counter, the network's activations), allocated
 //! once, advanced by recording steps into the caller's command encoder.
 
-use std::sync::mpsc;
-
 use crate::error::BfnError;
 use crate::flow::accuracy_schedule::check_steps;
 use crate::gpu::device::checked;
@@ -10,7 +8,7 @@ use crate::gpu::error::GpuError;
 use crate::gpu::kernel::{Dispatch, bytes_of, grid, storage, storage_with};
 use crate::gpu::model::{GpuModel, check_binding};
 use crate::gpu::network::{NetworkInputs, NetworkPass};
-use crate::gpu::read_back::{PendingMap, mapped_words};
+use crate::gpu::read_back::PendingMap;
 use crate::gpu::step_table::{ENTRY_WORDS, step_table};
 use crate::gpu::step_timer::StepTimer;
 use crate::net::{Kind, Samples};
@@ -423,19 +421,13 @@ fn read_words(
     });
     encoder.copy_buffer_to_buffer(buffer, 0, staging, 0, size);
     queue.submit([encoder.finish()]);
-    let (sender, receiver) = mpsc::channel();
-    staging
-        .slice(..size)
-        .map_async(wgpu::MapMode::Read, move |result| {
-            // The receiver waits below; a send can only fail if it is gone, and then nobody needs the answer.
-            let _ = sender.send(result);
-        });
+    let pending = PendingMap::request(staging, size);
     device
         .poll(wgpu::PollType::wait_indefinitely())
         .map_err(|e| GpuError::DeviceLost(e.to_string()))?;
-    receiver
-        .recv()
-        .map_err(|e| GpuError::DeviceLost(e.to_string()))?
-        .map_err(|e| GpuError::DeviceLost(e.to_string()))?;
-    Ok(mapped_words(staging, size))
+    pending.try_words(staging).unwrap_or_else(|| {
+        Err(GpuError::DeviceLost(
+            "the device finished without answering the read-back".into(),
+        ))
+    })
 }

@@ -4,14 +4,14 @@
 use crate::gpu::error::GpuError;
 use crate::gpu::kernel::{Kernel, shader_module, storage_with, uniform_with};
 use crate::gpu::{Dispatch, GpuModel, SamplingJob};
-use crate::net::KindConfig;
 use crate::net::content::palette;
+use crate::net::{KindConfig, ModelConfig};
 
 const SOURCE: &str = include_str!("../../shaders/preview.wgsl");
 
 /// The texture size a job's preview needs: the examples' pixels side by side, `[width, height]`.
-pub fn preview_size(model: &GpuModel, batch: usize) -> [u32; 2] {
-    let image = model.config().pixel_layout();
+pub fn preview_size(config: &ModelConfig, batch: usize) -> [u32; 2] {
+    let image = config.pixel_layout();
     [(image.width * batch) as u32, image.height as u32]
 }
 
@@ -26,7 +26,7 @@ pub fn preview_dispatch(
     let config = model.config();
     let image = config.pixel_layout();
     let batch = job.settings().batch;
-    let [width, height] = preview_size(model, batch);
+    let [width, height] = preview_size(config, batch);
     let discrete = matches!(config.kind, KindConfig::Discrete { .. });
     let (channels, per_texel) = match config.kind {
         KindConfig::Discrete { classes, .. } => (classes, 1),

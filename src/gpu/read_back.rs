@@ -39,7 +39,7 @@ impl PendingMap {
 }
 
 /// The first `size` bytes of a mapped buffer as words; unmaps it.
-pub(crate) fn mapped_words(buffer: &wgpu::Buffer, size: u64) -> Vec<u32> {
+fn mapped_words(buffer: &wgpu::Buffer, size: u64) -> Vec<u32> {
     let words = buffer
         .slice(..size)
         .get_mapped_range()

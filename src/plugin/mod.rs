@@ -41,6 +41,8 @@ use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat, T
 use bevy::render::renderer::RenderGraph;
 use bevy::render::{ExtractSchedule, Render, RenderApp, RenderSystems};
 
+use crate::gpu::preview_size;
+
 pub use asset::{BfnModel, BfnModelLoader};
 pub use generator::{BfnFinished, BfnGenerator, BfnPreview, BfnProgress, BfnWatch};
 pub use output::{BfnOutput, HeightField, RgbaImage, TileGrid};
@@ -104,10 +106,10 @@ fn attach_previews(
         let Some(model) = models.get(&generator.model) else {
             continue;
         };
-        let pixels = model.weights.config().pixel_layout();
+        let [width, height] = preview_size(model.weights.config(), generator.batch.max(1));
         let size = Extent3d {
-            width: (pixels.width * generator.batch.max(1)) as u32,
-            height: pixels.height as u32,
+            width,
+            height,
             depth_or_array_layers: 1,
         };
         if progress.steps != generator.steps {

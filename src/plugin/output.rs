@@ -119,12 +119,7 @@ impl BfnOutput {
                         .map(|e| TileGrid {
                             width: image.width,
                             height: image.height,
-                            tiles: (0..image.height * image.width)
-                                .map(|p| {
-                                    let (r, c) = (p / image.width, p % image.width);
-                                    classes[e * per_example + config.variable_of_pixel(r, c, 0)]
-                                })
-                                .collect(),
+                            tiles: pixel_values(config, classes, e).collect(),
                             legend: Arc::clone(&legend),
                         })
                         .collect(),
@@ -139,13 +134,8 @@ impl BfnOutput {
                         .map(|e| HeightField {
                             width: image.width,
                             height: image.height,
-                            heights: (0..image.height * image.width)
-                                .map(|p| {
-                                    let (r, c) = (p / image.width, p % image.width);
-                                    values[e * per_example + config.variable_of_pixel(r, c, 0)]
-                                        * scale
-                                        + offset
-                                })
+                            heights: pixel_values(config, values, e)
+                                .map(|v| v * scale + offset)
                                 .collect(),
                         })
                         .collect(),
@@ -162,4 +152,16 @@ impl BfnOutput {
             ),
         }
     }
+}
+
+/// The one channel of every pixel of example `example`, in row-major pixel order (patches unfolded).
+fn pixel_values<'a, T: Copy>(
+    config: &'a ModelConfig,
+    values: &'a [T],
+    example: usize,
+) -> impl Iterator<Item = T> + 'a {
+    let image = config.pixel_layout();
+    let first = example * config.layout.variables();
+    (0..image.height * image.width)
+        .map(move |p| values[first + config.variable_of_pixel(p / image.width, p % image.width, 0)])
 }
