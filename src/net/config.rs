@@ -100,18 +100,13 @@ impl Kind {
 
     /// θ values per variable (K for discrete data, μ alone otherwise) and the prior's (θ value, precision).
     pub fn input_width_and_prior(&self) -> (usize, (f32, f32)) {
+        fn of<B: BayesianFlow<f32>>(input: &B) -> (usize, (f32, f32)) {
+            (input.input_width(), input.prior())
+        }
         match self {
-            Kind::Discrete(k) => (
-                BayesianFlow::<f32>::input_width(k.input()),
-                BayesianFlow::<f32>::prior(k.input()),
-            ),
-            _ => {
-                let input = self.gaussian_input().expect("continuous or discretised");
-                (
-                    BayesianFlow::<f32>::input_width(input),
-                    BayesianFlow::<f32>::prior(input),
-                )
-            }
+            Kind::Continuous(k) => of(k.input()),
+            Kind::Discretised(k) => of(k.input()),
+            Kind::Discrete(k) => of(k.input()),
         }
     }
 }
