@@ -266,6 +266,11 @@ fn temp_dir(name: &str) -> PathBuf {
 
 /// A tiny run on the real digits: 2 blocks of width 16.
 fn tiny_digits(dir: &std::path::Path, steps: u32) -> TrainConfig {
+    TrainConfig::load(&tiny_digits_file(dir, steps, "")).unwrap()
+}
+
+/// The tiny run's configuration file, with `extra` lines added to `[training]`.
+fn tiny_digits_file(dir: &std::path::Path, steps: u32, extra: &str) -> PathBuf {
     let text = format!(
         r#"
 name = "tiny-digits"
@@ -290,12 +295,13 @@ ema_decay = 0.9
 loss = "continuous"
 seed = 7
 checkpoint_every = 1000
+{extra}
 "#,
         dir.join("tiny.safetensors").display()
     );
     let path = dir.join("tiny.toml");
     std::fs::write(&path, text).unwrap();
-    TrainConfig::load(&path).unwrap()
+    path
 }
 
 #[test]
@@ -331,7 +337,8 @@ fn a_tiny_model_learns_the_digits() {
 #[test]
 fn a_resumed_run_ends_with_the_same_weights() {
     let dir = temp_dir("resume");
-    let config = tiny_digits(&dir, 12);
+    // Tail averaging from step 3, so that the checkpoint of step 5 carries a tail mean to restore.
+    let config = TrainConfig::load(&tiny_digits_file(&dir, 12, "average_from = 3")).unwrap();
     let data = load(&config.data).unwrap();
     let mut straight = Trainer::new(config.clone(), data.clone()).unwrap();
     straight.run(12, |_| {}).unwrap();
@@ -349,6 +356,53 @@ fn a_resumed_run_ends_with_the_same_weights() {
         expected,
         "resume equals uninterrupted, bit for bit"
     );
+}
+
+#[test]
+fn the_tail_mean_starts_at_average_from() {
+    let dir = temp_dir("tail");
+    let data = load(&tiny_digits(&dir, 8).data).unwrap();
+    let weights = |extra: &str| {
+        let config = TrainConfig::load(&tiny_digits_file(&dir, 8, extra)).unwrap();
+        let mut trainer = Trainer::new(config, data.clone()).unwrap();
+        trainer.run(8, |_| {}).unwrap();
+        trainer.model_weights().unwrap()
+    };
+    let moving_average = weights("");
+    assert_eq!(
+        weights("average_from = 8"),
+        moving_average,
+        "a mean over the last step alone is that step's moving average"
+    );
+    let tail = weights("average_from = 4");
+    let name = "transformer.h.0.attn.c_attn.weight";
+    let (a, b) = (
+        &tail.tensors()[name].values,
+        &moving_average.tensors()[name].values,
+    );
+    assert!(
+        a.iter().zip(b).any(|(x, y)| x != y),
+        "a mean over steps 4..=8 differs from the last moving average"
+    );
+}
+
+#[test]
+fn training_settings_out_of_range_are_refused_by_name() {
+    let dir = temp_dir("settings");
+    for (extra, expected) in [
+        (
+            "average_from = 0",
+            "training.average_from must lie in 1..=8",
+        ),
+        (
+            "average_from = 9",
+            "training.average_from must lie in 1..=8",
+        ),
+        ("dropout = 1.5", "training.dropout must lie in [0, 1)"),
+    ] {
+        let e = TrainConfig::load(&tiny_digits_file(&dir, 8, extra)).expect_err(extra);
+        assert!(e.to_string().contains(expected), "{extra}: {e}");
+    }
 }
 
 #[test]

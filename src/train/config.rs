@@ -84,6 +84,12 @@ pub struct TrainingSection {
     pub grad_clip: f64,
     /// Decay of the exponential moving average of the weights that is saved as the model.
     pub ema_decay: f64,
+    /// When set, the saved model is the mean of the moving average over every step from this one to the end
+    /// (tail averaging, as stochastic weight averaging does): once a long cosine run has levelled off, its
+    /// moving average still wanders with the last thousand steps' batches, and the mean over the plateau
+    /// generalises a little better than any one point of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub average_from: Option<u32>,
     /// Dropout rate while training (default 0), nanoGPT's places; see [`crate::net::gpt::Dropout`].
     #[serde(default)]
     pub dropout: f32,
@@ -139,6 +145,14 @@ impl TrainConfig {
             return Err(
                 "training.grad_clip must be positive and training.weight_decay not negative".into(),
             );
+        }
+        if let Some(from) = t.average_from
+            && !(1..=t.steps).contains(&from)
+        {
+            return Err(format!(
+                "training.average_from must lie in 1..={} (the run's steps), got {from}",
+                t.steps
+            ));
         }
         if !(0.0..1.0).contains(&t.dropout) {
             return Err(format!(

@@ -1,5 +1,5 @@
 //! AdamW with decoupled weight decay, global gradient-norm clipping and an exponential moving average of the
-//! weights: the official BFN training recipe. Written here rather than taken from candle-nn because its state
+//! weights (the official BFN training recipe), optionally averaged again over the run's tail. Written here rather than taken from candle-nn because its state
 //! (moments, step, averaged weights) must go into checkpoints for a resumed run to continue exactly.
 
 use candle_core::backprop::GradStore;
@@ -20,7 +20,30 @@ pub struct Slot {
     pub v: Tensor,
     /// Moving average of the parameter.
     pub ema: Tensor,
+    /// Mean of `ema` over the steps since `average_from`, once that step is reached.
+    pub tail: Option<Tensor>,
     decays: bool,
+}
+
+impl Slot {
+    /// The weights a model file gets: the tail mean once there is one, the moving average before.
+    pub fn averaged(&self) -> &Tensor {
+        self.tail.as_ref().unwrap_or(&self.ema)
+    }
+}
+
+/// A checkpoint's state of one parameter.
+pub struct SlotState {
+    /// The parameter.
+    pub param: Tensor,
+    /// First moment.
+    pub m: Tensor,
+    /// Second moment.
+    pub v: Tensor,
+    /// Moving average.
+    pub ema: Tensor,
+    /// Tail mean, present once the run has passed `average_from`.
+    pub tail: Option<Tensor>,
 }
 
 /// The optimiser over every parameter of a [`VarMap`], in name order (so that runs are reproducible).
@@ -30,6 +53,7 @@ pub struct Optimizer {
     weight_decay: f64,
     grad_clip: f64,
     ema_decay: f64,
+    average_from: Option<u32>,
     /// Optimiser steps taken.
     pub step: u32,
 }
@@ -53,6 +77,7 @@ impl Optimizer {
                     m: var.zeros_like()?,
                     v: var.zeros_like()?,
                     ema: var.as_tensor().copy()?.detach(),
+                    tail: None,
                     name,
                     var,
                     decays,
@@ -65,6 +90,7 @@ impl Optimizer {
             weight_decay: settings.weight_decay,
             grad_clip: settings.grad_clip,
             ema_decay: settings.ema_decay,
+            average_from: settings.average_from,
             step: 0,
         })
     }
@@ -74,16 +100,27 @@ impl Optimizer {
         &self.slots
     }
 
-    /// Restores a checkpoint's state: `state(name)` gives (parameter, m, v, ema) for every parameter.
+    /// Whether the state after `step` steps includes a tail mean.
+    pub fn has_tail(&self, step: u32) -> bool {
+        self.average_from.is_some_and(|from| step >= from)
+    }
+
+    /// Restores a checkpoint's state: `state(name)` gives every parameter's.
     pub fn restore(
         &mut self,
         step: u32,
-        mut state: impl FnMut(&str) -> Result<[Tensor; 4]>,
+        mut state: impl FnMut(&str) -> Result<SlotState>,
     ) -> Result<()> {
         for slot in &mut self.slots {
-            let [param, m, v, ema] = state(&slot.name)?;
+            let SlotState {
+                param,
+                m,
+                v,
+                ema,
+                tail,
+            } = state(&slot.name)?;
             slot.var.set(&param)?;
-            (slot.m, slot.v, slot.ema) = (m, v, ema);
+            (slot.m, slot.v, slot.ema, slot.tail) = (m, v, ema, tail);
         }
         self.step = step;
         Ok(())
@@ -111,6 +148,11 @@ impl Optimizer {
         // The average warms up as (1 + s)/(10 + s) so that short runs are not dominated by the initial weights.
         let s = f64::from(self.step);
         let ema_decay = self.ema_decay.min((1.0 + s) / (10.0 + s));
+        // The tail mean as a running mean: its count follows from the step, so a checkpoint needs only the mean.
+        let tail_count = self
+            .average_from
+            .filter(|&from| self.step >= from)
+            .map(|from| f64::from(self.step - from + 1));
         // Everything here is detached: gradients and parameters carry their autograd history, and the moments
         // and averages built from them would otherwise chain every step's graph to the next (the first digits
         // run grew to 24 GiB this way before the kernel killed it).
@@ -130,6 +172,10 @@ impl Optimizer {
             let next = ((slot.var.as_tensor().detach() * decay)? - (update * lr)?)?;
             slot.var.set(&next)?;
             slot.ema = ((&slot.ema * ema_decay)? + (next * (1.0 - ema_decay))?)?;
+            if let Some(count) = tail_count {
+                let mean = slot.tail.as_ref().unwrap_or(&slot.ema);
+                slot.tail = Some((mean + ((&slot.ema - mean)? / count)?)?);
+            }
         }
         Ok(norm)
     }

@@ -20,7 +20,7 @@ use crate::net::{Kind, ModelConfig, Weights, WeightsError};
 use crate::train::config::{LossConfig, TrainConfig};
 use crate::train::dataset::{Dataset, Examples};
 use crate::train::loss::{LossSpec, Target, loss};
-use crate::train::optimizer::{Optimizer, learning_rate};
+use crate::train::optimizer::{Optimizer, SlotState, learning_rate};
 
 const CHECKPOINT_FORMAT: &str = "bevy_bfn-checkpoint";
 
@@ -260,11 +260,11 @@ impl Trainer {
         ))
     }
 
-    /// The model as it would be saved now: the moving average of the weights.
+    /// The model as it would be saved now: the moving average of the weights, or its tail mean.
     pub fn model_weights(&self) -> Result<Weights, TrainError> {
         let mut tensors = BTreeMap::new();
         for slot in self.optimizer.slots() {
-            tensors.insert(slot.name.clone(), tensor_data(&slot.ema)?);
+            tensors.insert(slot.name.clone(), tensor_data(slot.averaged())?);
         }
         let mut weights = weights_from_varmap(&self.model, &self.varmap)?
             .tensors()
@@ -291,7 +291,8 @@ impl Trainer {
         Ok(self.model_weights()?.save(&self.config.output)?)
     }
 
-    /// Writes the checkpoint: parameters, moments, averages, the step and the configuration, atomically.
+    /// Writes the checkpoint: parameters, moments, averages (and tail means), the step and the configuration,
+    /// atomically.
     pub fn save_checkpoint(&self) -> Result<(), TrainError> {
         let mut tensors = BTreeMap::new();
         for slot in self.optimizer.slots() {
@@ -302,6 +303,9 @@ impl Trainer {
             tensors.insert(format!("adam_m/{}", slot.name), tensor_data(&slot.m)?);
             tensors.insert(format!("adam_v/{}", slot.name), tensor_data(&slot.v)?);
             tensors.insert(format!("ema/{}", slot.name), tensor_data(&slot.ema)?);
+            if let Some(tail) = &slot.tail {
+                tensors.insert(format!("tail/{}", slot.name), tensor_data(tail)?);
+            }
         }
         let metadata = HashMap::from([
             ("format".to_owned(), CHECKPOINT_FORMAT.to_owned()),
@@ -353,6 +357,7 @@ impl Trainer {
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| fail("no step".into()))?;
         let device = self.device.clone();
+        let has_tail = self.optimizer.has_tail(step);
         let get = |kind: &str, name: &str| -> candle_core::Result<Tensor> {
             let t = tensors
                 .get(&format!("{kind}/{name}"))
@@ -361,12 +366,13 @@ impl Trainer {
         };
         self.optimizer
             .restore(step, |name| {
-                Ok([
-                    get("param", name)?,
-                    get("adam_m", name)?,
-                    get("adam_v", name)?,
-                    get("ema", name)?,
-                ])
+                Ok(SlotState {
+                    param: get("param", name)?,
+                    m: get("adam_m", name)?,
+                    v: get("adam_v", name)?,
+                    ema: get("ema", name)?,
+                    tail: has_tail.then(|| get("tail", name)).transpose()?,
+                })
             })
             .map_err(|e| fail(e.to_string()))?;
         Ok(())
