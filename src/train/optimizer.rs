@@ -1,6 +1,7 @@
 //! AdamW with decoupled weight decay, global gradient-norm clipping and an exponential moving average of the
-//! weights (the official BFN training recipe), optionally averaged again over the run's tail. Written here rather than taken from candle-nn because its state
-//! (moments, step, averaged weights) must go into checkpoints for a resumed run to continue exactly.
+//! weights (the official BFN training recipe), optionally averaged again over the run's tail. Written here rather
+//! than taken from candle-nn because its state (moments, step, averaged weights) must go into checkpoints for a
+//! resumed run to continue exactly.
 
 use candle_core::backprop::GradStore;
 use candle_core::{Result, Tensor, Var};
