@@ -101,9 +101,12 @@ impl Optimizer {
         &self.slots
     }
 
-    /// Whether the state after `step` steps includes a tail mean.
-    pub fn has_tail(&self, step: u32) -> bool {
-        self.average_from.is_some_and(|from| step >= from)
+    /// How many moving averages the tail mean holds after `step` steps; none before `average_from`. The count
+    /// follows from the step, so a checkpoint needs only the mean.
+    pub fn tail_length(&self, step: u32) -> Option<u32> {
+        self.average_from
+            .filter(|&from| step >= from)
+            .map(|from| step - from + 1)
     }
 
     /// Restores a checkpoint's state: `state(name)` gives every parameter's.
@@ -149,11 +152,7 @@ impl Optimizer {
         // The average warms up as (1 + s)/(10 + s) so that short runs are not dominated by the initial weights.
         let s = f64::from(self.step);
         let ema_decay = self.ema_decay.min((1.0 + s) / (10.0 + s));
-        // The tail mean as a running mean: its count follows from the step, so a checkpoint needs only the mean.
-        let tail_count = self
-            .average_from
-            .filter(|&from| self.step >= from)
-            .map(|from| f64::from(self.step - from + 1));
+        let tail_length = self.tail_length(self.step).map(f64::from);
         // Everything here is detached: gradients and parameters carry their autograd history, and the moments
         // and averages built from them would otherwise chain every step's graph to the next (the first digits
         // run grew to 24 GiB this way before the kernel killed it).
@@ -173,7 +172,8 @@ impl Optimizer {
             let next = ((slot.var.as_tensor().detach() * decay)? - (update * lr)?)?;
             slot.var.set(&next)?;
             slot.ema = ((&slot.ema * ema_decay)? + (next * (1.0 - ema_decay))?)?;
-            if let Some(count) = tail_count {
+            // The tail mean as a running mean, starting from the first moving average it takes in.
+            if let Some(count) = tail_length {
                 let mean = slot.tail.as_ref().unwrap_or(&slot.ema);
                 slot.tail = Some((mean + ((&slot.ema - mean)? / count)?)?);
             }

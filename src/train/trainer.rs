@@ -357,7 +357,7 @@ impl Trainer {
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| fail("no step".into()))?;
         let device = self.device.clone();
-        let has_tail = self.optimizer.has_tail(step);
+        let has_tail = self.optimizer.tail_length(step).is_some();
         let get = |kind: &str, name: &str| -> candle_core::Result<Tensor> {
             let t = tensors
                 .get(&format!("{kind}/{name}"))
