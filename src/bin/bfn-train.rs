@@ -82,7 +82,8 @@ enum Command {
         /// The configuration.
         #[arg(long)]
         config: PathBuf,
-        /// Number of examples, from the start of the held-out split.
+        /// Number of examples, spread evenly over the held-out split (whose neighbours can be near-copies:
+        /// terrain crops overlap).
         #[arg(long, default_value_t = 32)]
         count: usize,
         /// The sheet to write.
@@ -233,11 +234,20 @@ fn data_sheet(config_path: PathBuf, count: usize, out: PathBuf) -> Result<(), An
     let (data, model) = config.prepare(load(&config.data)?)?;
     let count = count.min(data.test_count);
     let per_example = data.layout.variables();
-    let range = (data.count - data.test_count) * per_example
-        ..(data.count - data.test_count + count) * per_example;
+    let first_test = data.count - data.test_count;
+    let starts: Vec<usize> = (0..count)
+        .map(|i| (first_test + i * data.test_count / count) * per_example)
+        .collect();
+    fn picked<T: Copy>(all: &[T], starts: &[usize], per_example: usize) -> Vec<T> {
+        starts
+            .iter()
+            .flat_map(|&start| &all[start..start + per_example])
+            .copied()
+            .collect()
+    }
     let examples = match &data.examples {
-        Examples::Values(v) => Samples::Values(v[range].to_vec()),
-        Examples::Classes(c) => Samples::Classes(c[range].to_vec()),
+        Examples::Values(v) => Samples::Values(picked(v, &starts, per_example)),
+        Examples::Classes(c) => Samples::Classes(picked(c, &starts, per_example)),
     };
     write_sheet(&model, &examples, &out)?;
     eprintln!(
