@@ -337,8 +337,10 @@ fn a_tiny_model_learns_the_digits() {
 #[test]
 fn a_resumed_run_ends_with_the_same_weights() {
     let dir = temp_dir("resume");
-    // Tail averaging from step 3, so that the checkpoint of step 5 carries a tail mean to restore.
-    let config = TrainConfig::load(&tiny_digits_file(&dir, 12, "average_from = 3")).unwrap();
+    // Tail averaging from step 3, so that the checkpoint of step 5 carries a tail mean to restore, and drawn
+    // symmetries, so that they too must be drawn again alike.
+    let extra = "average_from = 3\naugment = \"dihedral\"";
+    let config = TrainConfig::load(&tiny_digits_file(&dir, 12, extra)).unwrap();
     let data = load(&config.data).unwrap();
     let mut straight = Trainer::new(config.clone(), data.clone()).unwrap();
     straight.run(12, |_| {}).unwrap();
@@ -387,6 +389,27 @@ fn the_tail_mean_starts_at_average_from() {
 }
 
 #[test]
+fn augmented_runs_train_on_the_symmetric_images_and_none_changes_nothing() {
+    let dir = temp_dir("augment");
+    let data = load(&tiny_digits(&dir, 6).data).unwrap();
+    let weights = |extra: &str| {
+        let config = TrainConfig::load(&tiny_digits_file(&dir, 6, extra)).unwrap();
+        let mut trainer = Trainer::new(config, data.clone()).unwrap();
+        trainer.run(6, |_| {}).unwrap();
+        trainer.model_weights().unwrap()
+    };
+    let plain = weights("");
+    assert_eq!(
+        weights("augment = \"none\""),
+        plain,
+        "no symmetries draws exactly what a run without the setting draws"
+    );
+    for group in ["mirror", "dihedral"] {
+        assert_ne!(weights(&format!("augment = \"{group}\"")), plain, "{group}");
+    }
+}
+
+#[test]
 fn training_settings_out_of_range_are_refused_by_name() {
     let dir = temp_dir("settings");
     for (extra, expected) in [
@@ -399,6 +422,7 @@ fn training_settings_out_of_range_are_refused_by_name() {
             "training.average_from must lie in 1..=8",
         ),
         ("dropout = 1.5", "training.dropout must lie in [0, 1)"),
+        ("augment = \"rotate\"", "unknown variant `rotate`"),
     ] {
         let e = TrainConfig::load(&tiny_digits_file(&dir, 8, extra)).expect_err(extra);
         assert!(e.to_string().contains(expected), "{extra}: {e}");

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::net::{KindConfig, Layout, ModelConfig, NetworkConfig, Positions};
+use crate::train::augment::Augment;
 use crate::train::dataset::{DataSpec, Dataset, Examples};
 
 /// The whole file.
@@ -93,6 +94,10 @@ pub struct TrainingSection {
     /// Dropout rate while training (default 0), nanoGPT's places; see [`crate::net::gpt::Dropout`].
     #[serde(default)]
     pub dropout: f32,
+    /// Symmetries the data do not care about, applied to training examples (default none; see
+    /// [`Augment`]).
+    #[serde(default)]
+    pub augment: Augment,
     /// The loss.
     pub loss: LossConfig,
     /// Seed of every random draw of the run.

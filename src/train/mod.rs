@@ -1,6 +1,7 @@
 //! The trainer's side (feature `train`): datasets, the training loop, evaluation and sample sheets, behind the
 //! `bfn-train` binary.
 
+pub mod augment;
 pub mod config;
 pub mod dataset;
 pub mod datasets;

@@ -76,6 +76,8 @@ pub struct Trainer {
     optimizer: Optimizer,
     device: Device,
     rng: CounterRng,
+    /// The training symmetries as permutations of an example's variables, the identity first.
+    symmetries: Vec<Vec<usize>>,
 }
 
 impl Trainer {
@@ -91,6 +93,11 @@ impl Trainer {
             )));
         }
         let kind = model.validate()?;
+        let symmetries = config
+            .training
+            .augment
+            .permutations(&model)
+            .map_err(|e| TrainError::Setup(format!("{}: {e}", config.name)))?;
         let device = Device::Cpu;
         let varmap = initial_varmap(&model, config.training.seed, &device)?;
         let gpt = Gpt::new(
@@ -109,6 +116,7 @@ impl Trainer {
             optimizer,
             device,
             rng,
+            symmetries,
         })
     }
 
@@ -162,9 +170,13 @@ impl Trainer {
         let settings = &self.config.training;
         let batch = settings.batch;
         let train_count = (self.data.count - self.data.test_count) as u64;
-        let indices: Vec<usize> = (0..batch as u32)
+        // Each draw picks an example with its first word and the example's symmetry with its second.
+        let symmetries = self.symmetries.len() as u64;
+        let draws: Vec<(usize, usize)> = (0..batch as u32)
             .map(|b| {
-                ((u64::from(self.rng.bits(s, Stream::Output, b)[0]) * train_count) >> 32) as usize
+                let [example, symmetry] = self.rng.bits(s, Stream::Output, b);
+                let pick = |word: u32, count: u64| ((u64::from(word) * count) >> 32) as usize;
+                (pick(example, train_count), pick(symmetry, symmetries))
             })
             .collect();
         // Stratified times: one uniform shift of an even grid, so every batch covers [0, 1) evenly (a lower-
@@ -185,7 +197,7 @@ impl Trainer {
             LossConfig::Continuous => LossSpec::Continuous,
             LossConfig::Discrete { steps, draws } => LossSpec::Discrete { steps, draws },
         };
-        let (input, target) = self.batch_inputs(&indices, &t, s)?;
+        let (input, target) = self.batch_inputs(&draws, &t, s)?;
         let dropout = Dropout::new(settings.dropout, settings.seed, s);
         let output = self.gpt.forward_with_dropout(
             &self.gpt.network_input(&input)?,
@@ -203,23 +215,23 @@ impl Trainer {
     /// θ ~ p_F for the chosen examples at their times, as [batch, tokens, input width], and their data.
     fn batch_inputs(
         &self,
-        indices: &[usize],
+        draws: &[(usize, usize)],
         t: &[f32],
         step: u32,
     ) -> Result<(Tensor, Target), TrainError> {
         let layout = self.data.layout;
         let per_example = layout.variables();
-        let shape = Shape::new(indices.len(), per_example)?;
-        let dims = (indices.len(), layout.tokens());
+        let shape = Shape::new(draws.len(), per_example)?;
+        let dims = (draws.len(), layout.tokens());
         Ok(match (&self.kind, &self.data.examples) {
             (Kind::Continuous(k), Examples::Values(all)) => {
-                self.gaussian_batch(k, all, indices, shape, t, step)?
+                self.gaussian_batch(k, all, draws, shape, t, step)?
             }
             (Kind::Discretised(k), Examples::Values(all)) => {
-                self.gaussian_batch(k, all, indices, shape, t, step)?
+                self.gaussian_batch(k, all, draws, shape, t, step)?
             }
             (Kind::Discrete(k), Examples::Classes(all)) => {
-                let classes = gather(all, indices, per_example);
+                let classes = self.gather(all, draws);
                 let theta = bayesian_flow(k, &classes, shape, t, &self.rng, step)?;
                 let width = k.classes() as usize;
                 let input =
@@ -244,20 +256,32 @@ impl Trainer {
         &self,
         kind: &K,
         all: &[f32],
-        indices: &[usize],
+        draws: &[(usize, usize)],
         shape: Shape,
         t: &[f32],
         step: u32,
     ) -> Result<(Tensor, Target), TrainError> {
         let layout = self.data.layout;
-        let x: Vec<Datum<f32, K>> = gather(all, indices, layout.variables());
+        let x: Vec<Datum<f32, K>> = self.gather(all, draws);
         let theta = bayesian_flow(kind, &x, shape, t, &self.rng, step)?;
-        let dims = (indices.len(), layout.tokens(), layout.channels);
+        let dims = (draws.len(), layout.tokens(), layout.channels);
         let input = Tensor::from_slice(theta.values(), dims, &self.device)?;
         Ok((
             input,
             Target::Values(Tensor::from_vec(x, dims, &self.device)?),
         ))
+    }
+
+    /// The drawn examples, each seen through its drawn symmetry, concatenated.
+    fn gather<T: Copy>(&self, all: &[T], draws: &[(usize, usize)]) -> Vec<T> {
+        let per_example = self.data.layout.variables();
+        draws
+            .iter()
+            .flat_map(|&(example, symmetry)| {
+                let example = &all[example * per_example..(example + 1) * per_example];
+                self.symmetries[symmetry].iter().map(|&v| example[v])
+            })
+            .collect()
     }
 
     /// The model as it would be saved now: the moving average of the weights, or its tail mean.
@@ -377,11 +401,4 @@ impl Trainer {
             .map_err(|e| fail(e.to_string()))?;
         Ok(())
     }
-}
-
-fn gather<T: Copy>(all: &[T], indices: &[usize], per_example: usize) -> Vec<T> {
-    indices
-        .iter()
-        .flat_map(|&i| all[i * per_example..(i + 1) * per_example].iter().copied())
-        .collect()
 }
