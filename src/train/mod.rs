@@ -7,6 +7,7 @@ pub mod dataset;
 pub mod datasets;
 pub mod denoiser;
 pub mod eval;
+pub mod heap;
 pub mod loss;
 pub mod optimizer;
 pub mod sample_sheet;
