@@ -304,6 +304,18 @@ checkpoint_every = 1000
     path
 }
 
+/// Trains the tiny run for `steps` with `extra` lines in `[training]` and returns its model: the data are loaded
+/// once for every call.
+fn tiny_digits_run(dir: &std::path::Path, steps: u32) -> impl Fn(&str) -> Weights {
+    let data = load(&tiny_digits(dir, steps).data).unwrap();
+    move |extra| {
+        let config = TrainConfig::load(&tiny_digits_file(dir, steps, extra)).unwrap();
+        let mut trainer = Trainer::new(config, data.clone()).unwrap();
+        trainer.run(steps, |_| {}).unwrap();
+        trainer.model_weights().unwrap()
+    }
+}
+
 #[test]
 fn a_tiny_model_learns_the_digits() {
     let dir = temp_dir("learns");
@@ -363,13 +375,7 @@ fn a_resumed_run_ends_with_the_same_weights() {
 #[test]
 fn the_tail_mean_starts_at_average_from() {
     let dir = temp_dir("tail");
-    let data = load(&tiny_digits(&dir, 8).data).unwrap();
-    let weights = |extra: &str| {
-        let config = TrainConfig::load(&tiny_digits_file(&dir, 8, extra)).unwrap();
-        let mut trainer = Trainer::new(config, data.clone()).unwrap();
-        trainer.run(8, |_| {}).unwrap();
-        trainer.model_weights().unwrap()
-    };
+    let weights = tiny_digits_run(&dir, 8);
     let moving_average = weights("");
     assert_eq!(
         weights("average_from = 8"),
@@ -391,13 +397,7 @@ fn the_tail_mean_starts_at_average_from() {
 #[test]
 fn augmented_runs_train_on_the_symmetric_images_and_none_changes_nothing() {
     let dir = temp_dir("augment");
-    let data = load(&tiny_digits(&dir, 6).data).unwrap();
-    let weights = |extra: &str| {
-        let config = TrainConfig::load(&tiny_digits_file(&dir, 6, extra)).unwrap();
-        let mut trainer = Trainer::new(config, data.clone()).unwrap();
-        trainer.run(6, |_| {}).unwrap();
-        trainer.model_weights().unwrap()
-    };
+    let weights = tiny_digits_run(&dir, 6);
     let plain = weights("");
     assert_eq!(
         weights("augment = \"none\""),

@@ -74,6 +74,7 @@ impl Augment {
 mod tests {
     use super::*;
     use crate::net::{KindConfig, Layout, NetworkConfig, Positions};
+    use crate::train::dataset::{Dataset, Examples};
 
     fn model(height: usize, width: usize, channels: usize, patch: usize) -> ModelConfig {
         ModelConfig {
@@ -97,20 +98,22 @@ mod tests {
         }
     }
 
-    /// A 4 × 4 × 2 image in pixel order, every value distinct, and the same image cut into 2 × 2 patches.
-    fn image(model: &ModelConfig) -> (Vec<usize>, Vec<usize>) {
-        let pixels = model.pixel_layout();
-        let plain: Vec<usize> = (0..pixels.variables()).collect();
-        let mut patched = vec![0; plain.len()];
-        for r in 0..pixels.height {
-            for c in 0..pixels.width {
-                for k in 0..pixels.channels {
-                    patched[model.variable_of_pixel(r, c, k)] =
-                        plain[(r * pixels.width + c) * pixels.channels + k];
-                }
-            }
-        }
-        (plain, patched)
+    /// `pixels` (one example in pixel order) cut into `model`'s tokens by the trainer's own patching.
+    fn patched(model: &ModelConfig, pixels: &[usize]) -> Vec<usize> {
+        let data = Dataset {
+            layout: model.pixel_layout(),
+            count: 1,
+            examples: Examples::Values(pixels.iter().map(|&v| v as f32).collect()),
+            test_count: 0,
+            legend: Vec::new(),
+            bins: None,
+            normalisation: None,
+            provenance: String::new(),
+        };
+        let Examples::Values(values) = data.patched(model).unwrap().examples else {
+            unreachable!("values stay values")
+        };
+        values.into_iter().map(|v| v as usize).collect()
     }
 
     fn apply(permutation: &[usize], example: &[usize]) -> Vec<usize> {
@@ -165,17 +168,14 @@ mod tests {
     fn patched_examples_transform_as_their_pixels_do() {
         let plain = model(4, 4, 2, 1);
         let patched = model(4, 4, 2, 2);
-        let (pixels, tokens) = image(&patched);
+        let pixels: Vec<usize> = (0..32).collect();
         let on_pixels = Augment::Dihedral.permutations(&plain).unwrap();
         let on_tokens = Augment::Dihedral.permutations(&patched).unwrap();
         for (p, q) in on_pixels.iter().zip(&on_tokens) {
-            let transformed = apply(p, &pixels);
-            let mut expected = vec![0; transformed.len()];
-            for (v, &value) in transformed.iter().enumerate() {
-                let (pixel, k) = (v / 2, v % 2);
-                expected[patched.variable_of_pixel(pixel / 4, pixel % 4, k)] = value;
-            }
-            assert_eq!(apply(q, &tokens), expected);
+            assert_eq!(
+                apply(q, &self::patched(&patched, &pixels)),
+                self::patched(&patched, &apply(p, &pixels))
+            );
         }
     }
 

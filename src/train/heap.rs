@@ -4,8 +4,9 @@
 //! every intermediate result). With glibc's defaults, the free memory at the top of the heap is handed back to
 //! the kernel whenever it exceeds the trim threshold, and the next step faults every page of it in again:
 //! `perf` on the dungeon run put a fifth of the time in page faults and `brk`. Raising the trim threshold keeps
-//! that memory for the next step: the dungeon configuration (4 × 96, 256 tokens) goes from 0.47 to about 0.8
-//! steps/s on one core, with another run on the other (`docs/benchmarks.md`). Memory use stays at the peak of one step, which it reaches anyway.
+//! that memory for the next step: the dungeon configuration (4 × 96, 256 tokens) goes from 0.47 to 0.87 steps/s
+//! on one core, with another run on the other (`docs/benchmarks.md`). Memory use stays at the peak of one step,
+//! which it reaches anyway.
 
 /// Tells the C allocator to keep freed memory instead of returning it to the kernel after every step; call it
 /// once, before training. Does nothing where the allocator is not glibc's.

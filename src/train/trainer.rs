@@ -172,10 +172,10 @@ impl Trainer {
         let train_count = (self.data.count - self.data.test_count) as u64;
         // Each draw picks an example with its first word and the example's symmetry with its second.
         let symmetries = self.symmetries.len() as u64;
+        let pick = |word: u32, count: u64| ((u64::from(word) * count) >> 32) as usize;
         let draws: Vec<(usize, usize)> = (0..batch as u32)
             .map(|b| {
                 let [example, symmetry] = self.rng.bits(s, Stream::Output, b);
-                let pick = |word: u32, count: u64| ((u64::from(word) * count) >> 32) as usize;
                 (pick(example, train_count), pick(symmetry, symmetries))
             })
             .collect();
