@@ -410,6 +410,106 @@ fn augmented_runs_train_on_the_symmetric_images_and_none_changes_nothing() {
 }
 
 #[test]
+fn a_fine_tuning_run_starts_from_its_init_model_and_refuses_another_network() {
+    let dir = temp_dir("init");
+    let config = tiny_digits(&dir, 30);
+    let data = load(&config.data).unwrap();
+    let mut fresh_losses = Vec::new();
+    let mut base = Trainer::new(config, data.clone()).unwrap();
+    base.run(30, |p| fresh_losses.push(p.loss)).unwrap();
+    let init = dir.join("base.safetensors");
+    std::fs::rename(dir.join("tiny.safetensors"), &init).unwrap();
+    let trained = Weights::load(&init).unwrap();
+
+    let extra = format!("init = '{}'", init.display());
+    let config = TrainConfig::load(&tiny_digits_file(&dir, 30, &extra)).unwrap();
+    let mut tuned = Trainer::new(config.clone(), data.clone()).unwrap();
+    let start = tuned.model_weights().unwrap();
+    assert_eq!(
+        start.tensors(),
+        trained.tensors(),
+        "step 0 is the init model"
+    );
+    assert!(
+        start.config().provenance.contains("base.safetensors"),
+        "{}",
+        start.config().provenance
+    );
+    let mut tuned_losses = Vec::new();
+    tuned.run(5, |p| tuned_losses.push(p.loss)).unwrap();
+    let mean = |xs: &[f32]| xs.iter().sum::<f32>() / xs.len() as f32;
+    let (tuned, fresh_start, fresh_end) = (
+        mean(&tuned_losses),
+        mean(&fresh_losses[..5]),
+        mean(&fresh_losses[25..]),
+    );
+    assert!(
+        (tuned - fresh_end).abs() < (tuned - fresh_start).abs(),
+        "fine-tuning goes on from where the first run ended ({fresh_end}), not from its start \
+         ({fresh_start}): {tuned}"
+    );
+
+    let mut wider = config;
+    wider.model.width = 24;
+    let e = Trainer::new(wider, data).err().expect("refused");
+    assert!(e.to_string().contains("another network"), "{e}");
+}
+
+/// Each shipped model is what its configuration makes: the network and data the file records are the
+/// configuration's, and a configuration that fine-tunes starts from the output of another shipped configuration,
+/// so that `bfn-train train` on the chain remakes the file.
+#[test]
+fn every_config_describes_the_model_it_ships() {
+    let configs: Vec<TrainConfig> = std::fs::read_dir("configs")
+        .unwrap()
+        .map(|entry| TrainConfig::load(&entry.unwrap().path()).unwrap())
+        .collect();
+    let outputs: Vec<&PathBuf> = configs.iter().map(|c| &c.output).collect();
+    let mut shipped = 0;
+    for config in &configs {
+        if let Some(init) = &config.training.init {
+            assert!(
+                outputs.contains(&init),
+                "{}: init {init:?} is made by no config",
+                config.name
+            );
+        }
+        if !config.output.starts_with("assets/models") {
+            continue;
+        }
+        shipped += 1;
+        let file = Weights::load(&config.output).unwrap().config().clone();
+        let m = &config.model;
+        assert_eq!(
+            (
+                file.network.layers,
+                file.network.heads,
+                file.network.width,
+                file.network.positions
+            ),
+            (m.layers, m.heads, m.width, m.positions),
+            "{}",
+            config.name
+        );
+        assert_eq!(file.patch, m.patch.unwrap_or(1), "{}", config.name);
+        assert_eq!(
+            file.training_data,
+            Some(serde_json::to_value(&config.data).unwrap()),
+            "{}",
+            config.name
+        );
+        assert!(
+            file.provenance
+                .contains(&format!("config `{}`", config.name)),
+            "{}: {}",
+            config.name,
+            file.provenance
+        );
+    }
+    assert_eq!(shipped, 5, "digits, dungeon, names, sprites and terrain");
+}
+
+#[test]
 fn training_settings_out_of_range_are_refused_by_name() {
     let dir = temp_dir("settings");
     for (extra, expected) in [

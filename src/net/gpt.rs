@@ -156,6 +156,22 @@ pub fn initial_varmap(config: &ModelConfig, seed: u64, device: &Device) -> Resul
     Ok(varmap)
 }
 
+/// A model file's parameters as trainable variables (the position table, which is not trained, left out):
+/// the starting point of a fine-tuning run.
+pub fn varmap_from_weights(weights: &Weights, device: &Device) -> Result<VarMap> {
+    let varmap = VarMap::new();
+    {
+        let mut vars = varmap.data().lock().expect("a new VarMap's lock is free");
+        for (name, data) in weights.tensors() {
+            if name != POSITIONS {
+                let tensor = Tensor::from_slice(&data.values, data.shape.as_slice(), device)?;
+                vars.insert(name.clone(), Var::from_tensor(&tensor)?);
+            }
+        }
+    }
+    Ok(varmap)
+}
+
 impl Gpt {
     /// The network of `config` with its parameters from `vb`: from [`initial_varmap`] for training, or from a
     /// weights file through [`Gpt::from_weights`].

@@ -98,6 +98,12 @@ pub struct TrainingSection {
     /// [`Augment`]).
     #[serde(default)]
     pub augment: Augment,
+    /// A model file to start from instead of freshly drawn weights: fine-tuning, to give a model more steps
+    /// than one sitting allows or to teach a shipped model a game's own data of the same shape. Only the
+    /// weights come over — the optimiser's moments, moving average and step start afresh, so the run has its own
+    /// warm-up and schedule — and the file's network, kind, layout and legend must be this run's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<PathBuf>,
     /// The loss.
     pub loss: LossConfig,
     /// Seed of every random draw of the run.
@@ -233,8 +239,14 @@ impl TrainConfig {
             legend: data.legend.clone(),
             normalisation: data.normalisation,
             provenance: format!(
-                "trained by bfn-train from config `{}` on {}",
-                self.name, data.provenance
+                "trained by bfn-train from config `{}`{} on {}",
+                self.name,
+                self.training
+                    .init
+                    .as_ref()
+                    .map(|p| format!(", starting from the weights of {}", p.display()))
+                    .unwrap_or_default(),
+                data.provenance
             ),
             training_data: Some(
                 serde_json::to_value(&self.data).expect("the data spec serialises"),

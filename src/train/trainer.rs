@@ -5,6 +5,7 @@
 //! what the uninterrupted run would have, and (on the same machine and thread count) ends with the same weights.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -14,7 +15,9 @@ use candle_nn::{VarBuilder, VarMap};
 use crate::atomic_file::write_atomic;
 use crate::flow::loss::bayesian_flow;
 use crate::flow::{CounterRng, DataKind, Datum, Shape, Stream};
-use crate::net::gpt::{Dropout, Gpt, initial_varmap, tensor_data, weights_from_varmap};
+use crate::net::gpt::{
+    Dropout, Gpt, initial_varmap, tensor_data, varmap_from_weights, weights_from_varmap,
+};
 use crate::net::weights::{decode, encode};
 use crate::net::{Kind, ModelConfig, Weights, WeightsError};
 use crate::train::config::{LossConfig, TrainConfig};
@@ -65,6 +68,44 @@ pub struct Progress {
     pub steps_per_second: f64,
 }
 
+/// The weights a run starts from: drawn from its seed, or those of `training.init` when it fine-tunes — which
+/// must be a network of the very shape this run trains, on classes that mean the same.
+fn starting_varmap(
+    config: &TrainConfig,
+    model: &ModelConfig,
+    device: &Device,
+) -> Result<VarMap, TrainError> {
+    let Some(path) = &config.training.init else {
+        return Ok(initial_varmap(model, config.training.seed, device)?);
+    };
+    let weights = Weights::load(path)?;
+    let theirs = weights.config();
+    let refuse = |what: &str, ours: &dyn Debug, file: &dyn Debug| {
+        Err(TrainError::Setup(format!(
+            "{}: training.init {} was trained with another {what} ({file:?}) than this run's ({ours:?})",
+            config.name,
+            path.display()
+        )))
+    };
+    if theirs.kind != model.kind {
+        return refuse("data kind", &model.kind, &theirs.kind);
+    }
+    if (theirs.layout, theirs.patch) != (model.layout, model.patch) {
+        return refuse(
+            "layout and patch",
+            &(model.layout, model.patch),
+            &(theirs.layout, theirs.patch),
+        );
+    }
+    if theirs.network != model.network {
+        return refuse("network", &model.network, &theirs.network);
+    }
+    if theirs.legend != model.legend {
+        return refuse("legend", &model.legend, &theirs.legend);
+    }
+    Ok(varmap_from_weights(&weights, device)?)
+}
+
 /// A training run.
 pub struct Trainer {
     config: TrainConfig,
@@ -99,7 +140,7 @@ impl Trainer {
             .permutations(&model)
             .map_err(|e| TrainError::Setup(format!("{}: {e}", config.name)))?;
         let device = Device::Cpu;
-        let varmap = initial_varmap(&model, config.training.seed, &device)?;
+        let varmap = starting_varmap(&config, &model, &device)?;
         let gpt = Gpt::new(
             &model,
             VarBuilder::from_varmap(&varmap, DType::F32, &device),
