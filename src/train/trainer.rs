@@ -122,7 +122,7 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// A fresh run: the network initialised from the run's seed.
+    /// A fresh run: the network drawn from the run's seed, or loaded from `training.init`.
     pub fn new(config: TrainConfig, data: Dataset) -> Result<Self, TrainError> {
         let (data, model) = config
             .prepare(data)
