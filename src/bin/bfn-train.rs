@@ -279,10 +279,8 @@ fn bench(
     }
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
-    println!(
-        "threads          {}",
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    );
+    // The threads the kernels split work over (`RAYON_NUM_THREADS` when set), not the cores there are.
+    println!("threads          {}", rayon::current_num_threads());
     println!(
         "training step    {median:.3} s median of {steps} (batch {batch}) = {:.2} steps/s, {:.0} examples/s",
         1.0 / median,

@@ -9,15 +9,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use candle_core::{D, DType, Device, Module, Result, Tensor, Var};
+use candle_core::{D, DType, Device, Result, Tensor, Var};
 use candle_nn::{Linear, VarBuilder, VarMap};
 
 use crate::flow::{CounterRng, Stream};
+use crate::net::fused;
 use crate::net::positions::position_table;
 use crate::net::weights::{POSITIONS, parameter_shapes};
 use crate::net::{KindConfig, ModelConfig, TensorData, Weights, WeightsError};
 
-const LAYER_NORM_EPS: f64 = 1e-5;
+const LAYER_NORM_EPS: f32 = 1e-5;
 /// Mixed into the seed for the initial weights, so that they draw other numbers than the training noise.
 const INIT_KEY: u64 = 0x1A17_5EED_0F0F_B0F0;
 /// Mixed into the seed for the dropout masks.
@@ -69,8 +70,7 @@ impl Dropout {
     }
 }
 
-/// LayerNorm over the last dimension, written with differentiable tensor operations: candle-nn's `LayerNorm` and
-/// `softmax_last_dim` take fused kernels that have no backward pass, so gradients would silently stop at them.
+/// LayerNorm over the last dimension, fused (`net::fused`, which has a backward pass, unlike candle-nn's).
 struct LayerNorm {
     weight: Tensor,
     bias: Tensor,
@@ -78,12 +78,7 @@ struct LayerNorm {
 
 impl LayerNorm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let centred = x.broadcast_sub(&x.mean_keepdim(D::Minus1)?)?;
-        let variance = centred.sqr()?.mean_keepdim(D::Minus1)?;
-        centred
-            .broadcast_div(&(variance + LAYER_NORM_EPS)?.sqrt()?)?
-            .broadcast_mul(&self.weight)?
-            .broadcast_add(&self.bias)
+        fused::layer_norm(x, &self.weight, &self.bias, LAYER_NORM_EPS)
     }
 }
 
@@ -256,17 +251,15 @@ impl Gpt {
         };
         let (batch, tokens, _) = input.dims3()?;
         let time = t.affine(2.0, -1.0)?.reshape((batch, 1, 1))?;
-        let x_in = self
-            .inp_embedding
-            .forward(input)?
+        let x_in = fused::linear(&self.inp_embedding, input)?
             .broadcast_add(&self.positions)?
-            .broadcast_add(&self.t_embedding.forward(&time)?)?;
+            .broadcast_add(&fused::linear(&self.t_embedding, &time)?)?;
         let heads = self.config.network.heads;
         let d = self.config.network.width;
         let head_size = d / heads;
         let mut x = drop(x_in.clone(), 0)?;
         for (layer, block) in self.blocks.iter().enumerate() {
-            let qkv = block.c_attn.forward(&block.ln_1.forward(&x)?)?;
+            let qkv = fused::linear(&block.c_attn, &block.ln_1.forward(&x)?)?;
             let split = |i: usize| -> Result<Tensor> {
                 qkv.narrow(D::Minus1, i * d, d)?
                     .reshape((batch, tokens, heads, head_size))?
@@ -274,15 +267,16 @@ impl Gpt {
                     .contiguous()
             };
             let (q, k, v) = (split(0)?, split(1)?, split(2)?);
-            let scores = (q.matmul(&k.t()?)? * (1.0 / (head_size as f64).sqrt()))?;
-            let attention = candle_nn::ops::softmax(&scores, D::Minus1)?.matmul(&v)?;
+            let weights =
+                fused::scaled_softmax(&q.matmul(&k.t()?)?, (head_size as f32).sqrt().recip())?;
+            let attention = weights.matmul(&v)?;
             let attention = attention.transpose(1, 2)?.reshape((batch, tokens, d))?;
-            x = (x + drop(block.attn_proj.forward(&attention)?, 1 + 2 * layer)?)?;
-            let hidden = block.c_fc.forward(&block.ln_2.forward(&x)?)?.gelu()?;
-            x = (x + drop(block.mlp_proj.forward(&hidden)?, 2 + 2 * layer)?)?;
+            x = (x + drop(fused::linear(&block.attn_proj, &attention)?, 1 + 2 * layer)?)?;
+            let hidden = fused::gelu(&fused::linear(&block.c_fc, &block.ln_2.forward(&x)?)?)?;
+            x = (x + drop(fused::linear(&block.mlp_proj, &hidden)?, 2 + 2 * layer)?)?;
         }
         let x = self.ln_f.forward(&x)?;
-        self.lm_head.forward(&Tensor::cat(&[&x, &x_in], D::Minus1)?)
+        fused::linear(&self.lm_head, &Tensor::cat(&[&x, &x_in], D::Minus1)?)
     }
 
     /// What the input adapter is fed: 2θ − 1 for discrete data (the official `TextInputAdapter`), μ as it is for

@@ -6,6 +6,8 @@
 mod config;
 pub mod content;
 #[cfg(feature = "train")]
+mod fused;
+#[cfg(feature = "train")]
 pub mod gpt;
 pub mod positions;
 mod samples;
