@@ -9,6 +9,9 @@ struct Dims {
     // Channels per pixel (values) or classes per variable (discrete).
     channels: u32,
     discrete: u32,
+    // Values are multiplied by this before they become levels: K/(K − 1) for discretised data, so that the lowest
+    // and highest bin centres are 0 and 1 (`net::content::value_stretch`).
+    stretch: f32,
 }
 
 @group(0) @binding(0) var<storage, read> preview: array<f32>;
@@ -19,7 +22,7 @@ struct Dims {
 @group(0) @binding(4) var<uniform> dims: Dims;
 
 fn level(x: f32) -> f32 {
-    return (clamp(x, -1.0, 1.0) + 1.0) * 0.5;
+    return (clamp(x * dims.stretch, -1.0, 1.0) + 1.0) * 0.5;
 }
 
 @compute @workgroup_size(8, 8)

@@ -4,7 +4,7 @@
 use crate::gpu::error::GpuError;
 use crate::gpu::kernel::{Kernel, shader_module, storage_with, uniform_with};
 use crate::gpu::{Dispatch, GpuModel, SamplingJob};
-use crate::net::content::palette;
+use crate::net::content::{palette, value_stretch};
 use crate::net::{KindConfig, ModelConfig};
 
 const SOURCE: &str = include_str!("../../shaders/preview.wgsl");
@@ -54,7 +54,13 @@ pub fn preview_dispatch(
         let dims = uniform_with(
             device,
             "preview dims",
-            &[width, height, channels, u32::from(discrete)],
+            &[
+                width,
+                height,
+                channels,
+                u32::from(discrete),
+                value_stretch(config).to_bits(),
+            ],
         );
         let pixel_variables = storage_with(device, "pixel variables", &pixel_variables);
         // A palette of one transparent colour keeps the binding valid for values.

@@ -1,7 +1,7 @@
 //! A model's samples as what they depict — pixels, tiles, text — shared by the trainer's sample sheets and the
 //! plugin's typed results, so that both show a sample the same way.
 
-use crate::net::{ModelConfig, Samples};
+use crate::net::{KindConfig, ModelConfig, Samples};
 
 /// A channel value in [−1, 1] as a byte.
 fn byte(x: f32) -> u8 {
@@ -56,6 +56,17 @@ pub fn palette(config: &ModelConfig) -> Vec<[u8; 4]> {
         .collect()
 }
 
+/// The factor values are stretched by before they become bytes: K/(K − 1) for discretised data, whose K bin
+/// centres (2k + 1)/K − 1 stop short of ±1 at ±(K − 1)/K, and 1 for continuous data. Stretched, the lowest and
+/// highest levels are bytes 0 and 255 — the levels the loaders put raw 0 and 255 on — so an opaque sprite comes back
+/// opaque and black comes back black, instead of alpha 247 and grey 8 at 16 levels.
+pub fn value_stretch(config: &ModelConfig) -> f32 {
+    match config.kind {
+        KindConfig::Discretised { bins, .. } if bins >= 2 => bins as f32 / (bins - 1) as f32,
+        _ => 1.0,
+    }
+}
+
 /// How many examples `samples` hold.
 pub fn example_count(config: &ModelConfig, samples: &Samples) -> usize {
     let len = match samples {
@@ -69,13 +80,15 @@ pub fn example_count(config: &ModelConfig, samples: &Samples) -> usize {
 pub fn example_pixels(config: &ModelConfig, samples: &Samples, example: usize) -> Vec<[u8; 4]> {
     let image = config.pixel_layout();
     let per_example = config.layout.variables();
+    let stretch = value_stretch(config);
     (0..image.height * image.width)
         .map(|pixel| {
             let (r, c) = (pixel / image.width, pixel % image.width);
             let at = |k| example * per_example + config.variable_of_pixel(r, c, k);
             match samples {
                 Samples::Values(v) => {
-                    let channels: Vec<f32> = (0..image.channels).map(|k| v[at(k)]).collect();
+                    let channels: Vec<f32> =
+                        (0..image.channels).map(|k| v[at(k)] * stretch).collect();
                     value_colour(&channels)
                 }
                 Samples::Classes(classes) => {
@@ -114,4 +127,40 @@ pub fn png_bytes(width: usize, height: usize, rgba: &[u8]) -> std::io::Result<Ve
             .map_err(std::io::Error::other)?;
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(kind: &str) -> ModelConfig {
+        let json = format!(
+            r#"{{"kind":{kind},"layout":{{"height":1,"width":16,"channels":1}},"patch":1,
+            "network":{{"layers":1,"heads":1,"width":8,"positions":"grid"}},"legend":[],"normalisation":null}}"#
+        );
+        serde_json::from_str(&json).unwrap()
+    }
+
+    #[test]
+    fn discretised_levels_come_back_as_the_bytes_they_were_loaded_from() {
+        let bins = 16;
+        let config = config(r#"{"type":"discretised","sigma_1":0.03,"bins":16}"#);
+        // Level k's bin centre, as the loaders write it for the raw byte 17k.
+        let centres: Vec<f32> = (0..bins)
+            .map(|k| (2 * k + 1) as f32 / bins as f32 - 1.0)
+            .collect();
+        let pixels = example_pixels(&config, &Samples::Values(centres), 0);
+        let grey: Vec<u8> = pixels.iter().map(|p| p[0]).collect();
+        let expected: Vec<u8> = (0..bins).map(|k| (17 * k) as u8).collect();
+        assert_eq!(grey, expected);
+    }
+
+    #[test]
+    fn continuous_values_span_the_bytes_unstretched() {
+        let config = config(r#"{"type":"continuous","sigma_1":0.001}"#);
+        let values: Vec<f32> = (0..16).map(|i| i as f32 / 7.5 - 1.0).collect();
+        let pixels = example_pixels(&config, &Samples::Values(values), 0);
+        assert_eq!((pixels[0][0], pixels[15][0]), (0, 255));
+        assert_eq!(pixels[8][0], 136, "0.0667 → (1.0667 · 127.5) rounded");
+    }
 }
