@@ -1,6 +1,6 @@
 //! The GPU sampler against its CPU twins, on whatever adapter wgpu finds (lavapipe in CI): the network forward
 //! against candle's on every shipped model, whole sampling runs against the CPU sampler from the same seed, and
-//! the errors a game must get instead of a panic.
+//! the preview texture against what the CPU draws, and the errors a game must get instead of a panic.
 #![cfg(all(feature = "gpu", feature = "train"))]
 
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -157,6 +157,122 @@ fn the_same_seed_gives_the_same_samples_and_restart_repeats_them() {
     let again = job.read_samples(&gpu.device, &gpu.queue).unwrap();
     assert_eq!(first, again, "same seed, same samples, whatever the chunks");
     assert_ne!(first, other_seed, "another seed, another map");
+}
+
+/// The preview shader against what the CPU draws from the same preview buffer: for values the sheets' own
+/// `example_pixels` (stretch and all), for discrete data the probability-weighted mix of the classes' colours.
+#[test]
+fn the_preview_texture_is_what_the_cpu_draws_from_the_preview() {
+    use bevy_bfn::gpu::{preview_dispatch, preview_size};
+    use bevy_bfn::net::content::{example_pixels, palette};
+
+    let gpu = gpu();
+    let device = &gpu.device;
+    for name in MODELS {
+        let weights = weights(name);
+        let config = weights.config();
+        let model = GpuModel::new(device, &weights).unwrap();
+        let batch = 2;
+        let settings = JobSettings {
+            batch,
+            steps: 6,
+            seed: 9,
+            accuracy: None,
+        };
+        let mut job = SamplingJob::new(device, &model, settings).unwrap();
+        // Midway, so that discrete previews are blends and values are not yet the final samples.
+        run_steps(&gpu, &mut job, 3);
+        let preview = job.read_preview(device, &gpu.queue).unwrap();
+
+        let [width, height] = preview_size(config, batch);
+        let texture = device.create_texture(&wgpu::TextureDescriptor {
+            label: None,
+            size: wgpu::Extent3d {
+                width,
+                height,
+                depth_or_array_layers: 1,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: wgpu::TextureFormat::Rgba8Unorm,
+            usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::COPY_SRC,
+            view_formats: &[],
+        });
+        let view = texture.create_view(&Default::default());
+        let dispatch = preview_dispatch(device, &model, &job, &view).unwrap();
+        let row_bytes = (4 * width).next_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT);
+        let staging = device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size: u64::from(row_bytes * height),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = device.create_command_encoder(&Default::default());
+        dispatch.record(&mut encoder.begin_compute_pass(&Default::default()));
+        encoder.copy_texture_to_buffer(
+            texture.as_image_copy(),
+            wgpu::TexelCopyBufferInfo {
+                buffer: &staging,
+                layout: wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(row_bytes),
+                    rows_per_image: None,
+                },
+            },
+            texture.size(),
+        );
+        gpu.queue.submit([encoder.finish()]);
+        staging
+            .slice(..)
+            .map_async(wgpu::MapMode::Read, |r| r.unwrap());
+        device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
+        let texels = staging.slice(..).get_mapped_range().to_vec();
+
+        let image = config.pixel_layout();
+        let per_example = config.layout.variables();
+        let colours = palette(config);
+        let classes = colours.len();
+        let values = Samples::Values(preview.clone());
+        let mut blended = 0;
+        for example in 0..batch {
+            let drawn = example_pixels(config, &values, example);
+            for row in 0..image.height {
+                for column in 0..image.width {
+                    let x = example * image.width + column;
+                    let at = row * row_bytes as usize + 4 * x;
+                    let got = &texels[at..at + 4];
+                    let expected: [u8; 4] = if classes == 0 {
+                        drawn[row * image.width + column]
+                    } else {
+                        let v = example * per_example + config.variable_of_pixel(row, column, 0);
+                        let p = &preview[v * classes..(v + 1) * classes];
+                        if p.iter().all(|&q| q < 0.99) {
+                            blended += 1;
+                        }
+                        std::array::from_fn(|channel| {
+                            let mix: f32 = p
+                                .iter()
+                                .zip(&colours)
+                                .map(|(q, c)| q * f32::from(c[channel]))
+                                .sum();
+                            mix.round() as u8
+                        })
+                    };
+                    assert!(
+                        got.iter().zip(expected).all(|(&g, e)| g.abs_diff(e) <= 1),
+                        "{name}: texel ({x}, {row}) is {got:?}, the CPU draws {expected:?}"
+                    );
+                }
+            }
+        }
+        if classes > 0 {
+            assert!(
+                blended > 0,
+                "{name}: no blended cell midway, the test shows nothing"
+            );
+        }
+    }
 }
 
 #[test]
