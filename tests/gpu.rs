@@ -1,6 +1,6 @@
 //! The GPU sampler against its CPU twins, on whatever adapter wgpu finds (lavapipe in CI): the network forward
-//! against candle's on every shipped model, whole sampling runs against the CPU sampler from the same seed, and
-//! the preview texture against what the CPU draws, and the errors a game must get instead of a panic.
+//! against candle's on every shipped model, whole sampling runs against the CPU sampler from the same seed, the
+//! preview texture against what the CPU draws, and the errors a game must get instead of a panic.
 #![cfg(all(feature = "gpu", feature = "train"))]
 
 use std::sync::{Mutex, MutexGuard, OnceLock};
