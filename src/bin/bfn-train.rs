@@ -77,16 +77,20 @@ enum Command {
         #[arg(long, default_value_t = 64)]
         samples: usize,
     },
-    /// Write a sheet of held-out examples of a configuration's data, drawn as `sample` draws samples, to put
-    /// beside a model's sample sheet.
+    /// Write a sheet of examples of a configuration's data (held out unless `--split train`), drawn as `sample`
+    /// draws samples, to put beside a model's sample sheet.
     DataSheet {
         /// The configuration.
         #[arg(long)]
         config: PathBuf,
-        /// Number of examples, spread evenly over the held-out split (whose neighbours can be near-copies:
-        /// terrain crops overlap).
+        /// Number of examples, spread evenly over the split (whose neighbours can be near-copies: terrain crops
+        /// overlap).
         #[arg(long, default_value_t = 32)]
         count: usize,
+        /// The split to draw from: where a split is not a random subset (terrain's held-out crops are one strip of
+        /// the map), the training split shows what the samples should look like.
+        #[arg(long, value_enum, default_value_t = SheetSplit::Test)]
+        split: SheetSplit,
         /// The sheet to write.
         #[arg(long)]
         out: PathBuf,
@@ -143,7 +147,12 @@ fn run(command: Command) -> Result<(), AnyError> {
             sampling_steps,
             samples,
         } => bench(config, steps, sampling_steps, samples),
-        Command::DataSheet { config, count, out } => data_sheet(config, count, out),
+        Command::DataSheet {
+            config,
+            count,
+            split,
+            out,
+        } => data_sheet(config, count, split, out),
         Command::Sample {
             model,
             steps,
@@ -234,14 +243,30 @@ fn eval(model: PathBuf, repeats: u32, draws: u32, seed: u64) -> Result<(), AnyEr
     Ok(())
 }
 
-fn data_sheet(config_path: PathBuf, count: usize, out: PathBuf) -> Result<(), AnyError> {
+/// Which examples `data-sheet` draws.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum SheetSplit {
+    Train,
+    Test,
+}
+
+fn data_sheet(
+    config_path: PathBuf,
+    count: usize,
+    split: SheetSplit,
+    out: PathBuf,
+) -> Result<(), AnyError> {
     let config = TrainConfig::load(&config_path)?;
     let (data, model) = config.prepare(load(&config.data)?)?;
-    let count = count.min(data.test_count);
-    let per_example = data.layout.variables();
     let first_test = data.count - data.test_count;
+    let (first, available, what) = match split {
+        SheetSplit::Train => (0, first_test, "training"),
+        SheetSplit::Test => (first_test, data.test_count, "held-out"),
+    };
+    let count = count.min(available);
+    let per_example = data.layout.variables();
     let starts: Vec<usize> = (0..count)
-        .map(|i| (first_test + i * data.test_count / count) * per_example)
+        .map(|i| (first + i * available / count) * per_example)
         .collect();
     fn picked<T: Copy>(all: &[T], starts: &[usize], per_example: usize) -> Vec<T> {
         starts
@@ -256,7 +281,7 @@ fn data_sheet(config_path: PathBuf, count: usize, out: PathBuf) -> Result<(), An
     };
     write_sheet(&model, &examples, &out)?;
     eprintln!(
-        "wrote {count} held-out examples of {} to {}",
+        "wrote {count} {what} examples of {} to {}",
         config.name,
         out.display()
     );
