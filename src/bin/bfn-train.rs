@@ -13,9 +13,10 @@ use std::time::Instant;
 
 use bevy_bfn::net::Samples;
 use bevy_bfn::net::Weights;
+use bevy_bfn::net::content::example_count;
 use bevy_bfn::train::config::TrainConfig;
 use bevy_bfn::train::dataset::DataSpec;
-use bevy_bfn::train::dataset::Examples;
+use bevy_bfn::train::dataset::{DataSplit, Examples};
 use bevy_bfn::train::datasets::load;
 use bevy_bfn::train::eval::evaluate;
 use bevy_bfn::train::sample_sheet::{sample, write_sheet};
@@ -89,8 +90,8 @@ enum Command {
         count: usize,
         /// The split to draw from: where a split is not a random subset (terrain's held-out crops are one strip of
         /// the map), the training split shows what the samples should look like.
-        #[arg(long, value_enum, default_value_t = SheetSplit::Test)]
-        split: SheetSplit,
+        #[arg(long, value_enum, default_value_t = DataSplit::Test)]
+        split: DataSplit,
         /// The sheet to write.
         #[arg(long)]
         out: PathBuf,
@@ -243,45 +244,26 @@ fn eval(model: PathBuf, repeats: u32, draws: u32, seed: u64) -> Result<(), AnyEr
     Ok(())
 }
 
-/// Which examples `data-sheet` draws.
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-enum SheetSplit {
-    Train,
-    Test,
-}
-
 fn data_sheet(
     config_path: PathBuf,
     count: usize,
-    split: SheetSplit,
+    split: DataSplit,
     out: PathBuf,
 ) -> Result<(), AnyError> {
     let config = TrainConfig::load(&config_path)?;
     let (data, model) = config.prepare(load(&config.data)?)?;
-    let first_test = data.count - data.test_count;
-    let (first, available, what) = match split {
-        SheetSplit::Train => (0, first_test, "training"),
-        SheetSplit::Test => (first_test, data.test_count, "held-out"),
-    };
-    let count = count.min(available);
-    let per_example = data.layout.variables();
-    let starts: Vec<usize> = (0..count)
-        .map(|i| (first + i * available / count) * per_example)
-        .collect();
-    fn picked<T: Copy>(all: &[T], starts: &[usize], per_example: usize) -> Vec<T> {
-        starts
-            .iter()
-            .flat_map(|&start| &all[start..start + per_example])
-            .copied()
-            .collect()
-    }
-    let examples = match &data.examples {
-        Examples::Values(v) => Samples::Values(picked(v, &starts, per_example)),
-        Examples::Classes(c) => Samples::Classes(picked(c, &starts, per_example)),
+    let examples = match data.spread(split, count) {
+        Examples::Values(v) => Samples::Values(v),
+        Examples::Classes(c) => Samples::Classes(c),
     };
     write_sheet(&model, &examples, &out)?;
     eprintln!(
-        "wrote {count} {what} examples of {} to {}",
+        "wrote {} {} examples of {} to {}",
+        example_count(&model, &examples),
+        match split {
+            DataSplit::Train => "training",
+            DataSplit::Test => "held-out",
+        },
         config.name,
         out.display()
     );

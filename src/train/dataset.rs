@@ -39,7 +39,40 @@ pub struct Dataset {
     pub provenance: String,
 }
 
+/// The two parts of a dataset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DataSplit {
+    /// The examples a model trains on.
+    Train,
+    /// The last [`Dataset::test_count`] examples, held out.
+    Test,
+}
+
 impl Dataset {
+    /// `count` examples (all, if the split has fewer) spread evenly over `split`, in order: a sheet of them shows
+    /// the split's variety, where its first examples can be near-copies of each other (terrain crops overlap).
+    pub fn spread(&self, split: DataSplit, count: usize) -> Examples {
+        let first_test = self.count - self.test_count;
+        let (first, available) = match split {
+            DataSplit::Train => (0, first_test),
+            DataSplit::Test => (first_test, self.test_count),
+        };
+        let count = count.min(available);
+        let per_example = self.layout.variables();
+        fn picked<T: Copy>(all: &[T], examples: &[usize], per_example: usize) -> Vec<T> {
+            examples
+                .iter()
+                .flat_map(|&e| &all[e * per_example..(e + 1) * per_example])
+                .copied()
+                .collect()
+        }
+        let examples: Vec<usize> = (0..count).map(|i| first + i * available / count).collect();
+        match &self.examples {
+            Examples::Values(v) => Examples::Values(picked(v, &examples, per_example)),
+            Examples::Classes(c) => Examples::Classes(picked(c, &examples, per_example)),
+        }
+    }
+
     /// The data cut into `model`'s tokens: each example's variables reordered so that a token's patch of pixels
     /// lies together (see [`ModelConfig::variable_of_pixel`]). With patch 1 the data are as they are.
     pub fn patched(mut self, model: &ModelConfig) -> Result<Dataset, DataError> {
@@ -227,4 +260,40 @@ pub enum DataError {
         /// What is wrong.
         message: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_examples_come_evenly_from_the_split_asked_for() {
+        // Ten examples of two variables, example e holding (e, e); the last four held out.
+        let data = Dataset {
+            layout: Layout {
+                height: 1,
+                width: 2,
+                channels: 1,
+            },
+            count: 10,
+            examples: Examples::Classes((0..10).flat_map(|e| [e, e]).collect()),
+            test_count: 4,
+            legend: Vec::new(),
+            bins: None,
+            normalisation: None,
+            provenance: String::new(),
+        };
+        let firsts = |split, count| match data.spread(split, count) {
+            Examples::Classes(c) => c.chunks(2).map(|pair| pair[0]).collect::<Vec<u32>>(),
+            Examples::Values(_) => unreachable!("classes in, classes out"),
+        };
+        assert_eq!(firsts(DataSplit::Train, 3), [0, 2, 4]);
+        assert_eq!(firsts(DataSplit::Test, 2), [6, 8]);
+        assert_eq!(
+            firsts(DataSplit::Test, 9),
+            [6, 7, 8, 9],
+            "all of a smaller split"
+        );
+        assert_eq!(firsts(DataSplit::Train, 0), Vec::<u32>::new());
+    }
 }
