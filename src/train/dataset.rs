@@ -49,13 +49,17 @@ pub enum DataSplit {
 }
 
 impl Dataset {
+    /// How many examples the model trains on: the first ones, before the held-out `test_count`.
+    pub fn train_count(&self) -> usize {
+        self.count - self.test_count
+    }
+
     /// `count` examples (all, if the split has fewer) spread evenly over `split`, in order: a sheet of them shows
     /// the split's variety, where its first examples can be near-copies of each other (terrain crops overlap).
     pub fn spread(&self, split: DataSplit, count: usize) -> Examples {
-        let first_test = self.count - self.test_count;
         let (first, available) = match split {
-            DataSplit::Train => (0, first_test),
-            DataSplit::Test => (first_test, self.test_count),
+            DataSplit::Train => (0, self.train_count()),
+            DataSplit::Test => (self.train_count(), self.test_count),
         };
         let count = count.min(available);
         let per_example = self.layout.variables();

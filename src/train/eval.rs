@@ -50,7 +50,7 @@ pub fn evaluate(
         .patched(weights.config())
         .map_err(|e| crate::BfnError::Config(e.to_string()))?;
     let per_example = data.layout.variables();
-    let first_test = data.count - data.test_count;
+    let first_test = data.train_count();
     let times: Vec<LossTime> = std::iter::once(LossTime::Continuous)
         .chain(steps.iter().map(|&steps| LossTime::Discrete { steps }))
         .collect();
@@ -144,7 +144,7 @@ pub fn marginal_bits(kind: Kind, data: &Dataset) -> f64 {
     };
     let (k, levels) = (levels.0 as usize, levels.1);
     let per_example = data.layout.variables();
-    let first_test = data.count - data.test_count;
+    let first_test = data.train_count();
     let mut counts = vec![0u32; per_example * k];
     for example in levels[..first_test * per_example].chunks_exact(per_example) {
         for (v, &level) in example.iter().enumerate() {

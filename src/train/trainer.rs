@@ -210,7 +210,7 @@ impl Trainer {
         let s = self.step();
         let settings = &self.config.training;
         let batch = settings.batch;
-        let train_count = (self.data.count - self.data.test_count) as u64;
+        let train_count = self.data.train_count() as u64;
         // Each draw picks an example with its first word and the example's symmetry with its second.
         let symmetries = self.symmetries.len() as u64;
         let pick = |word: u32, count: u64| ((u64::from(word) * count) >> 32) as usize;
