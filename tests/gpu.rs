@@ -32,6 +32,22 @@ fn run_steps(gpu: &GpuContext, job: &mut SamplingJob, k: u32) {
     gpu.queue.submit([encoder.finish()]);
 }
 
+/// Submits `encoder`, whose last command copies into `staging` (a `MAP_READ` buffer), and returns its bytes.
+fn submit_and_read(
+    gpu: &GpuContext,
+    encoder: wgpu::CommandEncoder,
+    staging: &wgpu::Buffer,
+) -> Vec<u8> {
+    gpu.queue.submit([encoder.finish()]);
+    staging
+        .slice(..)
+        .map_async(wgpu::MapMode::Read, |r| r.unwrap());
+    gpu.device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .unwrap();
+    staging.slice(..).get_mapped_range().to_vec()
+}
+
 /// ‖a − b‖∞ / ‖b‖∞.
 fn relative_error(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
@@ -222,27 +238,25 @@ fn the_preview_texture_is_what_the_cpu_draws_from_the_preview() {
             },
             texture.size(),
         );
-        gpu.queue.submit([encoder.finish()]);
-        staging
-            .slice(..)
-            .map_async(wgpu::MapMode::Read, |r| r.unwrap());
-        device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
-        let texels = staging.slice(..).get_mapped_range().to_vec();
+        let texels = submit_and_read(&gpu, encoder, &staging);
 
         let image = config.pixel_layout();
         let per_example = config.layout.variables();
         let colours = palette(config);
         let classes = colours.len();
-        let values = Samples::Values(preview.clone());
+        // Value models only: the sheets' drawing of the preview as samples.
+        let values = (classes == 0).then(|| Samples::Values(preview.clone()));
         let mut blended = 0;
         for example in 0..batch {
-            let drawn = example_pixels(config, &values, example);
+            let drawn = values
+                .as_ref()
+                .map(|values| example_pixels(config, values, example));
             for row in 0..image.height {
                 for column in 0..image.width {
                     let x = example * image.width + column;
                     let at = row * row_bytes as usize + 4 * x;
                     let got = &texels[at..at + 4];
-                    let expected: [u8; 4] = if classes == 0 {
+                    let expected: [u8; 4] = if let Some(drawn) = &drawn {
                         drawn[row * image.width + column]
                     } else {
                         let v = example * per_example + config.variable_of_pixel(row, column, 0);
@@ -366,14 +380,7 @@ fn matmul_matches_the_cpu_on_ragged_shapes() {
             let mut encoder = device.create_command_encoder(&Default::default());
             product.record(&mut encoder.begin_compute_pass(&Default::default()));
             encoder.copy_buffer_to_buffer(&c, 0, &staging, 0, c.size());
-            gpu.queue.submit([encoder.finish()]);
-            staging
-                .slice(..)
-                .map_async(wgpu::MapMode::Read, |r| r.unwrap());
-            device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
-            let on_gpu: Vec<f32> = staging
-                .slice(..)
-                .get_mapped_range()
+            let on_gpu: Vec<f32> = submit_and_read(&gpu, encoder, &staging)
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect();
