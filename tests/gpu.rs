@@ -6,7 +6,9 @@
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use bevy_bfn::flow::Step;
-use bevy_bfn::gpu::{GpuContext, GpuError, GpuModel, JobSettings, SamplingJob, StepTimer};
+use bevy_bfn::gpu::{
+    GpuContext, GpuError, GpuModel, JobSettings, PendingMap, SamplingJob, StepTimer,
+};
 use bevy_bfn::net::gpt::Gpt;
 use bevy_bfn::net::{Samples, Weights};
 use bevy_bfn::train::sample_sheet::sample;
@@ -32,20 +34,22 @@ fn run_steps(gpu: &GpuContext, job: &mut SamplingJob, k: u32) {
     gpu.queue.submit([encoder.finish()]);
 }
 
-/// Submits `encoder`, whose last command copies into `staging` (a `MAP_READ` buffer), and returns its bytes.
+/// Submits `encoder`, whose last command copies into `staging` (a `MAP_READ` buffer), and reads it back as words
+/// through the plugin's own [`PendingMap`], waiting for the device instead of a frame.
 fn submit_and_read(
     gpu: &GpuContext,
     encoder: wgpu::CommandEncoder,
     staging: &wgpu::Buffer,
-) -> Vec<u8> {
+) -> Vec<u32> {
     gpu.queue.submit([encoder.finish()]);
-    staging
-        .slice(..)
-        .map_async(wgpu::MapMode::Read, |r| r.unwrap());
+    let pending = PendingMap::request(staging, staging.size());
     gpu.device
         .poll(wgpu::PollType::wait_indefinitely())
         .unwrap();
-    staging.slice(..).get_mapped_range().to_vec()
+    pending
+        .try_words(staging)
+        .expect("the mapping has arrived after waiting for the device")
+        .unwrap()
 }
 
 /// ‖a − b‖∞ / ‖b‖∞.
@@ -238,7 +242,10 @@ fn the_preview_texture_is_what_the_cpu_draws_from_the_preview() {
             },
             texture.size(),
         );
-        let texels = submit_and_read(&gpu, encoder, &staging);
+        let texels: Vec<u8> = submit_and_read(&gpu, encoder, &staging)
+            .into_iter()
+            .flat_map(u32::to_le_bytes)
+            .collect();
 
         let image = config.pixel_layout();
         let per_example = config.layout.variables();
@@ -381,8 +388,8 @@ fn matmul_matches_the_cpu_on_ragged_shapes() {
             product.record(&mut encoder.begin_compute_pass(&Default::default()));
             encoder.copy_buffer_to_buffer(&c, 0, &staging, 0, c.size());
             let on_gpu: Vec<f32> = submit_and_read(&gpu, encoder, &staging)
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .into_iter()
+                .map(f32::from_bits)
                 .collect();
             for i in 0..m {
                 for j in 0..n {
