@@ -8,12 +8,15 @@ use bevy_bfn::flow::loss::{cts_time_loss, discrete_time_loss};
 use bevy_bfn::flow::{CounterRng, Estimate, InputParams, Shape, Stream};
 use bevy_bfn::net::gpt::{Gpt, initial_varmap, weights_from_varmap};
 use bevy_bfn::net::weights::parameter_shapes;
-use bevy_bfn::net::{Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Positions, Weights};
+use bevy_bfn::net::{
+    Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Positions, Samples, Weights,
+};
 use bevy_bfn::train::config::TrainConfig;
 use bevy_bfn::train::dataset::Examples;
 use bevy_bfn::train::datasets::load;
 use bevy_bfn::train::eval::evaluate;
 use bevy_bfn::train::loss::{LossSpec, Target, loss};
+use bevy_bfn::train::sample_sheet::sample;
 use bevy_bfn::train::trainer::Trainer;
 use candle_core::{Device, Tensor};
 
@@ -621,4 +624,87 @@ fn patches_regroup_pixels_into_tokens() {
     let mut trainer = Trainer::new(config, data).unwrap();
     trainer.run(10, |_| {}).unwrap();
     assert_eq!(trainer.model_config().patch, 2);
+}
+
+/// Discrete maps in 2 × 2 patches: a token takes four cells' θ (4K inputs) and gives four cells' logits, every
+/// cell keeps its own class, the loss falls and the model samples maps of the data's size.
+#[test]
+fn discrete_maps_train_in_patches() {
+    let dir = temp_dir("discrete-patch");
+    let path = dir.join("maps.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+name = "tiny-maps"
+output = "{}"
+[data]
+source = "crawl-maps"
+size = 16
+[model]
+beta_1 = 1.0
+layers = 2
+heads = 2
+width = 16
+positions = "grid"
+patch = 2
+[training]
+steps = 80
+batch = 16
+learning_rate = 3e-3
+warmup = 5
+weight_decay = 0.01
+betas = [0.9, 0.98]
+grad_clip = 1.0
+ema_decay = 0.9
+loss = "continuous"
+seed = 5
+checkpoint_every = 1000
+"#,
+            dir.join("maps.safetensors").display()
+        ),
+    )
+    .unwrap();
+    let config = TrainConfig::load(&path).unwrap();
+    let data = load(&config.data).unwrap();
+    let classes = data.legend.len();
+    let (patched, model) = config.prepare(data.clone()).unwrap();
+    assert_eq!(
+        model.layout,
+        Layout {
+            height: 8,
+            width: 8,
+            channels: 4
+        }
+    );
+    assert_eq!(model.kind.input_per_token(4), 4 * classes);
+    assert_eq!(model.kind.output_per_token(4), 4 * classes);
+    let (Examples::Classes(cells), Examples::Classes(tokens)) = (&data.examples, &patched.examples)
+    else {
+        panic!("maps are classes")
+    };
+    for example in [0, data.count / 2, data.count - 1] {
+        for (r, c) in (0..16).flat_map(|r| (0..16).map(move |c| (r, c))) {
+            assert_eq!(
+                tokens[example * 256 + model.variable_of_pixel(r, c, 0)],
+                cells[example * 256 + r * 16 + c]
+            );
+        }
+    }
+    let mut trainer = Trainer::new(config, data).unwrap();
+    let mut losses = Vec::new();
+    trainer.run(80, |p| losses.push(p.loss)).unwrap();
+    let mean = |xs: &[f32]| xs.iter().sum::<f32>() / xs.len() as f32;
+    let (first, last) = (mean(&losses[..10]), mean(&losses[70..]));
+    assert!(last < 0.8 * first, "loss {first} → {last}");
+    let weights = trainer.model_weights().unwrap();
+    assert_eq!(
+        weights.tensors()["input_adapter.inp_embedding.weight"].shape,
+        vec![16, 4 * classes]
+    );
+    let Samples::Classes(sampled) = sample(&weights, 3, 10, 1).unwrap() else {
+        panic!("a discrete model samples classes")
+    };
+    assert_eq!(sampled.len(), 3 * 256);
+    assert!(sampled.iter().all(|&k| (k as usize) < classes));
 }

@@ -152,6 +152,11 @@ fn an_unknown_version_or_a_bad_configuration_is_rejected() {
     bad.legend.pop();
     let e = Weights::from_bytes(&ours(&bad, &tensors(&config))).unwrap_err();
     assert!(e.to_string().contains("legend names 4 classes"), "{e}");
+    // A discrete token holds one cell or a patch of cells, each one class: two channels a cell is neither.
+    let mut bad = config.clone();
+    bad.layout.channels = 2;
+    let e = Weights::from_bytes(&ours(&bad, &tensors(&config))).unwrap_err();
+    assert!(e.to_string().contains("one class per cell"), "{e}");
 }
 
 #[test]

@@ -69,12 +69,12 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
         /// Timed training steps (after 2 warm-up steps).
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
         steps: u32,
         /// Sampling steps n.
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
         sampling_steps: u32,
-        /// Samples drawn at once.
+        /// Samples drawn at once (0: time training only).
         #[arg(long, default_value_t = 64)]
         samples: usize,
     },
@@ -297,6 +297,9 @@ fn bench(
         1.0 / median,
         batch as f64 / median
     );
+    if samples == 0 {
+        return Ok(());
+    }
     let weights = trainer.model_weights()?;
     let started = Instant::now();
     sample(&weights, samples, sampling_steps, 0)?;

@@ -149,21 +149,22 @@ impl KindConfig {
         }
     }
 
-    /// Network inputs per token for `channels` variables per token: K (θ of the one discrete variable) or one
-    /// μ per channel.
+    /// Network inputs per token for `channels` variables per token: K probabilities (θ) per discrete variable,
+    /// or one μ per channel. A discrete token holds one variable, or a patch of them.
     pub fn input_per_token(&self, channels: usize) -> usize {
         match *self {
-            KindConfig::Discrete { classes, .. } => classes as usize,
+            KindConfig::Discrete { classes, .. } => classes as usize * channels,
             _ => channels,
         }
     }
 
-    /// Network outputs per token: K logits, one ε̂ per channel, or (μ_ε, ln σ_ε) per channel.
+    /// Network outputs per token: K logits per discrete variable, one ε̂ per channel, or (μ_ε, ln σ_ε) per
+    /// channel.
     pub fn output_per_token(&self, channels: usize) -> usize {
         match *self {
             KindConfig::Continuous { .. } => channels,
             KindConfig::Discretised { .. } => 2 * channels,
-            KindConfig::Discrete { classes, .. } => classes as usize,
+            KindConfig::Discrete { classes, .. } => classes as usize * channels,
         }
     }
 }
@@ -263,9 +264,9 @@ impl ModelConfig {
             )));
         }
         if let KindConfig::Discrete { classes, .. } = self.kind {
-            if layout.channels != 1 || p != 1 {
+            if layout.channels != p * p {
                 return Err(BfnError::Config(format!(
-                    "discrete data have one class per token, but the layout has {} channels in patches of {p}",
+                    "discrete data have one class per cell, but the layout has {} channels in patches of {p}",
                     layout.channels
                 )));
             }

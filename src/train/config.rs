@@ -42,7 +42,7 @@ pub struct ModelSection {
     pub width: usize,
     /// `"sequence"` or `"grid"`.
     pub positions: Positions,
-    /// Pixels per side of the patch a token holds (default 1; images only).
+    /// Pixels (or map cells) per side of the square patch a token holds (default 1; images and maps).
     #[serde(default)]
     pub patch: Option<usize>,
 }

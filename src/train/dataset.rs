@@ -91,33 +91,42 @@ impl Dataset {
             });
         }
         if model.patch > 1 {
-            let Examples::Values(values) = &self.examples else {
-                return Err(DataError::Setting {
-                    setting: "model.patch",
-                    message: "discrete data have one class per token: patches need value data"
-                        .into(),
-                });
-            };
-            let pixels = self.layout;
-            let per_example = pixels.variables();
-            let mut patched = vec![0.0; values.len()];
-            for (from, to) in values
-                .chunks_exact(per_example)
-                .zip(patched.chunks_exact_mut(per_example))
-            {
-                for (r, c, k) in (0..pixels.height).flat_map(|r| {
-                    (0..pixels.width)
-                        .flat_map(move |c| (0..pixels.channels).map(move |k| (r, c, k)))
-                }) {
-                    to[model.variable_of_pixel(r, c, k)] =
-                        from[(r * pixels.width + c) * pixels.channels + k];
+            self.examples = match &self.examples {
+                Examples::Values(values) => {
+                    Examples::Values(patch_examples(values, self.layout, model))
                 }
-            }
-            self.examples = Examples::Values(patched);
+                Examples::Classes(classes) => {
+                    Examples::Classes(patch_examples(classes, self.layout, model))
+                }
+            };
             self.layout = model.layout;
         }
         Ok(self)
     }
+}
+
+/// Each example of `examples` (in `pixels`' row-major order) with its variables reordered into `model`'s tokens.
+fn patch_examples<T: Copy + Default>(
+    examples: &[T],
+    pixels: Layout,
+    model: &ModelConfig,
+) -> Vec<T> {
+    let per_example = pixels.variables();
+    let mut patched = vec![T::default(); examples.len()];
+    for (from, to) in examples
+        .chunks_exact(per_example)
+        .zip(patched.chunks_exact_mut(per_example))
+    {
+        for r in 0..pixels.height {
+            for c in 0..pixels.width {
+                for k in 0..pixels.channels {
+                    to[model.variable_of_pixel(r, c, k)] =
+                        from[(r * pixels.width + c) * pixels.channels + k];
+                }
+            }
+        }
+    }
+    patched
 }
 
 /// Which data to load: the `[data]` table of a training config, tagged by `source`.

@@ -19,7 +19,8 @@ use crate::net::Kind;
 pub enum Target {
     /// Values in [−1, 1], [batch, tokens, channels].
     Values(Tensor),
-    /// One-hot classes [batch, tokens, K] with the class indices kept for Monte Carlo.
+    /// One-hot classes [batch, variables, K] (variables = tokens × channels) with the class indices kept for Monte
+    /// Carlo.
     Classes {
         /// One-hot.
         one_hot: Tensor,
@@ -86,6 +87,8 @@ pub fn loss(
         }
         (Kind::Discrete(k), Target::Classes { one_hot, classes }) => {
             let classes_f = k.classes() as f64;
+            // A token's K·channels logits as one row of K per variable, like `one_hot`.
+            let output = &output.reshape(one_hot.shape())?;
             match spec {
                 LossSpec::Continuous => {
                     let p = candle_nn::ops::softmax(output, D::Minus1)?;
@@ -289,14 +292,14 @@ fn discrete_discrete_time(
     step: u32,
 ) -> Result<Tensor> {
     let device = logits.device();
-    let (b, tokens, k) = logits.dims3()?;
+    let (b, variables, k) = logits.dims3()?;
     let log_weights = mixture_log_weights(&candle_nn::ops::softmax(logits, D::Minus1)?)?;
     let input = kind.input();
     let alphas: Vec<f32> = t
         .iter()
         .map(|&t| input.schedule().alpha_at_time(t, steps))
         .collect();
-    let mut total = Tensor::zeros((b, tokens, 1), logits.dtype(), device)?;
+    let mut total = Tensor::zeros((b, variables, 1), logits.dtype(), device)?;
     let mut y = vec![0.0f32; classes.len() * k];
     for draw in 0..draws {
         for (v, (&x, y)) in classes.iter().zip(y.chunks_exact_mut(k)).enumerate() {
@@ -305,9 +308,9 @@ fn discrete_discrete_time(
                 step: step * draws + draw,
                 variable: v as u32,
             };
-            input.sender_sample(x, alphas[v / tokens], noise, y);
+            input.sender_sample(x, alphas[v / variables], noise, y);
         }
-        let y_t = Tensor::from_slice(&y, (b, tokens, k), device)?;
+        let y_t = Tensor::from_slice(&y, (b, variables, k), device)?;
         let sender = (&y_t * one_hot)?.sum_keepdim(D::Minus1)?;
         let receiver = (log_weights.clone() + y_t)?
             .log_sum_exp(D::Minus1)?

@@ -275,14 +275,19 @@ impl Trainer {
                 let classes = self.gather(all, draws);
                 let theta = bayesian_flow(k, &classes, shape, t, &self.rng, step)?;
                 let width = k.classes() as usize;
-                let input =
-                    Tensor::from_slice(theta.values(), (dims.0, dims.1, width), &self.device)?;
+                let input = Tensor::from_slice(
+                    theta.values(),
+                    (dims.0, dims.1, layout.channels * width),
+                    &self.device,
+                )?;
                 let mut one_hot = vec![0f32; classes.len() * width];
                 classes
                     .iter()
                     .enumerate()
                     .for_each(|(v, &c)| one_hot[v * width + c as usize] = 1.0);
-                let one_hot = Tensor::from_vec(one_hot, (dims.0, dims.1, width), &self.device)?;
+                // [batch, variables, K]: a token of a patch holds several variables.
+                let one_hot =
+                    Tensor::from_vec(one_hot, (dims.0, per_example, width), &self.device)?;
                 (input, Target::Classes { one_hot, classes })
             }
             _ => {
