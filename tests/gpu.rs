@@ -9,11 +9,12 @@ use bevy_bfn::flow::Step;
 use bevy_bfn::gpu::{
     GpuContext, GpuError, GpuModel, JobSettings, PendingMap, SamplingJob, StepTimer,
 };
-use bevy_bfn::net::gpt::{Gpt, initial_varmap, weights_from_varmap};
-use bevy_bfn::net::{Layout, Samples, Weights};
+use bevy_bfn::net::gpt::Gpt;
+use bevy_bfn::net::{Samples, Weights};
 use bevy_bfn::train::sample_sheet::sample;
 use candle_core::{Device, Tensor};
 
+/// Every shipped model: among them discrete tokens of one variable (names) and of a 2 × 2 patch (dungeon).
 const MODELS: [&str; 5] = ["digits", "dungeon", "names", "sprites", "terrain"];
 
 /// One device for all tests, used by one test at a time (lavapipe is not fond of concurrent devices).
@@ -26,29 +27,6 @@ fn gpu() -> MutexGuard<'static, GpuContext> {
 
 fn weights(name: &str) -> Weights {
     Weights::load(format!("assets/models/{name}.safetensors")).unwrap()
-}
-
-/// Every shipped model, and the dungeon network on 2 × 2 patches of cells (untrained), so that discrete tokens
-/// holding several variables are checked whether or not a shipped model has them.
-fn models() -> Vec<(String, Weights)> {
-    let mut models: Vec<_> = MODELS
-        .iter()
-        .map(|name| (name.to_string(), weights(name)))
-        .collect();
-    let mut patched = weights("dungeon").config().clone();
-    let cells = patched.pixel_layout();
-    patched.patch = 2;
-    patched.layout = Layout {
-        height: cells.height / 2,
-        width: cells.width / 2,
-        channels: 4,
-    };
-    let varmap = initial_varmap(&patched, 5, &Device::Cpu).unwrap();
-    models.push((
-        "dungeon in 2 × 2 patches".into(),
-        weights_from_varmap(&patched, &varmap).unwrap(),
-    ));
-    models
 }
 
 fn run_steps(gpu: &GpuContext, job: &mut SamplingJob, k: u32) {
@@ -86,7 +64,8 @@ fn relative_error(a: &[f32], b: &[f32]) -> f32 {
 #[test]
 fn network_forward_matches_candle_on_every_shipped_model() {
     let gpu = gpu();
-    for (name, weights) in models() {
+    for name in MODELS {
+        let weights = weights(name);
         let model = GpuModel::new(&gpu.device, &weights).unwrap();
         let (batch, steps, taken) = (3, 20, 7);
         let settings = JobSettings {
@@ -128,7 +107,8 @@ fn network_forward_matches_candle_on_every_shipped_model() {
 #[test]
 fn sampling_runs_follow_the_cpu_sampler_from_the_same_seed() {
     let gpu = gpu();
-    for (name, weights) in models() {
+    for name in MODELS {
+        let weights = weights(name);
         let model = GpuModel::new(&gpu.device, &weights).unwrap();
         let (batch, steps, seed) = (4, 25, 3);
         let mut job = SamplingJob::new(
@@ -209,7 +189,8 @@ fn the_preview_texture_is_what_the_cpu_draws_from_the_preview() {
 
     let gpu = gpu();
     let device = &gpu.device;
-    for (name, weights) in models() {
+    for name in MODELS {
+        let weights = weights(name);
         let config = weights.config();
         let model = GpuModel::new(device, &weights).unwrap();
         let batch = 2;
