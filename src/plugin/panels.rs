@@ -87,8 +87,12 @@ fn generator_panels(
                     return;
                 };
                 let config = model.weights.config().clone();
+                let patches = match config.patch {
+                    1 => String::new(),
+                    p => format!(" in {p}×{p} patches"),
+                };
                 ui.label(format!(
-                    "{} · {}×{}×{} · {} layers × {}",
+                    "{} · {}×{}×{}{patches} · {} layers × {}",
                     kind_name(&config.kind),
                     config.pixel_layout().height,
                     config.pixel_layout().width,
