@@ -3,7 +3,9 @@
 //! the problem and a failing exit status, never a panic.
 #![cfg(feature = "train")]
 
-use std::path::PathBuf;
+mod common;
+use common::temp_dir;
+
 use std::process::{Command, Output};
 
 fn bfn_train(args: &[&str]) -> Output {
@@ -32,12 +34,6 @@ fn assert_fails_with(args: &[&str], needle: &str) {
     );
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bevy_bfn-cli-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[test]
 fn every_subcommand_has_its_help() {
     for (subcommand, option) in [
@@ -59,7 +55,7 @@ fn every_subcommand_has_its_help() {
 
 #[test]
 fn a_shipped_model_samples_a_text_sheet() {
-    let out = temp_dir("sample").join("names.txt");
+    let out = temp_dir("cli-sample").join("names.txt");
     let output = bfn_train(&[
         "sample",
         "--model",
@@ -86,7 +82,7 @@ fn a_shipped_model_samples_a_text_sheet() {
 
 #[test]
 fn bad_input_is_a_clear_error() {
-    let dir = temp_dir("errors");
+    let dir = temp_dir("cli-errors");
     let out = dir.join("x.png");
     let out = out.to_str().unwrap();
     assert_fails_with(

@@ -1,6 +1,9 @@
 //! The trainer: its losses against the flow maths, the weights file, checkpoints and a short real training run.
 #![cfg(feature = "train")]
 
+mod common;
+use common::temp_dir;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -261,12 +264,6 @@ fn a_discrete_model_has_the_official_parameter_names_and_shapes() {
     assert_eq!(stored, official);
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bevy_bfn-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// A tiny run on the real digits: 2 blocks of width 16.
 fn tiny_digits(dir: &std::path::Path, steps: u32) -> TrainConfig {
     TrainConfig::load(&tiny_digits_file(dir, steps, "")).unwrap()
@@ -274,21 +271,33 @@ fn tiny_digits(dir: &std::path::Path, steps: u32) -> TrainConfig {
 
 /// The tiny run's configuration file, with `extra` lines added to `[training]`.
 fn tiny_digits_file(dir: &std::path::Path, steps: u32, extra: &str) -> PathBuf {
+    tiny_run_file(
+        dir,
+        "tiny-digits",
+        "[data]\nsource = \"digits\"\n[model]\nsigma_1 = 0.0316",
+        &format!("steps = {steps}\nbatch = 32\nseed = 7\n{extra}"),
+    )
+}
+
+/// A tiny run's configuration, written to `dir/tiny.toml` with its model at `dir/tiny.safetensors`: `data_and_model`
+/// holds the `[data]` table and the `[model]` lines before the network, which is 2 blocks of width 16, and
+/// `training` the `[training]` lines beyond the schedule every tiny run shares.
+fn tiny_run_file(
+    dir: &std::path::Path,
+    name: &str,
+    data_and_model: &str,
+    training: &str,
+) -> PathBuf {
     let text = format!(
         r#"
-name = "tiny-digits"
+name = "{name}"
 output = "{}"
-[data]
-source = "digits"
-[model]
-sigma_1 = 0.0316
+{data_and_model}
 layers = 2
 heads = 2
 width = 16
 positions = "grid"
 [training]
-steps = {steps}
-batch = 32
 learning_rate = 3e-3
 warmup = 5
 weight_decay = 0.01
@@ -296,9 +305,8 @@ betas = [0.9, 0.98]
 grad_clip = 1.0
 ema_decay = 0.9
 loss = "continuous"
-seed = 7
 checkpoint_every = 1000
-{extra}
+{training}
 "#,
         dir.join("tiny.safetensors").display()
     );
@@ -631,40 +639,12 @@ fn patches_regroup_pixels_into_tokens() {
 #[test]
 fn discrete_maps_train_in_patches() {
     let dir = temp_dir("discrete-patch");
-    let path = dir.join("maps.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-name = "tiny-maps"
-output = "{}"
-[data]
-source = "crawl-maps"
-size = 16
-[model]
-beta_1 = 1.0
-layers = 2
-heads = 2
-width = 16
-positions = "grid"
-patch = 2
-[training]
-steps = 80
-batch = 16
-learning_rate = 3e-3
-warmup = 5
-weight_decay = 0.01
-betas = [0.9, 0.98]
-grad_clip = 1.0
-ema_decay = 0.9
-loss = "continuous"
-seed = 5
-checkpoint_every = 1000
-"#,
-            dir.join("maps.safetensors").display()
-        ),
-    )
-    .unwrap();
+    let path = tiny_run_file(
+        &dir,
+        "tiny-maps",
+        "[data]\nsource = \"crawl-maps\"\nsize = 16\n[model]\nbeta_1 = 1.0\npatch = 2",
+        "steps = 80\nbatch = 16\nseed = 5",
+    );
     let config = TrainConfig::load(&path).unwrap();
     let data = load(&config.data).unwrap();
     let classes = data.legend.len();

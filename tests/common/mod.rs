@@ -40,3 +40,10 @@ pub fn assert_matches_distribution(what: &str, counts: &[u64], probs: &[f64]) {
         "{what}: χ² = {stat:.1} with {df} degrees of freedom exceeds {critical:.1}\ncounts {counts:?}\nprobs {probs:?}"
     );
 }
+
+/// A fresh-enough folder for one test's files, named by the test and the process.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("bevy_bfn-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
