@@ -5,7 +5,11 @@
 //! cargo run --release --example studio --features studio                    # the window
 //! cargo run --release --example studio --features studio -- --headless      # no window: results to target/studio/
 //! cargo run --release --example studio --features studio -- --screenshot studio.png   # window, picture, exit
+//! cargo run --release --example studio --features studio -- --steps 20     # every model in 20 steps
 //! ```
+//!
+//! Each model samples with the steps its samples need (`docs/models.md`): terrain's levels and sprites' opacity
+//! come out squeezed in 50 steps, so those two take 500 and 200.
 
 mod common;
 
@@ -29,7 +33,8 @@ struct Options {
     headless: bool,
     screenshot: Option<PathBuf>,
     out: PathBuf,
-    steps: u32,
+    /// Steps for every model instead of each model's own.
+    steps: Option<u32>,
     seed: u64,
 }
 
@@ -38,7 +43,7 @@ fn options() -> Result<Options, String> {
         headless: false,
         screenshot: None,
         out: PathBuf::from("target/studio"),
-        steps: 50,
+        steps: None,
         seed: 1,
     };
     let mut args = std::env::args().skip(1);
@@ -49,9 +54,11 @@ fn options() -> Result<Options, String> {
             "--screenshot" => options.screenshot = Some(value("--screenshot")?.into()),
             "--out" => options.out = value("--out")?.into(),
             "--steps" => {
-                options.steps = value("--steps")?
-                    .parse()
-                    .map_err(|e| format!("--steps: {e}"))?
+                options.steps = Some(
+                    value("--steps")?
+                        .parse()
+                        .map_err(|e| format!("--steps: {e}"))?,
+                )
             }
             "--seed" => {
                 options.seed = value("--seed")?
@@ -68,14 +75,59 @@ fn options() -> Result<Options, String> {
     Ok(options)
 }
 
-/// Model, batch, steps per frame, where its sprite goes and how large a pixel is drawn.
-/// The left two thirds of the window hold the content; the panels stack on the right.
-const MODELS: [(&str, usize, u32, Vec2, f32); 5] = [
-    ("dungeon", 2, 4, Vec2::new(-440.0, 220.0), 8.0),
-    ("sprites", 4, 4, Vec2::new(-80.0, 220.0), 5.0),
-    ("terrain", 2, 4, Vec2::new(-440.0, -20.0), 6.0),
-    ("digits", 6, 4, Vec2::new(-80.0, -20.0), 5.0),
-    ("names", 6, 4, Vec2::new(-260.0, -220.0), 9.0),
+/// One generator of the studio.
+struct Shown {
+    model: &'static str,
+    batch: usize,
+    steps: u32,
+    steps_per_frame: u32,
+    /// Where its sprite goes: the left two thirds of the window hold the content, the panels stack on the right.
+    at: Vec2,
+    /// How large a pixel is drawn.
+    scale: f32,
+}
+
+const MODELS: [Shown; 5] = [
+    Shown {
+        model: "dungeon",
+        batch: 2,
+        steps: 50,
+        steps_per_frame: 4,
+        at: Vec2::new(-440.0, 220.0),
+        scale: 8.0,
+    },
+    Shown {
+        model: "sprites",
+        batch: 4,
+        steps: 200,
+        steps_per_frame: 16,
+        at: Vec2::new(-80.0, 220.0),
+        scale: 5.0,
+    },
+    Shown {
+        model: "terrain",
+        batch: 2,
+        steps: 500,
+        steps_per_frame: 40,
+        at: Vec2::new(-440.0, -20.0),
+        scale: 6.0,
+    },
+    Shown {
+        model: "digits",
+        batch: 6,
+        steps: 50,
+        steps_per_frame: 4,
+        at: Vec2::new(-80.0, -20.0),
+        scale: 5.0,
+    },
+    Shown {
+        model: "names",
+        batch: 6,
+        steps: 50,
+        steps_per_frame: 4,
+        at: Vec2::new(-260.0, -220.0),
+        scale: 9.0,
+    },
 ];
 
 fn main() -> AppExit {
@@ -128,13 +180,21 @@ fn setup(mut commands: Commands, assets: Res<AssetServer>, options: Res<Options>
     if !options.headless {
         commands.spawn(Camera2d);
     }
-    for (name, batch, per_frame, at, scale) in MODELS {
+    for Shown {
+        model: name,
+        batch,
+        steps,
+        steps_per_frame,
+        at,
+        scale,
+    } in MODELS
+    {
         let mut entity = commands.spawn((
             Name::new(name),
             BfnGenerator::new(assets.load(format!("models/{name}.safetensors")))
                 .with_batch(batch)
-                .with_steps(options.steps)
-                .with_steps_per_frame(per_frame)
+                .with_steps(options.steps.unwrap_or(steps))
+                .with_steps_per_frame(steps_per_frame)
                 .with_seed(options.seed),
         ));
         if !options.headless {

@@ -1,6 +1,6 @@
 //! `bfn-train` as a user runs it: every subcommand has its `--help`, a sample sheet is written from a shipped
-//! model, and bad input — a missing or corrupt model file, a setting out of range — ends with an error that names
-//! the problem and a failing exit status, never a panic.
+//! model, `eval` scores the step counts asked for, and bad input — a missing or corrupt model file, a setting out
+//! of range — ends with an error that names the problem and a failing exit status, never a panic.
 #![cfg(feature = "train")]
 
 mod common;
@@ -81,6 +81,29 @@ fn a_shipped_model_samples_a_text_sheet() {
 }
 
 #[test]
+fn eval_scores_the_step_counts_asked_for() {
+    let output = bfn_train(&[
+        "eval",
+        "--model",
+        "assets/models/names.safetensors",
+        "--steps",
+        "5,40",
+        "--repeats",
+        "1",
+        "--draws",
+        "2",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = String::from_utf8_lossy(&output.stdout);
+    let rows: Vec<&str> = report
+        .lines()
+        .filter(|l| l.starts_with("n = "))
+        .map(|l| l.split_whitespace().nth(2).unwrap())
+        .collect();
+    assert_eq!(rows, ["5", "40"], "{report}");
+}
+
+#[test]
 fn bad_input_is_a_clear_error() {
     let dir = temp_dir("cli-errors");
     let out = dir.join("x.png");
@@ -112,6 +135,16 @@ fn bad_input_is_a_clear_error() {
     assert!(!std::path::Path::new(out).exists(), "a sheet was written");
     assert_fails_with(
         &["bench", "--config", "configs/digits.toml", "--steps", "0"],
+        "--steps",
+    );
+    assert_fails_with(
+        &[
+            "eval",
+            "--model",
+            "assets/models/names.safetensors",
+            "--steps",
+            "10,0",
+        ],
         "--steps",
     );
     assert_fails_with(
