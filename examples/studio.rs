@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use bevy::app::ScheduleRunnerPlugin;
 use bevy::prelude::*;
+use bevy::render::renderer::RenderAdapterInfo;
 use bevy::render::view::screenshot::{Screenshot, save_to_disk};
 use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
@@ -176,9 +177,25 @@ fn main() -> AppExit {
         .run()
 }
 
-fn setup(mut commands: Commands, assets: Res<AssetServer>, options: Res<Options>) {
+fn setup(
+    mut commands: Commands,
+    assets: Res<AssetServer>,
+    options: Res<Options>,
+    adapter: Option<Res<RenderAdapterInfo>>,
+) {
     if !options.headless {
         commands.spawn(Camera2d);
+    }
+    // lavapipe runs the kernels on the CPU, a step in hundreds of milliseconds: say why the long flows crawl.
+    if let Some(adapter) = adapter
+        && adapter.device_type == wgpu::DeviceType::Cpu
+        && options.steps.is_none()
+    {
+        warn!(
+            "{} is a software GPU: terrain's 500 and sprites' 200 steps take minutes on it; \
+             `--steps 50` draws every model in 50 (terrain then comes out flat, docs/models.md)",
+            adapter.name
+        );
     }
     for Shown {
         model: name,
