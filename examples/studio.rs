@@ -9,7 +9,8 @@
 //! ```
 //!
 //! Each model samples with the steps its samples need (`docs/models.md`): terrain's levels and sprites' opacity
-//! come out squeezed in 50 steps, so those two take 500 and 200.
+//! come out squeezed in 50 steps, so those two take 500 and 200 — on a GPU. A software one (Mesa's lavapipe) would
+//! take tens of minutes over them, so there every model takes 50.
 
 mod common;
 
@@ -76,12 +77,18 @@ fn options() -> Result<Options, String> {
     Ok(options)
 }
 
+/// Every flow takes about this many frames, whatever its steps, so that all five can be watched forming.
+const FRAMES_PER_FLOW: u32 = 12;
+
+/// The steps every model takes on a software GPU, where a step of sprites or terrain costs about a second.
+const SOFTWARE_GPU_STEPS: u32 = 50;
+
 /// One generator of the studio.
 struct Shown {
     model: &'static str,
     batch: usize,
+    /// The steps its samples need (`docs/models.md`).
     steps: u32,
-    steps_per_frame: u32,
     /// Where its sprite goes: the left two thirds of the window hold the content, the panels stack on the right.
     at: Vec2,
     /// How large a pixel is drawn.
@@ -93,7 +100,6 @@ const MODELS: [Shown; 5] = [
         model: "dungeon",
         batch: 2,
         steps: 50,
-        steps_per_frame: 4,
         at: Vec2::new(-440.0, 220.0),
         scale: 8.0,
     },
@@ -101,7 +107,6 @@ const MODELS: [Shown; 5] = [
         model: "sprites",
         batch: 4,
         steps: 200,
-        steps_per_frame: 16,
         at: Vec2::new(-80.0, 220.0),
         scale: 5.0,
     },
@@ -109,7 +114,6 @@ const MODELS: [Shown; 5] = [
         model: "terrain",
         batch: 2,
         steps: 500,
-        steps_per_frame: 40,
         at: Vec2::new(-440.0, -20.0),
         scale: 6.0,
     },
@@ -117,7 +121,6 @@ const MODELS: [Shown; 5] = [
         model: "digits",
         batch: 6,
         steps: 50,
-        steps_per_frame: 4,
         at: Vec2::new(-80.0, -20.0),
         scale: 5.0,
     },
@@ -125,7 +128,6 @@ const MODELS: [Shown; 5] = [
         model: "names",
         batch: 6,
         steps: 50,
-        steps_per_frame: 4,
         at: Vec2::new(-260.0, -220.0),
         scale: 9.0,
     },
@@ -186,32 +188,33 @@ fn setup(
     if !options.headless {
         commands.spawn(Camera2d);
     }
-    // lavapipe runs the kernels on the CPU, a step in hundreds of milliseconds: say why the long flows crawl.
-    if let Some(adapter) = adapter
-        && adapter.device_type == wgpu::DeviceType::Cpu
-        && options.steps.is_none()
-    {
+    // lavapipe runs the kernels on the CPU: terrain's 500 steps and sprites' 200 would take it tens of minutes.
+    let software_gpu = adapter.is_some_and(|a| a.device_type == wgpu::DeviceType::Cpu);
+    if software_gpu && options.steps.is_none() {
         warn!(
-            "{} is a software GPU: terrain's 500 and sprites' 200 steps take minutes on it; \
-             `--steps 50` draws every model in 50 (terrain then comes out flat, docs/models.md)",
-            adapter.name
+            "a software GPU: every model samples in {SOFTWARE_GPU_STEPS} steps, so terrain's levels come out \
+             squeezed together (docs/models.md); `--steps 500` for the full flows, tens of minutes here"
         );
     }
     for Shown {
         model: name,
         batch,
         steps,
-        steps_per_frame,
         at,
         scale,
     } in MODELS
     {
+        let steps = match options.steps {
+            Some(steps) => steps,
+            None if software_gpu => steps.min(SOFTWARE_GPU_STEPS),
+            None => steps,
+        };
         let mut entity = commands.spawn((
             Name::new(name),
             BfnGenerator::new(assets.load(format!("models/{name}.safetensors")))
                 .with_batch(batch)
-                .with_steps(options.steps.unwrap_or(steps))
-                .with_steps_per_frame(steps_per_frame)
+                .with_steps(steps)
+                .with_steps_per_frame(steps.div_ceil(FRAMES_PER_FLOW))
                 .with_seed(options.seed),
         ));
         if !options.headless {
