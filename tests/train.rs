@@ -471,13 +471,17 @@ fn a_fine_tuning_run_starts_from_its_init_model_and_refuses_another_network() {
 /// so that `bfn-train train` on the chain remakes the file.
 #[test]
 fn every_config_describes_the_model_it_ships() {
-    let configs: Vec<TrainConfig> = std::fs::read_dir("configs")
+    let paths: Vec<PathBuf> = std::fs::read_dir("configs")
         .unwrap()
-        .map(|entry| TrainConfig::load(&entry.unwrap().path()).unwrap())
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    let configs: Vec<TrainConfig> = paths
+        .iter()
+        .map(|path| TrainConfig::load(path).unwrap())
         .collect();
     let outputs: Vec<&PathBuf> = configs.iter().map(|c| &c.output).collect();
     let mut shipped = 0;
-    for config in &configs {
+    for (path, config) in paths.iter().zip(&configs) {
         if let Some(init) = &config.training.init {
             assert!(
                 outputs.contains(&init),
@@ -485,6 +489,30 @@ fn every_config_describes_the_model_it_ships() {
                 config.name
             );
         }
+        // The comment naming the stage that fine-tunes this output is text: checked, so that it cannot drift
+        // when a stage is added.
+        let fine_tuned_by: Vec<String> = paths
+            .iter()
+            .zip(&configs)
+            .filter(|(_, next)| next.training.init.as_ref() == Some(&config.output))
+            .map(|(next, _)| format!("`{}` fine-tunes", next.display()))
+            .collect();
+        let comments = std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .filter_map(|line| line.strip_prefix('#'))
+            .collect::<Vec<_>>()
+            .join("")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let named = comments.matches(" fine-tunes").count();
+        assert!(
+            fine_tuned_by.iter().all(|next| comments.contains(next))
+                && named == fine_tuned_by.len(),
+            "{}: its comments name {named} stage(s) fine-tuning its output, the configs {fine_tuned_by:?}",
+            config.name
+        );
         if !config.output.starts_with("assets/models") {
             continue;
         }
