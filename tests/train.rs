@@ -501,9 +501,7 @@ fn every_config_describes_the_model_it_ships() {
             .unwrap()
             .lines()
             .filter_map(|line| line.strip_prefix('#'))
-            .collect::<Vec<_>>()
-            .join("")
-            .split_whitespace()
+            .flat_map(str::split_whitespace)
             .collect::<Vec<_>>()
             .join(" ");
         let named = comments.matches(" fine-tunes").count();
