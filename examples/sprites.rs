@@ -34,7 +34,8 @@ fn setup(mut commands: Commands, assets: Res<AssetServer>) {
     commands.spawn((
         BfnGenerator::new(assets.load("models/sprites.safetensors"))
             .with_batch(8)
-            .with_steps(50),
+            // The steps are the model file's own: 200, as in 50 the sprites' edges come out half transparent.
+            .with_steps_per_frame(8),
         Sprite::default(),
         Transform::from_xyz(0.0, 120.0, 0.0).with_scale(Vec3::splat(5.0)),
     ));

@@ -8,9 +8,9 @@
 //! cargo run --release --example studio --features studio -- --steps 20     # every model in 20 steps
 //! ```
 //!
-//! Each model samples with the steps its samples need (`docs/models.md`): terrain's levels and sprites' opacity
-//! come out squeezed in 50 steps, so those two take 500 and 200 — on a GPU. A software one (Mesa's lavapipe) would
-//! take tens of minutes over them, so there every model takes 50.
+//! Each model samples with the steps its file says its samples need (`docs/models.md`): terrain's levels and
+//! sprites' opacity come out squeezed in 50 steps, so those two take 500 and 200 — on a GPU. A software one (Mesa's
+//! lavapipe) would take tens of minutes over them, so there every model takes 50.
 
 mod common;
 
@@ -87,8 +87,6 @@ const SOFTWARE_GPU_STEPS: u32 = 50;
 struct Shown {
     model: &'static str,
     batch: usize,
-    /// The steps its samples need (`docs/models.md`).
-    steps: u32,
     /// Where its sprite goes: the left two thirds of the window hold the content, the panels stack on the right.
     at: Vec2,
     /// How large a pixel is drawn.
@@ -99,35 +97,30 @@ const MODELS: [Shown; 5] = [
     Shown {
         model: "dungeon",
         batch: 2,
-        steps: 50,
         at: Vec2::new(-440.0, 220.0),
         scale: 8.0,
     },
     Shown {
         model: "sprites",
         batch: 4,
-        steps: 200,
         at: Vec2::new(-80.0, 220.0),
         scale: 5.0,
     },
     Shown {
         model: "terrain",
         batch: 2,
-        steps: 500,
         at: Vec2::new(-440.0, -20.0),
         scale: 6.0,
     },
     Shown {
         model: "digits",
         batch: 6,
-        steps: 50,
         at: Vec2::new(-80.0, -20.0),
         scale: 5.0,
     },
     Shown {
         model: "names",
         batch: 6,
-        steps: 50,
         at: Vec2::new(-260.0, -220.0),
         scale: 9.0,
     },
@@ -174,7 +167,7 @@ fn main() -> AppExit {
         .add_systems(Startup, setup)
         .add_systems(
             Update,
-            (common::show_previews, write_results, finish).chain(),
+            (pace, common::show_previews, write_results, finish).chain(),
         )
         .run()
 }
@@ -196,27 +189,20 @@ fn setup(
              squeezed together (docs/models.md); `--steps 500` for the full flows, tens of minutes here"
         );
     }
+    let steps = options.steps.or(software_gpu.then_some(SOFTWARE_GPU_STEPS));
     for Shown {
         model: name,
         batch,
-        steps,
         at,
         scale,
     } in MODELS
     {
-        let steps = match options.steps {
-            Some(steps) => steps,
-            None if software_gpu => steps.min(SOFTWARE_GPU_STEPS),
-            None => steps,
-        };
-        let mut entity = commands.spawn((
-            Name::new(name),
-            BfnGenerator::new(assets.load(format!("models/{name}.safetensors")))
-                .with_batch(batch)
-                .with_steps(steps)
-                .with_steps_per_frame(steps.div_ceil(FRAMES_PER_FLOW))
-                .with_seed(options.seed),
-        ));
+        let mut generator = BfnGenerator::new(assets.load(format!("models/{name}.safetensors")))
+            .with_batch(batch)
+            .with_steps_per_frame(0)
+            .with_seed(options.seed);
+        generator.steps = steps;
+        let mut entity = commands.spawn((Name::new(name), generator, Unpaced));
         if !options.headless {
             entity.insert((
                 Sprite::default(),
@@ -226,6 +212,24 @@ fn setup(
             if name == "dungeon" {
                 entity.insert(BfnWatch::default());
             }
+        }
+    }
+}
+
+/// A generator whose steps per frame wait for its n, which its model file gives once loaded.
+#[derive(Component)]
+struct Unpaced;
+
+/// Sets each generator's steps per frame, once, so that its flow takes [`FRAMES_PER_FLOW`] frames; the designer
+/// may change them after.
+fn pace(
+    mut commands: Commands,
+    mut generators: Query<(Entity, &mut BfnGenerator, &BfnProgress), With<Unpaced>>,
+) {
+    for (entity, mut generator, progress) in &mut generators {
+        if progress.steps > 0 {
+            generator.steps_per_frame = progress.steps.div_ceil(FRAMES_PER_FLOW);
+            commands.entity(entity).remove::<Unpaced>();
         }
     }
 }

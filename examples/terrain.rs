@@ -30,8 +30,7 @@ fn setup(mut commands: Commands, assets: Res<AssetServer>) {
     commands.spawn((
         BfnGenerator::new(assets.load("models/terrain.safetensors"))
             .with_batch(2)
-            // Terrain needs its steps: in 50 the crops' levels come out squeezed together (docs/models.md).
-            .with_steps(500)
+            // The steps are the model file's own: 500, as in 50 the crops' levels come out squeezed together.
             .with_steps_per_frame(20),
         Sprite::default(),
         Transform::from_xyz(0.0, 230.0, 0.0).with_scale(Vec3::splat(8.0)),

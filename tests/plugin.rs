@@ -1,6 +1,6 @@
 //! The Bevy plugin, headless, on whatever adapter wgpu finds (lavapipe in CI): generators finish with the
-//! standalone GPU sampler's result, advance k steps a frame, run side by side, and a corrupt model is an asset
-//! error the app survives.
+//! standalone GPU sampler's result, advance k steps a frame, run side by side, take the steps their model's
+//! file names when not told any, and a corrupt model is an asset error the app survives.
 #![cfg(feature = "studio")]
 
 use std::path::PathBuf;
@@ -15,11 +15,15 @@ use bevy_bfn::gpu::{GpuContext, GpuModel, JobSettings, SamplingJob};
 use bevy_bfn::net::Weights;
 use bevy_bfn::plugin::{BfnFinished, BfnGenerator, BfnOutput, BfnPlugin, BfnProgress};
 
+/// The sampling steps the test's copy of the names model names.
+const NAMED_STEPS: u32 = 7;
+
 /// Finished results, collected from the plugin's messages.
 #[derive(Resource, Default)]
 struct Results(Vec<BfnFinished>);
 
-/// A folder of assets: two shipped models and a truncated copy of one.
+/// A folder of assets: two shipped models, names again with a file that names 7 sampling steps, and a
+/// truncated copy of one.
 fn asset_folder() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("bevy_bfn_plugin_test_{}", std::process::id()));
     let models = dir.join("models");
@@ -31,6 +35,15 @@ fn asset_folder() -> PathBuf {
         )
         .unwrap();
     }
+    let names = Weights::load("assets/models/names.safetensors").unwrap();
+    let mut config = names.config().clone();
+    config.sampling_steps = Some(NAMED_STEPS);
+    let named = Weights::new(config, names.tensors().clone()).unwrap();
+    std::fs::write(
+        models.join("names-named-steps.safetensors"),
+        named.to_bytes(),
+    )
+    .unwrap();
     let bytes = std::fs::read("assets/models/dungeon.safetensors").unwrap();
     std::fs::write(
         models.join("corrupt.safetensors"),
@@ -109,23 +122,34 @@ fn generators_run_in_a_headless_app() {
                 .with_seed(4),
         )
         .id();
+    // Not told its steps: it takes the NAMED_STEPS its model's file names, 50 being the default.
+    let (named_k, named_seed) = (3, 5);
+    let named = app
+        .world_mut()
+        .spawn(
+            BfnGenerator::new(server.load("models/names-named-steps.safetensors"))
+                .with_batch(2)
+                .with_steps_per_frame(named_k)
+                .with_seed(named_seed),
+        )
+        .id();
     let corrupt = app
         .world_mut()
         .spawn(BfnGenerator::new(server.load("models/corrupt.safetensors")))
         .id();
 
     let progress = |app: &App, entity| app.world().get::<BfnProgress>(entity).unwrap().clone();
-    let mut seen = [Vec::new(), Vec::new()];
+    let mut seen = [Vec::new(), Vec::new(), Vec::new()];
     for _ in 0..2000 {
         app.update();
-        for (trace, entity) in seen.iter_mut().zip([dungeon, names]) {
+        for (trace, entity) in seen.iter_mut().zip([dungeon, names, named]) {
             let done = progress(&app, entity).steps_done;
             if done > 0 && trace.last() != Some(&done) {
                 trace.push(done);
             }
         }
         let results = &app.world().resource::<Results>().0;
-        if results.len() == 2 && progress(&app, corrupt).error.is_some() {
+        if results.len() == 3 && progress(&app, corrupt).error.is_some() {
             break;
         }
     }
@@ -141,12 +165,14 @@ fn generators_run_in_a_headless_app() {
     for (trace, n, k) in [
         (&seen[0], dungeon_steps, dungeon_k),
         (&seen[1], names_steps, names_k),
+        (&seen[2], NAMED_STEPS, named_k),
     ] {
         let expected: Vec<u32> = (1..=n.div_ceil(k)).map(|f| (f * k).min(n)).collect();
         assert_eq!(trace, &expected, "steps after each frame");
     }
     let results = &app.world().resource::<Results>().0;
-    assert_eq!(results.len(), 2, "both generators finish, side by side");
+    assert_eq!(results.len(), 3, "the generators finish, side by side");
+    assert_eq!(progress(&app, named).steps, NAMED_STEPS);
     for (entity, name, settings) in [
         (
             dungeon,
@@ -165,6 +191,16 @@ fn generators_run_in_a_headless_app() {
                 batch: 3,
                 steps: names_steps,
                 seed: 4,
+                accuracy: None,
+            },
+        ),
+        (
+            named,
+            "names",
+            JobSettings {
+                batch: 2,
+                steps: NAMED_STEPS,
+                seed: named_seed,
                 accuracy: None,
             },
         ),

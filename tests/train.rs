@@ -229,6 +229,7 @@ fn tiny_config(kind: KindConfig, layout: Layout) -> ModelConfig {
         },
         legend: Vec::new(),
         normalisation: None,
+        sampling_steps: None,
         provenance: "test".into(),
         training_data: None,
         patch: 1,
@@ -529,6 +530,7 @@ fn every_config_describes_the_model_it_ships() {
             config.name
         );
         assert_eq!(file.patch, m.patch.unwrap_or(1), "{}", config.name);
+        assert_eq!(file.sampling_steps, m.sampling_steps, "{}", config.name);
         assert_eq!(
             file.training_data,
             Some(serde_json::to_value(&config.data).unwrap()),

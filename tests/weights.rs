@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use bevy_bfn::net::positions::position_table;
 use bevy_bfn::net::weights::{FORMAT_VERSION, POSITIONS, parameter_shapes};
 use bevy_bfn::net::{
-    KindConfig, Layout, ModelConfig, NetworkConfig, Positions, TensorData, Weights, WeightsError,
+    DEFAULT_SAMPLING_STEPS, KindConfig, Layout, ModelConfig, NetworkConfig, Positions, TensorData,
+    Weights, WeightsError,
 };
 use safetensors::tensor::{Dtype, TensorView};
 
@@ -28,6 +29,7 @@ fn config() -> ModelConfig {
         },
         legend: vec![" ".into(), ".".into(), "#".into(), "~".into(), "+".into()],
         normalisation: None,
+        sampling_steps: None,
         provenance: "test".into(),
         training_data: None,
         patch: 1,
@@ -157,6 +159,24 @@ fn an_unknown_version_or_a_bad_configuration_is_rejected() {
     bad.layout.channels = 2;
     let e = Weights::from_bytes(&ours(&bad, &tensors(&config))).unwrap_err();
     assert!(e.to_string().contains("one class per cell"), "{e}");
+    let mut bad = config.clone();
+    bad.sampling_steps = Some(0);
+    let e = Weights::from_bytes(&ours(&bad, &tensors(&config))).unwrap_err();
+    assert!(e.to_string().contains("sampling_steps 0"), "{e}");
+}
+
+#[test]
+fn a_model_names_the_sampling_steps_it_needs_or_gets_fifty() {
+    let mut config = config();
+    // A file written before models named their steps has no such key, and reads as 50.
+    let json = serde_json::to_string(&config).unwrap();
+    assert!(!json.contains("sampling_steps"), "{json}");
+    let old = Weights::from_bytes(&file(&tensors(&config), metadata(&json, "1"))).unwrap();
+    assert_eq!(old.config().sampling_steps(), DEFAULT_SAMPLING_STEPS);
+    config.sampling_steps = Some(500);
+    let weights = Weights::new(config.clone(), tensors(&config)).unwrap();
+    let read = Weights::from_bytes(&weights.to_bytes()).unwrap();
+    assert_eq!(read.config().sampling_steps(), 500);
 }
 
 #[test]

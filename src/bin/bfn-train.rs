@@ -105,9 +105,9 @@ enum Command {
         /// The model file.
         #[arg(long)]
         model: PathBuf,
-        /// Sampling steps n.
-        #[arg(long, default_value_t = 50)]
-        steps: u32,
+        /// Sampling steps n; default: the steps the model's file says its samples need (50 if it says none).
+        #[arg(long)]
+        steps: Option<u32>,
         /// Seed.
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -167,6 +167,7 @@ fn run(command: Command) -> Result<(), AnyError> {
             out,
         } => {
             let weights = Weights::load(&model)?;
+            let steps = steps.unwrap_or_else(|| weights.config().sampling_steps());
             let samples = sample(&weights, count, steps, seed)?;
             write_sheet(weights.config(), &samples, &out)?;
             eprintln!(

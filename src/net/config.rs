@@ -214,6 +214,10 @@ pub struct ModelConfig {
     /// For continuous data, the map back to the data's units.
     #[serde(default)]
     pub normalisation: Option<Normalisation>,
+    /// The number of sampling steps n its samples need, where 50 are too few: in 50, terrain's levels come out
+    /// squeezed together (`docs/models.md`). A sampler not told otherwise takes these; `None`: 50.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampling_steps: Option<u32>,
     /// Where the model came from: dataset, training config, steps, licence of the data.
     #[serde(default)]
     pub provenance: String,
@@ -226,7 +230,15 @@ fn one() -> usize {
     1
 }
 
+/// The sampling steps of a model that names none.
+pub const DEFAULT_SAMPLING_STEPS: u32 = 50;
+
 impl ModelConfig {
+    /// The number of sampling steps n its samples need: its own `sampling_steps`, or 50.
+    pub fn sampling_steps(&self) -> u32 {
+        self.sampling_steps.unwrap_or(DEFAULT_SAMPLING_STEPS)
+    }
+
     /// The shape of one example in pixels (cells, characters): the token layout with the patches unfolded.
     pub fn pixel_layout(&self) -> Layout {
         let p = self.patch;
@@ -276,6 +288,11 @@ impl ModelConfig {
                     self.legend.len()
                 )));
             }
+        }
+        if self.sampling_steps == Some(0) {
+            return Err(BfnError::Config(
+                "sampling_steps 0: a sampler takes at least one step".into(),
+            ));
         }
         let net = self.network;
         if net.layers == 0

@@ -13,6 +13,9 @@ pub mod positions;
 mod samples;
 pub mod weights;
 
-pub use config::{Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Normalisation, Positions};
+pub use config::{
+    DEFAULT_SAMPLING_STEPS, Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Normalisation,
+    Positions,
+};
 pub use samples::Samples;
 pub use weights::{TensorData, Weights, WeightsError};

@@ -2,6 +2,7 @@
 
 use bevy::prelude::*;
 
+use crate::net::ModelConfig;
 use crate::plugin::asset::BfnModel;
 use crate::plugin::output::BfnOutput;
 
@@ -17,8 +18,9 @@ pub struct BfnGenerator {
     pub model: Handle<BfnModel>,
     /// Examples generated together (maps, sprites, names).
     pub batch: usize,
-    /// n, the number of BFN steps: more steps, better samples.
-    pub steps: u32,
+    /// n, the number of BFN steps: more steps, better samples. `None`: the steps the model's samples need
+    /// ([`ModelConfig::sampling_steps`]: 50 unless its file names more), so that a model that needs 500 is not drawn squeezed by a game that never asked.
+    pub steps: Option<u32>,
     /// Steps recorded each frame (unless `gpu_budget_ms` is set).
     pub steps_per_frame: u32,
     /// GPU milliseconds to spend each frame instead: the steps per frame follow from the measured GPU time per
@@ -37,12 +39,12 @@ pub struct BfnGenerator {
 }
 
 impl BfnGenerator {
-    /// One example of `model` in 50 steps, 4 a frame, seed 0.
+    /// One example of `model` in the steps the model needs, 4 a frame, seed 0.
     pub fn new(model: Handle<BfnModel>) -> Self {
         Self {
             model,
             batch: 1,
-            steps: 50,
+            steps: None,
             steps_per_frame: 4,
             gpu_budget_ms: None,
             seed: 0,
@@ -59,9 +61,9 @@ impl BfnGenerator {
         self
     }
 
-    /// With n = `steps`.
+    /// With n = `steps` instead of the model's own.
     pub fn with_steps(mut self, steps: u32) -> Self {
-        self.steps = steps;
+        self.steps = Some(steps);
         self
     }
 
@@ -81,6 +83,11 @@ impl BfnGenerator {
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
+    }
+
+    /// The n it samples a model of this configuration with: its own `steps`, or the model's.
+    pub fn steps_for(&self, model: &ModelConfig) -> u32 {
+        self.steps.unwrap_or_else(|| model.sampling_steps())
     }
 }
 

@@ -112,11 +112,9 @@ fn attach_previews(
             height,
             depth_or_array_layers: 1,
         };
-        if progress.steps != generator.steps {
-            *progress = BfnProgress {
-                steps: generator.steps,
-                ..default()
-            };
+        let steps = generator.steps_for(model.weights.config());
+        if progress.steps != steps {
+            *progress = BfnProgress { steps, ..default() };
         }
         if images
             .get(&preview.image)

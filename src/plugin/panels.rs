@@ -112,8 +112,8 @@ fn generator_panels(
                         .map_or(String::new(), |ms| format!(" · {ms:.2} GPU ms/step")),
                     if progress.finished { " · done" } else { "" }
                 )));
-                settings(ui, &mut generator, &config.kind);
-                schedule_plots(ui, &generator, &config.kind, progress.steps_done);
+                settings(ui, &mut generator, &config);
+                schedule_plots(ui, &generator, &config, progress.steps_done);
                 let width = config.pixel_layout().width * generator.batch.max(1);
                 let height = config.pixel_layout().height;
                 let scale = (300.0 / width.max(height * 4) as f32).max(1.0);
@@ -150,10 +150,17 @@ fn kind_name(kind: &KindConfig) -> String {
     }
 }
 
-fn settings(ui: &mut egui::Ui, generator: &mut BfnGenerator, kind: &KindConfig) {
+fn settings(ui: &mut egui::Ui, generator: &mut BfnGenerator, config: &ModelConfig) {
+    let kind = &config.kind;
     egui::Grid::new("settings").num_columns(2).show(ui, |ui| {
         ui.label("steps n");
-        ui.add(egui::Slider::new(&mut generator.steps, 1..=1000).logarithmic(true));
+        let mut steps = generator.steps_for(config);
+        if ui
+            .add(egui::Slider::new(&mut steps, 1..=1000).logarithmic(true))
+            .changed()
+        {
+            generator.steps = Some(steps);
+        }
         ui.end_row();
         let mut budget = generator.gpu_budget_ms.is_some();
         ui.checkbox(&mut budget, "GPU ms budget");
@@ -213,14 +220,14 @@ fn settings(ui: &mut egui::Ui, generator: &mut BfnGenerator, kind: &KindConfig) 
 }
 
 /// β(t) over t ∈ [0, 1] and α_i for i = 1..n, with the current step marked.
-fn schedule_plots(ui: &mut egui::Ui, generator: &BfnGenerator, kind: &KindConfig, done: u32) {
-    let accuracy = generator.accuracy.unwrap_or(kind.accuracy());
-    let Ok(kind) = kind.with_accuracy(accuracy).build() else {
+fn schedule_plots(ui: &mut egui::Ui, generator: &BfnGenerator, config: &ModelConfig, done: u32) {
+    let accuracy = generator.accuracy.unwrap_or(config.kind.accuracy());
+    let Ok(kind) = config.kind.with_accuracy(accuracy).build() else {
         ui.colored_label(egui::Color32::LIGHT_RED, "accuracy out of range");
         return;
     };
     let schedule = kind.schedule();
-    let n = generator.steps.max(1);
+    let n = generator.steps_for(config).max(1);
     let betas: Vec<f64> = (0..=100)
         .map(|i| schedule.beta(f64::from(i) / 100.0))
         .collect();

@@ -89,7 +89,7 @@ pub(crate) fn extract_generators(
             weights: Arc::clone(&model.weights),
             settings: JobSettings {
                 batch: generator.batch,
-                steps: generator.steps,
+                steps: generator.steps_for(model.weights.config()),
                 seed: generator.seed,
                 accuracy: generator.accuracy,
             },

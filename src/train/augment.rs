@@ -93,6 +93,7 @@ mod tests {
             },
             legend: Vec::new(),
             normalisation: None,
+            sampling_steps: None,
             provenance: String::new(),
             training_data: None,
         }

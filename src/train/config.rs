@@ -45,6 +45,10 @@ pub struct ModelSection {
     /// Pixels (or map cells) per side of the square patch a token holds (default 1; images and maps).
     #[serde(default)]
     pub patch: Option<usize>,
+    /// The sampling steps the model's samples need, written into the model file for samplers to take
+    /// (default: none written, and samplers take 50).
+    #[serde(default)]
+    pub sampling_steps: Option<u32>,
 }
 
 /// Which loss to train with.
@@ -238,6 +242,7 @@ impl TrainConfig {
             },
             legend: data.legend.clone(),
             normalisation: data.normalisation,
+            sampling_steps: self.model.sampling_steps,
             provenance: format!(
                 "trained by bfn-train from config `{}`{} on {}",
                 self.name,
