@@ -1,7 +1,7 @@
 //! `bfn-train`: turns real data into the model files the plugin loads.
 //!
 //! ```text
-//! bfn-train train --config configs/digits-base.toml [--resume]
+//! bfn-train train --config configs/digits.toml [--resume]
 //! bfn-train eval --model assets/models/digits.safetensors
 //! bfn-train sample --model assets/models/digits.safetensors --steps 50 --seed 1 --out digits.png
 //! ```
