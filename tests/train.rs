@@ -407,6 +407,27 @@ fn the_tail_mean_starts_at_average_from() {
 }
 
 #[test]
+fn a_run_stopped_before_its_lr_decay_steps_is_the_start_of_the_longer_run() {
+    let dir = temp_dir("lr-decay");
+    let short = tiny_digits_run(&dir, 8);
+    let stopped = short("cosine_decay = true\nlr_decay_steps = 20");
+    let config = TrainConfig::load(&tiny_digits_file(&dir, 20, "cosine_decay = true")).unwrap();
+    let data = load(&config.data).unwrap();
+    let mut long = Trainer::new(config, data).unwrap();
+    long.run(8, |_| {}).unwrap();
+    assert_eq!(
+        stopped,
+        long.model_weights().unwrap(),
+        "8 steps of a schedule decaying to step 20 are the first 8 steps of a 20-step run, bit for bit"
+    );
+    assert_ne!(
+        stopped,
+        short("cosine_decay = true"),
+        "an 8-step schedule decays sooner and ends elsewhere"
+    );
+}
+
+#[test]
 fn augmented_runs_train_on_the_symmetric_images_and_none_changes_nothing() {
     let dir = temp_dir("augment");
     let weights = tiny_digits_run(&dir, 6);
@@ -539,8 +560,11 @@ fn every_config_describes_the_model_it_ships() {
         );
         assert!(
             file.provenance
-                .contains(&format!("config `{}`", config.name)),
-            "{}: {}",
+                .contains(&format!("config `{}`", config.name))
+                && file
+                    .provenance
+                    .ends_with(&format!("({} steps)", config.training.steps)),
+            "{}: the file says it was made by {}",
             config.name,
             file.provenance
         );
@@ -561,6 +585,14 @@ fn training_settings_out_of_range_are_refused_by_name() {
             "training.average_from must lie in 1..=8",
         ),
         ("dropout = 1.5", "training.dropout must lie in [0, 1)"),
+        (
+            "lr_decay_steps = 20",
+            "training.lr_decay_steps needs cosine_decay = true",
+        ),
+        (
+            "cosine_decay = true\nlr_decay_steps = 5",
+            "must exceed the warm-up (5), got 5",
+        ),
         ("augment = \"rotate\"", "unknown variant `rotate`"),
     ] {
         let e = TrainConfig::load(&tiny_digits_file(&dir, 8, extra)).expect_err(extra);

@@ -81,6 +81,11 @@ pub struct TrainingSection {
     /// Whether the learning rate then decays along a cosine to a tenth of the peak at the last step.
     #[serde(default)]
     pub cosine_decay: bool,
+    /// The step the cosine reaches its tenth at, when not the run's last (nanoGPT's `lr_decay_iters`): a run
+    /// on little data can stop part-way down a longer schedule, before the annealed learning rate fits the
+    /// training set's noise, with its first steps those of the longer run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr_decay_steps: Option<u32>,
     /// AdamW's decoupled weight decay (applied to matrices only, as the official `get_optim_groups` does).
     pub weight_decay: f64,
     /// AdamW's β₁ and β₂.
@@ -167,6 +172,14 @@ impl TrainConfig {
             return Err(format!(
                 "training.average_from must lie in 1..={} (the run's steps), got {from}",
                 t.steps
+            ));
+        }
+        if let Some(decay) = t.lr_decay_steps
+            && (!t.cosine_decay || decay <= t.warmup)
+        {
+            return Err(format!(
+                "training.lr_decay_steps needs cosine_decay = true and must exceed the warm-up ({}), got {decay}",
+                t.warmup
             ));
         }
         if !(0.0..1.0).contains(&t.dropout) {

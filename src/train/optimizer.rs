@@ -182,7 +182,8 @@ impl Optimizer {
     }
 }
 
-/// The learning rate at `step` (from 0): linear warm-up, then constant or a cosine decay to a tenth.
+/// The learning rate at `step` (from 0): linear warm-up, then constant or a cosine decay to a tenth (at
+/// `lr_decay_steps` or the run's end), held there after.
 pub fn learning_rate(settings: &TrainingSection, step: u32) -> f64 {
     let peak = settings.learning_rate;
     if step < settings.warmup {
@@ -191,7 +192,8 @@ pub fn learning_rate(settings: &TrainingSection, step: u32) -> f64 {
     if !settings.cosine_decay {
         return peak;
     }
-    let span = f64::from(settings.steps.saturating_sub(settings.warmup).max(1));
+    let decay_end = settings.lr_decay_steps.unwrap_or(settings.steps);
+    let span = f64::from(decay_end.saturating_sub(settings.warmup).max(1));
     let progress = (f64::from(step - settings.warmup) / span).min(1.0);
     peak * (0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()))
 }
