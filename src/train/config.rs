@@ -78,7 +78,8 @@ pub struct TrainingSection {
     pub learning_rate: f64,
     /// Steps of linear warm-up from 0 to the peak.
     pub warmup: u32,
-    /// Whether the learning rate then decays along a cosine to a tenth of the peak at the last step.
+    /// Whether the learning rate then decays along a cosine to a tenth of the peak at the last step (or at
+    /// `lr_decay_steps`).
     #[serde(default)]
     pub cosine_decay: bool,
     /// The step the cosine reaches its tenth at, when not the run's last (nanoGPT's `lr_decay_iters`): a run
