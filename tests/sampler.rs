@@ -16,55 +16,84 @@ fn values(count: usize) -> Vec<f64> {
         .collect()
 }
 
-#[test]
-fn an_oracle_denoiser_leads_every_kind_to_the_data() {
-    let shape = Shape::new(3, 40).unwrap();
-    for steps in [1, 10, 200] {
-        // Continuous: the final x̂ equals x up to rounding.
-        let kind = Continuous::new(0.001).unwrap();
-        let data = values(shape.len());
-        let sample = Sampler::new(kind, steps, 1)
-            .unwrap()
-            .sample(&mut Oracle { kind, data: &data }, shape)
-            .unwrap();
-        for (s, x) in sample.iter().zip(&data) {
-            assert!((s - x).abs() < 1e-9, "continuous n={steps}: {s} vs {x}");
-        }
-        let data32: Vec<f32> = data.iter().map(|&x| x as f32).collect();
-        let sample32 = Sampler::new(kind, steps, 1)
-            .unwrap()
-            .sample(
-                &mut Oracle {
-                    kind,
-                    data: &data32,
-                },
-                shape,
-            )
-            .unwrap();
-        for (s, x) in sample32.iter().zip(&data32) {
-            assert!((s - x).abs() < 1e-4, "continuous f32 n={steps}: {s} vs {x}");
-        }
+/// Checks that `z` looks like draws of N(0, 1): mean within five standard errors of 0, variance within five of 1.
+fn assert_standard_normal(z: &[f64], what: &str) {
+    let n = z.len() as f64;
+    let mean = z.iter().sum::<f64>() / n;
+    let variance = z.iter().map(|z| (z - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    assert!(mean.abs() < 5.0 / n.sqrt(), "{what}: mean {mean}");
+    assert!(
+        (variance - 1.0).abs() < 5.0 * (2.0 / n).sqrt(),
+        "{what}: variance {variance}"
+    );
+}
 
-        // Discretised: the final bin is x's bin.
-        let kind = Discretised::new(0.02, 16).unwrap();
+/// With a network that knows x, the sender's messages come from x, so after n steps θ must follow the Bayesian
+/// flow distribution at t = 1 whatever n: for discrete data ln θ_x − ln θ_j ~ N(β₁K, 2β₁K) for any other class j.
+/// For continuous and discretised data the first step is at t = 0, before t_min, where every network's
+/// prediction is x̂ = 0 (the reference's clip; for discretised data N(0, 1) discretised), so that message comes
+/// from a datum d₀ of mean 0 and variance v₀ instead of x: μ has mean x(ρ − 1 − α₁)/ρ and variance
+/// (ρ − 1 + α₁²v₀)/ρ², with ρ = σ₁⁻² and α₁ = σ₁^(−2/n) − 1. A wrong Bayesian update or accuracy schedule moves
+/// these moments (the samples themselves would still be x: the oracle decides them at t = 1 whatever θ is).
+#[test]
+fn an_oracle_run_ends_on_the_bayesian_flow_distribution_at_t_1() {
+    let shape = Shape::new(4, 1000).unwrap();
+    for steps in [1, 10, 200] {
+        let sigma_1: f64 = 0.1;
+        let rho = sigma_1.powi(-2);
+        let alpha_1 = sigma_1.powf(-2.0 / f64::from(steps)) - 1.0;
+        let standardised = |mu: &[f64], data: &[f64], v0: f64| -> Vec<f64> {
+            let spread = (rho - 1.0 + alpha_1 * alpha_1 * v0).sqrt() / rho;
+            mu.iter()
+                .zip(data)
+                .map(|(mu, x)| (mu - x * (rho - 1.0 - alpha_1) / rho) / spread)
+                .collect()
+        };
+
+        let kind = Continuous::new(sigma_1).unwrap();
+        let data = values(shape.len());
+        let mut run = Sampler::new(kind, steps, 1).unwrap().start::<f64>(shape);
+        run.finish(&mut Oracle { kind, data: &data }).unwrap();
+        assert!((run.precision() - rho).abs() < 1e-9);
+        let z = standardised(run.input_params().values(), &data, 0.0);
+        assert_standard_normal(&z, &format!("continuous μ, n = {steps}"));
+
+        let bins = 16;
+        let kind = Discretised::new(sigma_1, bins).unwrap();
         let data: Vec<f64> = values(shape.len())
             .iter()
-            .map(|&x| bin_centre(bin_of(x, 16), 16))
+            .map(|&x| bin_centre(bin_of(x, bins), bins))
             .collect();
-        let sample = Sampler::new(kind, steps, 2)
-            .unwrap()
-            .sample(&mut Oracle { kind, data: &data }, shape)
-            .unwrap();
-        assert_eq!(sample, data, "discretised n={steps}");
+        let first = DiscretisedNormal {
+            mean: 0.0,
+            std: 1.0,
+            bins,
+        };
+        let v0: f64 = (0..bins)
+            .map(|k| first.prob(k) * bin_centre::<f64>(k, bins).powi(2))
+            .sum();
+        let mut run = Sampler::new(kind, steps, 2).unwrap().start::<f64>(shape);
+        run.finish(&mut Oracle { kind, data: &data }).unwrap();
+        let z = standardised(run.input_params().values(), &data, v0);
+        assert_standard_normal(&z, &format!("discretised μ, n = {steps}"));
 
-        // Discrete: the final class is x.
-        let kind = Discrete::new(3.0, 27).unwrap();
-        let data: Vec<u32> = (0..shape.len() as u32).map(|v| v * 7 % 27).collect();
-        let sample: Vec<u32> = Sampler::new(kind, steps, 3)
-            .unwrap()
-            .sample::<f32, _>(&mut Oracle { kind, data: &data }, shape)
-            .unwrap();
-        assert_eq!(sample, data, "discrete n={steps}");
+        let (beta_1, classes) = (1.0, 27);
+        let kind = Discrete::new(beta_1, classes).unwrap();
+        let data: Vec<u32> = (0..shape.len() as u32).map(|v| v * 7 % classes).collect();
+        let mut run = Sampler::new(kind, steps, 3).unwrap().start::<f64>(shape);
+        run.finish(&mut Oracle { kind, data: &data }).unwrap();
+        let k = f64::from(classes);
+        let z: Vec<f64> = data
+            .iter()
+            .enumerate()
+            .map(|(v, &x)| {
+                let theta = run.input_params().variable(v);
+                let other = (x as usize + 1) % classes as usize;
+                (theta[x as usize].ln() - theta[other].ln() - beta_1 * k)
+                    / (2.0 * beta_1 * k).sqrt()
+            })
+            .collect();
+        assert_standard_normal(&z, &format!("discrete ln θ_x − ln θ_j, n = {steps}"));
     }
 }
 
