@@ -17,15 +17,9 @@ struct Tile;
 
 fn main() {
     App::new()
-        .add_plugins((
-            DefaultPlugins.set(ImagePlugin::default_nearest()),
-            BfnPlugin,
-        ))
+        .add_plugins((DefaultPlugins, BfnPlugin))
         .add_systems(Startup, setup)
-        .add_systems(
-            Update,
-            (common::show_previews, spawn_tiles, common::reseed_on_space),
-        )
+        .add_systems(Update, (spawn_tiles, common::reseed_on_space))
         .run();
 }
 

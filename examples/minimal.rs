@@ -3,19 +3,14 @@
 //!
 //! `cargo run --example minimal --features studio`
 
-mod common;
-
 use bevy::prelude::*;
 use bevy_bfn::plugin::{BfnFinished, BfnGenerator, BfnOutput, BfnPlugin};
 
 fn main() {
     App::new()
-        .add_plugins((
-            DefaultPlugins.set(ImagePlugin::default_nearest()),
-            BfnPlugin,
-        ))
+        .add_plugins((DefaultPlugins, BfnPlugin))
         .add_systems(Startup, setup)
-        .add_systems(Update, (common::show_previews, print_map))
+        .add_systems(Update, print_map)
         .run();
 }
 

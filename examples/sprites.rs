@@ -18,14 +18,7 @@ fn main() {
             BfnPlugin,
         ))
         .add_systems(Startup, setup)
-        .add_systems(
-            Update,
-            (
-                common::show_previews,
-                spawn_sprites,
-                common::reseed_on_space,
-            ),
-        )
+        .add_systems(Update, (spawn_sprites, common::reseed_on_space))
         .run();
 }
 

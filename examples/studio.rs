@@ -1,5 +1,6 @@
-//! The studio: every shipped model generating at once on the GPU, each drawn as it forms, with the designer
-//! panels to steer them (steps, steps per frame, σ₁ or β₁, seed, batch, restart / pause / step).
+//! The studio: every shipped model generating at once on the GPU, each drawn as it forms (names as text, read
+//! off θ as it sharpens), captioned with its model, steps and sampler, with the designer panels to steer them
+//! (steps, steps per frame, σ₁ or β₁, seed, batch, restart / pause / step).
 //!
 //! ```text
 //! cargo run --release --example studio --features studio                    # the window
@@ -12,8 +13,6 @@
 //! sprites' opacity come out squeezed in 50 steps, so those two take 500 and 200 — on a GPU. A software one (Mesa's
 //! lavapipe) would take tens of minutes over them, so there every model takes 50.
 
-mod common;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -24,10 +23,12 @@ use bevy::render::view::screenshot::{Screenshot, save_to_disk};
 use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 use bevy_bfn::net::content::png_bytes;
+use bevy_bfn::net::{KindConfig, Samples};
 use bevy_bfn::plugin::panels::BfnPanelsPlugin;
 use bevy_bfn::plugin::{
-    BfnFinished, BfnGenerator, BfnOutput, BfnPlugin, BfnProgress, BfnWatch, RgbaImage,
+    BfnFinished, BfnGenerator, BfnModel, BfnOutput, BfnPlugin, BfnProgress, BfnWatch, RgbaImage,
 };
+use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
 /// What to run, from the command line.
 #[derive(Resource, Clone, Debug)]
@@ -159,16 +160,15 @@ fn main() -> AppExit {
                     ..default()
                 }),
             BfnPanelsPlugin,
-        ));
+        ))
+        .add_systems(Update, names_from_theta)
+        .add_systems(EguiPrimaryContextPass, captions);
     }
     app.add_plugins(BfnPlugin)
         .insert_resource(options)
         .init_resource::<Written>()
         .add_systems(Startup, setup)
-        .add_systems(
-            Update,
-            (pace, common::show_previews, write_results, finish).chain(),
-        )
+        .add_systems(Update, (pace, write_results, finish).chain())
         .run()
 }
 
@@ -204,10 +204,15 @@ fn setup(
         generator.steps = steps;
         let mut entity = commands.spawn((Name::new(name), generator, Unpaced));
         if !options.headless {
-            entity.insert((
-                Sprite::default(),
-                Transform::from_translation(at.extend(0.0)).with_scale(Vec3::splat(scale)),
-            ));
+            entity
+                .insert(Transform::from_translation(at.extend(0.0)).with_scale(Vec3::splat(scale)));
+            if name == "names" {
+                // Letters, not colour bars: read off θ while it forms (hence the watch), then the result.
+                entity.insert((BfnWatch::default(), AsText::default()));
+            } else {
+                // The plugin keeps the sprite on the generator's preview.
+                entity.insert(Sprite::default());
+            }
             // The open panel starts with its flow views on.
             if name == "dungeon" {
                 entity.insert(BfnWatch::default());
@@ -234,6 +239,101 @@ fn pace(
     }
 }
 
+/// A generator of strings shown as text: the most probable letters of θ while it forms, then the result.
+#[derive(Component, Default)]
+struct AsText(Vec<String>);
+
+/// Reads the letters off each watched text generator's θ: per variable the class θ holds most probable.
+fn names_from_theta(
+    mut generators: Query<(&BfnGenerator, &BfnWatch, &BfnProgress, &mut AsText)>,
+    models: Res<Assets<BfnModel>>,
+) {
+    for (generator, watch, progress, mut text) in &mut generators {
+        let Some(model) = models.get(&generator.model) else {
+            continue;
+        };
+        let config = model.weights.config();
+        let KindConfig::Discrete { classes, .. } = config.kind else {
+            continue;
+        };
+        let classes = classes as usize;
+        if progress.finished || watch.theta.is_empty() {
+            continue;
+        }
+        let most_probable = watch
+            .theta
+            .chunks_exact(classes)
+            .map(|theta| {
+                (0..classes)
+                    .max_by(|&a, &b| theta[a].total_cmp(&theta[b]))
+                    .unwrap_or(0) as u32
+            })
+            .collect();
+        if let BfnOutput::Strings(words) =
+            BfnOutput::from_samples(config, &Samples::Classes(most_probable))
+        {
+            text.0 = words;
+        }
+    }
+}
+
+/// Over each generator, a caption (model, steps, sampler), and under a text generator's caption its strings.
+fn captions(
+    mut contexts: EguiContexts,
+    camera: Single<(&Camera, &GlobalTransform)>,
+    generators: Query<(
+        Entity,
+        &Name,
+        &BfnGenerator,
+        &BfnProgress,
+        &GlobalTransform,
+        Option<&AsText>,
+    )>,
+    models: Res<Assets<BfnModel>>,
+) -> Result {
+    let ctx = contexts.ctx_mut()?;
+    let (camera, view) = *camera;
+    for (entity, name, generator, progress, transform, text) in &generators {
+        let Some(model) = models.get(&generator.model) else {
+            continue;
+        };
+        let config = model.weights.config();
+        let pixels = config.pixel_layout();
+        // The sprite is centred on its transform: its top-left corner, in world units.
+        let half = Vec2::new(
+            (pixels.width * generator.batch) as f32,
+            pixels.height as f32,
+        ) * transform.scale().truncate()
+            / 2.0;
+        let corner = transform.translation() + Vec3::new(-half.x, half.y, 0.0);
+        let Ok(at) = camera.world_to_viewport(view, corner) else {
+            continue;
+        };
+        let caption = format!(
+            "{name} · {} steps · standard sampler{}",
+            generator.steps_for(config),
+            if progress.finished { " · done" } else { "" }
+        );
+        egui::Area::new(egui::Id::new(("caption", entity)))
+            .order(egui::Order::Background)
+            .fixed_pos(egui::pos2(at.x, at.y - 20.0))
+            .show(ctx, |ui| {
+                ui.label(egui::RichText::new(caption).color(egui::Color32::WHITE));
+                if let Some(AsText(words)) = text {
+                    for word in words {
+                        ui.label(
+                            egui::RichText::new(word)
+                                .monospace()
+                                .size(18.0)
+                                .color(egui::Color32::from_rgb(255, 220, 140)),
+                        );
+                    }
+                }
+            });
+    }
+    Ok(())
+}
+
 /// Generators whose results have been written (headless) or shown.
 #[derive(Resource, Default)]
 struct Written(Vec<Entity>);
@@ -241,11 +341,17 @@ struct Written(Vec<Entity>);
 fn write_results(
     mut finished: MessageReader<BfnFinished>,
     names: Query<&Name>,
+    mut texts: Query<&mut AsText>,
     options: Res<Options>,
     mut written: ResMut<Written>,
 ) -> Result {
     for message in finished.read() {
         written.0.push(message.entity);
+        if let (Ok(mut text), BfnOutput::Strings(words)) =
+            (texts.get_mut(message.entity), &message.output)
+        {
+            text.0.clone_from(words);
+        }
         let name = names.get(message.entity)?.as_str();
         let text = describe(&message.output);
         info!("{name}: {}", text.lines().next().unwrap_or(""));

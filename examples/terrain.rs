@@ -13,15 +13,9 @@ struct Cell;
 
 fn main() {
     App::new()
-        .add_plugins((
-            DefaultPlugins.set(ImagePlugin::default_nearest()),
-            BfnPlugin,
-        ))
+        .add_plugins((DefaultPlugins, BfnPlugin))
         .add_systems(Startup, setup)
-        .add_systems(
-            Update,
-            (common::show_previews, spawn_cells, common::reseed_on_space),
-        )
+        .add_systems(Update, (spawn_cells, common::reseed_on_space))
         .run();
 }
 

@@ -205,7 +205,7 @@ fn the_preview_texture_is_what_the_cpu_draws_from_the_preview() {
         run_steps(&gpu, &mut job, 3);
         let preview = job.read_preview(device, &gpu.queue).unwrap();
 
-        let [width, height] = preview_size(config, batch);
+        let [width, height] = preview_size(&device.limits(), config, batch).unwrap();
         let texture = device.create_texture(&wgpu::TextureDescriptor {
             label: None,
             size: wgpu::Extent3d {
@@ -331,6 +331,25 @@ fn settings_and_sizes_out_of_range_are_errors() {
         unfinished.read_samples(&gpu.device, &gpu.queue),
         Err(GpuError::Settings(_))
     ));
+
+    // A batch whose buffers fit but whose attention dispatch ([tokens, heads, batch] workgroups) does not.
+    let names = GpuModel::new(&gpu.device, &weights("names")).unwrap();
+    let limit = gpu.device.limits().max_compute_workgroups_per_dimension;
+    let settings = JobSettings {
+        batch: limit as usize + 1,
+        steps: 10,
+        seed: 1,
+        accuracy: None,
+    };
+    match SamplingJob::new(&gpu.device, &names, settings) {
+        Err(GpuError::TooLarge {
+            what, limit_name, ..
+        }) => {
+            assert_eq!(limit_name, "max_compute_workgroups_per_dimension", "{what}");
+            assert!(what.contains("attention"), "{what}");
+        }
+        other => panic!("a batch past the workgroup limit was not refused: {other:?}"),
+    }
 }
 
 /// The matmul kernel on shapes that fit none of its tiles, with each epilogue, against a plain CPU product.
@@ -460,11 +479,11 @@ fn the_step_timer_turns_a_gpu_budget_into_steps() {
         gpu.device
             .poll(wgpu::PollType::wait_indefinitely())
             .unwrap();
-        timer.poll();
+        timer.poll().unwrap();
         gpu.device
             .poll(wgpu::PollType::wait_indefinitely())
             .unwrap();
-        timer.poll();
+        timer.poll().unwrap();
     }
     let ms = timer.ms_per_step().unwrap();
     eprintln!("names, batch 1: {ms:.3} GPU ms per step");

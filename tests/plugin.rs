@@ -1,9 +1,13 @@
 //! The Bevy plugin, headless, on whatever adapter wgpu finds (lavapipe in CI): generators finish with the
 //! standalone GPU sampler's result, advance k steps a frame, run side by side, take the steps their model's
-//! file names when not told any, and a corrupt model is an asset error the app survives.
+//! file names when not told any, and a corrupt model is an asset error the app survives. Then what users do to
+//! a running generator: restart it, change its seed or batch around the moment it finishes, replace its model
+//! file, ask for a batch the device cannot hold, override σ₁/β₁, pause and single-step it, give it a GPU-time
+//! budget, and push the accuracy to its extremes.
 #![cfg(feature = "studio")]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use bevy::log::LogPlugin;
 use bevy::prelude::*;
@@ -13,7 +17,10 @@ use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 use bevy_bfn::gpu::{GpuContext, GpuModel, JobSettings, SamplingJob};
 use bevy_bfn::net::Weights;
-use bevy_bfn::plugin::{BfnFinished, BfnGenerator, BfnOutput, BfnPlugin, BfnProgress};
+use bevy_bfn::plugin::{
+    BfnFinished, BfnGenerator, BfnOutput, BfnPlugin, BfnProgress, BfnRestart, BfnStepOnce,
+    BfnSystems, BfnWatch,
+};
 
 /// The sampling steps the test's copy of the names model names.
 const NAMED_STEPS: u32 = 7;
@@ -65,9 +72,15 @@ fn standalone(name: &str, settings: JobSettings) -> BfnOutput {
     BfnOutput::from_samples(weights.config(), &samples)
 }
 
-#[test]
-fn generators_run_in_a_headless_app() {
-    let assets = asset_folder();
+/// One Bevy app on lavapipe at a time: the tests of this file run apps one after the other.
+fn one_app_at_a_time() -> MutexGuard<'static, ()> {
+    static APP: Mutex<()> = Mutex::new(());
+    APP.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A headless app with the plugin, reading assets from `assets`, collecting every [`BfnFinished`] into
+/// [`Results`], one render frame per update.
+fn headless_app(assets: &Path) -> App {
     let mut app = App::new();
     app.add_plugins(
         DefaultPlugins
@@ -93,12 +106,67 @@ fn generators_run_in_a_headless_app() {
     .init_resource::<Results>()
     .add_systems(
         Update,
-        |mut finished: MessageReader<BfnFinished>, mut results: ResMut<Results>| {
+        (|mut finished: MessageReader<BfnFinished>, mut results: ResMut<Results>| {
             results.0.extend(finished.read().cloned());
-        },
+        })
+        // In the frame the plugin sends them, so that a finished progress and its result are seen together.
+        .after(BfnSystems::Collect),
     );
     app.finish();
     app.cleanup();
+    app
+}
+
+fn progress(app: &App, entity: Entity) -> BfnProgress {
+    app.world().get::<BfnProgress>(entity).unwrap().clone()
+}
+
+/// One update; fails the test if the app was asked to exit (Bevy's render error handler does so on a wgpu
+/// validation error).
+fn update(app: &mut App) {
+    app.update();
+    assert!(
+        app.should_exit().is_none(),
+        "the app is exiting: a render error (see the log)"
+    );
+}
+
+/// Updates until `done` holds, at most `frames` times; fails the test if it never does.
+fn update_until(app: &mut App, frames: u32, what: &str, mut done: impl FnMut(&App) -> bool) {
+    for _ in 0..frames {
+        update(app);
+        if done(app) {
+            return;
+        }
+    }
+    panic!("{what}: not within {frames} frames");
+}
+
+/// The results `entity` has sent so far.
+fn results_of(app: &App, entity: Entity) -> Vec<BfnOutput> {
+    app.world()
+        .resource::<Results>()
+        .0
+        .iter()
+        .filter(|r| r.entity == entity)
+        .map(|r| r.output.clone())
+        .collect()
+}
+
+fn settings(batch: usize, steps: u32, seed: u64) -> JobSettings {
+    JobSettings {
+        batch,
+        steps,
+        seed,
+        accuracy: None,
+    }
+}
+
+#[test]
+fn generators_run_in_a_headless_app() {
+    let _app = one_app_at_a_time();
+    let assets = asset_folder();
+    let mut app = headless_app(&assets);
 
     let (dungeon_steps, dungeon_k, names_steps, names_k) = (20, 3, 12, 5);
     let server = app.world().resource::<AssetServer>().clone();
@@ -138,10 +206,9 @@ fn generators_run_in_a_headless_app() {
         .spawn(BfnGenerator::new(server.load("models/corrupt.safetensors")))
         .id();
 
-    let progress = |app: &App, entity| app.world().get::<BfnProgress>(entity).unwrap().clone();
     let mut seen = [Vec::new(), Vec::new(), Vec::new()];
     for _ in 0..2000 {
-        app.update();
+        update(&mut app);
         for (trace, entity) in seen.iter_mut().zip([dungeon, names, named]) {
             let done = progress(&app, entity).steps_done;
             if done > 0 && trace.last() != Some(&done) {
@@ -214,4 +281,415 @@ fn generators_run_in_a_headless_app() {
         assert!(progress(&app, entity).finished);
     }
     std::fs::remove_dir_all(assets).ok();
+}
+
+/// A headless app on the repository's own assets (the shipped models), the lock that keeps it the only one,
+/// and its asset server.
+fn app_on_shipped_models() -> (MutexGuard<'static, ()>, App, AssetServer) {
+    let lock = one_app_at_a_time();
+    let app = headless_app(&std::env::current_dir().unwrap().join("assets"));
+    let server = app.world().resource::<AssetServer>().clone();
+    (lock, app, server)
+}
+
+/// A restart, a seed change and a batch change, each at every frame from a few before the finish to a few
+/// after the result has arrived: the read-back under way must be abandoned cleanly (copying into a buffer still
+/// mapped is a validation error, which ends the app) and the run that follows must give exactly the result of
+/// a fresh run with the settings it ends with.
+#[test]
+fn restart_seed_and_batch_changes_around_a_finish_keep_the_app_running() {
+    let (_app, mut app, server) = app_on_shipped_models();
+    let model = server.load("models/names.safetensors");
+    // 6 steps at 3 a frame: the last steps are recorded in the second frame after the job exists, the copy is
+    // mapped in the frames after that. Acting at frames 0..12 covers every state of the read-back.
+    let (steps, k, seed) = (6, 3, 4);
+    #[derive(Clone, Copy, Debug)]
+    enum Action {
+        Restart,
+        Seed,
+        Batch,
+    }
+    let mut cases = Vec::new();
+    for action in [Action::Restart, Action::Seed, Action::Batch] {
+        for frame in 0..12 {
+            let entity = app
+                .world_mut()
+                .spawn(
+                    BfnGenerator::new(model.clone())
+                        .with_steps(steps)
+                        .with_steps_per_frame(k)
+                        .with_seed(seed),
+                )
+                .id();
+            cases.push((action, frame, entity));
+        }
+    }
+    for frame in 0..12 {
+        update(&mut app);
+        for &(action, at, entity) in &cases {
+            if at != frame {
+                continue;
+            }
+            match action {
+                Action::Restart => {
+                    app.world_mut().trigger(BfnRestart { entity });
+                }
+                Action::Seed => {
+                    app.world_mut()
+                        .get_mut::<BfnGenerator>(entity)
+                        .unwrap()
+                        .seed += 1;
+                }
+                Action::Batch => {
+                    app.world_mut()
+                        .get_mut::<BfnGenerator>(entity)
+                        .unwrap()
+                        .batch = 2;
+                }
+            }
+        }
+    }
+    update_until(&mut app, 200, "every generator finishes again", |app| {
+        cases.iter().all(|&(_, _, e)| progress(app, e).finished)
+    });
+    let expected = |action| match action {
+        Action::Restart => standalone("names", settings(1, steps, seed)),
+        Action::Seed => standalone("names", settings(1, steps, seed + 1)),
+        Action::Batch => standalone("names", settings(2, steps, seed)),
+    };
+    let expected = [Action::Restart, Action::Seed, Action::Batch].map(expected);
+    for &(action, frame, entity) in &cases {
+        let results = results_of(&app, entity);
+        let last = results.last().unwrap();
+        assert_eq!(
+            last, &expected[action as usize],
+            "{action:?} at frame {frame}: the last result is a fresh run's with the final settings"
+        );
+        assert!(
+            results.len() <= 2,
+            "{action:?} at frame {frame}: {} results for at most two runs",
+            results.len()
+        );
+    }
+}
+
+/// A running generator picks up its model file replaced on disk and reloaded (as Bevy's file watcher does when
+/// a game enables it): the result equals a fresh generator's on the new file.
+#[test]
+fn reload_of_a_replaced_model_file_reaches_a_running_generator() {
+    let _app = one_app_at_a_time();
+    let assets =
+        std::env::temp_dir().join(format!("bevy_bfn_plugin_reload_{}", std::process::id()));
+    std::fs::create_dir_all(assets.join("models")).unwrap();
+    let swapped = assets.join("models/swapped.safetensors");
+    std::fs::copy("assets/models/names.safetensors", &swapped).unwrap();
+    let mut app = headless_app(&assets);
+    let server = app.world().resource::<AssetServer>().clone();
+    let generator = BfnGenerator::new(server.load("models/swapped.safetensors"))
+        .with_batch(2)
+        .with_steps(8)
+        .with_steps_per_frame(4)
+        .with_seed(3);
+    let running = app.world_mut().spawn(generator.clone()).id();
+    update_until(&mut app, 300, "the first result", |app| {
+        results_of(app, running).len() == 1
+    });
+    assert_eq!(
+        results_of(&app, running)[0],
+        standalone("names", settings(2, 8, 3))
+    );
+
+    // Another kind of model altogether (tile maps instead of names) under the same path.
+    std::fs::copy("assets/models/dungeon.safetensors", &swapped).unwrap();
+    server.reload("models/swapped.safetensors");
+    update_until(&mut app, 300, "a result on the new file", |app| {
+        results_of(app, running).len() == 2
+    });
+    let fresh = app.world_mut().spawn(generator).id();
+    update_until(&mut app, 300, "the fresh generator's result", |app| {
+        results_of(app, fresh).len() == 1
+    });
+    let reloaded = results_of(&app, running)[1].clone();
+    assert!(matches!(reloaded, BfnOutput::Tiles(_)), "{reloaded:?}");
+    assert_eq!(reloaded, results_of(&app, fresh)[0]);
+    assert_eq!(reloaded, standalone("dungeon", settings(2, 8, 3)));
+    std::fs::remove_dir_all(assets).ok();
+}
+
+/// A batch past the device's limits (its preview wider than the largest texture, its attention dispatch over
+/// the per-dimension workgroup limit) is an error on the generator, the app runs on, and a batch that fits
+/// clears the error and runs.
+#[test]
+fn limit_an_oversized_batch_is_an_error_and_the_app_keeps_running() {
+    let (_app, mut app, server) = app_on_shipped_models();
+    let entity = app
+        .world_mut()
+        .spawn(
+            BfnGenerator::new(server.load("models/names.safetensors"))
+                .with_batch(1_000_000)
+                .with_steps(4)
+                .with_seed(2),
+        )
+        .id();
+    update_until(&mut app, 300, "the error", |app| {
+        progress(app, entity).error.is_some()
+    });
+    let error = progress(&app, entity).error.unwrap();
+    assert!(error.contains("max_texture_dimension_2d"), "{error}");
+    for _ in 0..5 {
+        update(&mut app);
+    }
+    assert!(!progress(&app, entity).finished);
+
+    app.world_mut()
+        .get_mut::<BfnGenerator>(entity)
+        .unwrap()
+        .batch = 2;
+    update_until(&mut app, 300, "the smaller batch finishes", |app| {
+        progress(app, entity).finished
+    });
+    assert_eq!(progress(&app, entity).error, None, "the error is cleared");
+    assert_eq!(
+        results_of(&app, entity),
+        [standalone("names", settings(2, 4, 2))]
+    );
+}
+
+/// σ₁/β₁ set on the generator gives on the GPU what the CPU sampler gives with that accuracy, and not what the
+/// model's own gives.
+#[cfg(feature = "train")]
+#[test]
+fn accuracy_override_gives_the_cpu_samplers_result_on_the_gpu() {
+    use bevy_bfn::net::Samples;
+    use bevy_bfn::train::sample_sheet::sample;
+
+    let (_app, mut app, server) = app_on_shipped_models();
+    let (batch, steps, seed) = (4, 25, 3);
+    for (name, accuracy) in [("names", 1.5), ("digits", 0.2)] {
+        let entity = app
+            .world_mut()
+            .spawn(
+                BfnGenerator::new(server.load(format!("models/{name}.safetensors")))
+                    .with_batch(batch)
+                    .with_steps(steps)
+                    .with_steps_per_frame(25)
+                    .with_seed(seed)
+                    .with_accuracy(accuracy),
+            )
+            .id();
+        update_until(&mut app, 300, name, |app| progress(app, entity).finished);
+        let on_gpu = results_of(&app, entity).pop().unwrap();
+
+        let weights = Weights::load(format!("assets/models/{name}.safetensors")).unwrap();
+        let mut config = weights.config().clone();
+        assert_ne!(config.kind.accuracy(), accuracy);
+        config.kind = config.kind.with_accuracy(accuracy);
+        let overridden = Weights::new(config, weights.tensors().clone()).unwrap();
+        let on_cpu = sample(&overridden, batch, steps, seed).unwrap();
+        let agreeing = |a: &BfnOutput, b: &Samples| -> f64 {
+            let b = BfnOutput::from_samples(overridden.config(), b);
+            match (a, &b) {
+                (BfnOutput::Strings(a), BfnOutput::Strings(b)) => {
+                    a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / b.len() as f64
+                }
+                (BfnOutput::Images(a), BfnOutput::Images(b)) => {
+                    let (a, b): (Vec<u8>, Vec<u8>) = (
+                        a.iter().flat_map(|i| i.rgba.clone()).collect(),
+                        b.iter().flat_map(|i| i.rgba.clone()).collect(),
+                    );
+                    a.iter()
+                        .zip(&b)
+                        .filter(|(x, y)| x.abs_diff(**y) <= 1)
+                        .count() as f64
+                        / b.len() as f64
+                }
+                _ => panic!("{name}: outputs of different kinds"),
+            }
+        };
+        let share = agreeing(&on_gpu, &on_cpu);
+        assert!(
+            share >= 0.99,
+            "{name}: only {share} of the GPU's result is the CPU's"
+        );
+        let own = sample(&weights, batch, steps, seed).unwrap();
+        assert_ne!(
+            on_gpu,
+            BfnOutput::from_samples(weights.config(), &own),
+            "{name}: the override changed nothing"
+        );
+    }
+}
+
+/// Paused, a generator takes no steps; each single step takes exactly one; resumed, it goes on k a frame; and
+/// the sample is the uninterrupted run's.
+#[test]
+fn pause_single_step_and_resume_give_exact_counts_and_the_same_sample() {
+    let (_app, mut app, server) = app_on_shipped_models();
+    let (steps, k, seed) = (9, 2, 6);
+    let entity = app
+        .world_mut()
+        .spawn(
+            BfnGenerator::new(server.load("models/names.safetensors"))
+                .with_steps(steps)
+                .with_steps_per_frame(k)
+                .with_seed(seed)
+                .paused(),
+        )
+        .id();
+    update_until(&mut app, 300, "the model loads", |app| {
+        progress(app, entity).steps == steps
+    });
+    // A frame's steps are reported to the main world in the next frame: `settle` runs both.
+    let settle = |app: &mut App| {
+        update(app);
+        update(app);
+        progress(app, entity).steps_done
+    };
+    for _ in 0..5 {
+        update(&mut app);
+    }
+    assert_eq!(settle(&mut app), 0, "paused from the start");
+    for _ in 0..3 {
+        app.world_mut().trigger(BfnStepOnce { entity });
+    }
+    assert_eq!(
+        settle(&mut app),
+        3,
+        "three single steps asked for in one frame"
+    );
+    for _ in 0..3 {
+        update(&mut app);
+    }
+    assert_eq!(settle(&mut app), 3, "still paused");
+    app.world_mut().trigger(BfnStepOnce { entity });
+    assert_eq!(settle(&mut app), 4);
+    app.world_mut()
+        .get_mut::<BfnGenerator>(entity)
+        .unwrap()
+        .paused = false;
+    let mut trace = Vec::new();
+    for _ in 0..20 {
+        if trace.last() == Some(&steps) {
+            break;
+        }
+        update(&mut app);
+        let done = progress(&app, entity).steps_done;
+        if Some(&done) != trace.last() && done != 4 {
+            trace.push(done);
+        }
+    }
+    assert_eq!(trace, [6, 8, 9], "k = {k} a frame once resumed");
+    update_until(&mut app, 300, "the result", |app| {
+        progress(app, entity).finished
+    });
+    assert_eq!(
+        results_of(&app, entity),
+        [standalone("names", settings(1, steps, seed))]
+    );
+}
+
+/// With a GPU-time budget the steps per frame follow the measured time per step: one a frame until the first
+/// measurement, then as many as fit. A budget far above a step's time takes the rest at once; one far below
+/// still takes a step a frame.
+#[test]
+fn budget_adjusts_the_steps_per_frame() {
+    let (_app, mut app, server) = app_on_shipped_models();
+    let model = server.load("models/names.safetensors");
+    let steps = 300;
+    let spawn = |app: &mut App, ms| {
+        app.world_mut()
+            .spawn(
+                BfnGenerator::new(model.clone())
+                    .with_steps(steps)
+                    .with_gpu_budget_ms(ms),
+            )
+            .id()
+    };
+    let (generous, tight) = (spawn(&mut app, 1e6), spawn(&mut app, 1e-6));
+    let mut traces = [Vec::new(), Vec::new()];
+    for _ in 0..1000 {
+        update(&mut app);
+        for (trace, entity) in traces.iter_mut().zip([generous, tight]) {
+            let done = progress(&app, entity).steps_done;
+            if done > 0 && trace.last() != Some(&done) {
+                trace.push(done);
+            }
+        }
+        if traces[1].len() >= 60 {
+            break;
+        }
+    }
+    let [generous_trace, tight_trace] = &traces;
+    assert_eq!(generous_trace.first(), Some(&1), "{generous_trace:?}");
+    assert_eq!(
+        generous_trace.last(),
+        Some(&steps),
+        "the generous budget took the rest at once once measured: {generous_trace:?}"
+    );
+    assert!(
+        generous_trace.len() < 20,
+        "the generous budget should not stay at one step a frame: {generous_trace:?}"
+    );
+    assert!(
+        tight_trace.windows(2).all(|w| w[1] - w[0] == 1) && tight_trace.len() >= 60,
+        "the tight budget takes exactly one step a frame: {tight_trace:?}"
+    );
+    let measured = progress(&app, tight).gpu_ms_per_step;
+    assert!(
+        measured.is_some_and(|ms| ms > 0.0 && ms.is_finite()),
+        "{measured:?}"
+    );
+}
+
+/// β₁ = 20 (discrete) and σ₁ = 10⁻⁴ (continuous, discretised) on the GPU: θ and the results stay finite.
+#[test]
+fn finite_theta_and_results_at_extreme_accuracies_on_the_gpu() {
+    let (_app, mut app, server) = app_on_shipped_models();
+    let mut generators = Vec::new();
+    for (name, accuracy, steps) in [
+        ("names", 20.0, 50),
+        ("digits", 1e-4, 50),
+        ("terrain", 1e-4, 6),
+    ] {
+        let entity = app
+            .world_mut()
+            .spawn((
+                BfnGenerator::new(server.load(format!("models/{name}.safetensors")))
+                    .with_batch(2)
+                    .with_steps(steps)
+                    .with_steps_per_frame(steps)
+                    .with_seed(8)
+                    .with_accuracy(accuracy),
+                BfnWatch::default(),
+            ))
+            .id();
+        generators.push((name, entity));
+    }
+    update_until(&mut app, 600, "every generator finishes", |app| {
+        generators.iter().all(|&(_, e)| {
+            progress(app, e).finished && app.world().get::<BfnWatch>(e).unwrap().step > 0
+        })
+    });
+    for (name, entity) in generators {
+        assert_eq!(progress(&app, entity).error, None, "{name}");
+        let theta = &app.world().get::<BfnWatch>(entity).unwrap().theta;
+        assert!(!theta.is_empty(), "{name}: θ was read back");
+        assert!(
+            theta.iter().all(|v| v.is_finite()),
+            "{name}: θ has {} values that are not finite",
+            theta.iter().filter(|v| !v.is_finite()).count()
+        );
+        match results_of(&app, entity).pop().unwrap() {
+            BfnOutput::HeightFields(fields) => assert!(
+                fields
+                    .iter()
+                    .flat_map(|f| &f.heights)
+                    .all(|h| h.is_finite()),
+                "{name}: heights not finite"
+            ),
+            BfnOutput::Strings(words) => assert_eq!(words.len(), 2, "{name}"),
+            BfnOutput::Images(images) => assert_eq!(images.len(), 2, "{name}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
 }

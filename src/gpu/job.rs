@@ -5,7 +5,7 @@ use crate::error::BfnError;
 use crate::flow::accuracy_schedule::check_steps;
 use crate::gpu::device::checked;
 use crate::gpu::error::GpuError;
-use crate::gpu::kernel::{Dispatch, bytes_of, grid, storage, storage_with};
+use crate::gpu::kernel::{Dispatch, bytes_of, check_groups, grid, storage, storage_with};
 use crate::gpu::model::{GpuModel, check_binding};
 use crate::gpu::network::{NetworkInputs, NetworkPass};
 use crate::gpu::read_back::PendingMap;
@@ -93,14 +93,7 @@ impl SamplingJob {
             (settings.steps as u64 + 1) * ENTRY_WORDS as u64 * 4,
         )?;
         let groups = grid(variables, STEP_WORKGROUP);
-        if groups[1] > device.limits().max_compute_workgroups_per_dimension {
-            return Err(GpuError::TooLarge {
-                what: "the job's variables".into(),
-                needed: variables as u64,
-                limit: u64::from(STEP_WORKGROUP) * 65_535 * 65_535,
-                limit_name: "max_compute_workgroups_per_dimension",
-            });
-        }
+        check_groups(device, "the BFN step over the job's variables", groups)?;
         let table = step_table(&kind, settings.steps)?;
         checked(device, "the sampling job", || {
             let prior = prior_values(&kind, variables);
@@ -265,8 +258,12 @@ impl SamplingJob {
     }
 
     /// Starts again from the prior with `seed`: the writes go through `queue` and take effect at its next
-    /// submission, before any command recorded after this call.
+    /// submission, before any command recorded after this call. A read-back of the samples still under way is
+    /// abandoned (its buffer unmapped), so that the next finish can copy into it again.
     pub fn restart(&mut self, queue: &wgpu::Queue, seed: u64) {
+        if self.pending.take().is_some() {
+            self.staging.unmap();
+        }
         self.settings.seed = seed;
         let prior = bytes_of(&prior_values(&self.kind, self.variables));
         queue.write_buffer(&self.theta, 0, &prior);

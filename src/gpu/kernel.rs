@@ -3,6 +3,8 @@
 
 use wgpu::util::DeviceExt;
 
+use crate::gpu::error::GpuError;
+
 /// One compiled entry point. Binding `i` of group 0 is the `i`-th buffer given to [`Kernel::bind`].
 #[derive(Clone, Debug)]
 pub(crate) struct Kernel {
@@ -164,6 +166,25 @@ pub(crate) mod wgsl {
 
 /// The most workgroups along one dimension of a dispatch (wgpu's default limit, which every adapter meets).
 pub(crate) const MAX_GROUPS_PER_DIMENSION: u32 = 65_535;
+
+/// Fails with [`GpuError::TooLarge`] when a dispatch of `groups` workgroups exceeds the device's per-dimension
+/// limit: wgpu would reject the dispatch as a validation error when it is recorded, which ends a Bevy app.
+pub(crate) fn check_groups(
+    device: &wgpu::Device,
+    what: &str,
+    groups: [u32; 3],
+) -> Result<(), GpuError> {
+    let limit = device.limits().max_compute_workgroups_per_dimension;
+    match groups.into_iter().max() {
+        Some(needed) if needed > limit => Err(GpuError::TooLarge {
+            what: format!("{what} ({groups:?} workgroups)"),
+            needed: u64::from(needed),
+            limit: u64::from(limit),
+            limit_name: "max_compute_workgroups_per_dimension",
+        }),
+        _ => Ok(()),
+    }
+}
 
 /// Workgroups for `count` elementwise invocations of `workgroup_size`, folded into a second dimension past
 /// [`MAX_GROUPS_PER_DIMENSION`]; the shader's `element_index` undoes the folding.

@@ -8,7 +8,7 @@ use crate::gpu::kernel::{Dispatch, Kernel, shader_module, uniform_with};
 
 const SOURCE: &str = include_str!("../../shaders/matmul.wgsl");
 /// Rows and columns of C per workgroup.
-const TILE: u32 = 64;
+pub(crate) const TILE: u32 = 64;
 
 /// What happens to A·B + bias before it is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,9 +4,9 @@
 
 use crate::gpu::error::GpuError;
 use crate::gpu::input_adapter::WORKGROUP;
-use crate::gpu::kernel::{Dispatch, grid, storage, uniform_with};
+use crate::gpu::kernel::{Dispatch, check_groups, grid, storage, uniform_with};
 use crate::gpu::layer_norm::LayerNormArgs;
-use crate::gpu::matmul::{Epilogue, MatmulBuffers, MatmulShape};
+use crate::gpu::matmul::{Epilogue, MatmulBuffers, MatmulShape, TILE};
 use crate::gpu::model::{GpuModel, check_binding};
 
 /// The forward pass of one job: its activations and dispatches, made once.
@@ -40,6 +40,25 @@ impl NetworkPass {
         let (d, rows) = (network.width, batch * tokens);
         let inputs_per_token = config.kind.input_per_token(config.layout.channels);
         let outputs_per_token = config.kind.output_per_token(config.layout.channels);
+        // Batch and tokens are dispatch dimensions of the attention, and the rows of every matmul a second one.
+        check_groups(
+            device,
+            "the attention over tokens × heads × batch",
+            [
+                tokens as u32,
+                network.heads as u32,
+                u32::try_from(batch).unwrap_or(u32::MAX),
+            ],
+        )?;
+        check_groups(
+            device,
+            "the matmuls over batch × tokens rows",
+            [
+                1,
+                u32::try_from(rows.div_ceil(TILE as usize)).unwrap_or(u32::MAX),
+                1,
+            ],
+        )?;
         for (what, columns) in [
             ("the attention's q, k, v", 3 * d),
             ("the MLP's hidden layer", 4 * d),

@@ -1,6 +1,7 @@
 //! Host side of `shaders/preview.wgsl`: a job's preview written into an RGBA8 storage texture every time it is
 //! recorded, so an engine can draw the flow as it happens without a trip through the CPU.
 
+use crate::error::BfnError;
 use crate::gpu::error::GpuError;
 use crate::gpu::kernel::{Kernel, shader_module, storage_with, uniform_with};
 use crate::gpu::{Dispatch, GpuModel, SamplingJob};
@@ -9,10 +10,34 @@ use crate::net::{KindConfig, ModelConfig};
 
 const SOURCE: &str = include_str!("../../shaders/preview.wgsl");
 
-/// The texture size a job's preview needs: the examples' pixels side by side, `[width, height]`.
-pub fn preview_size(config: &ModelConfig, batch: usize) -> [u32; 2] {
+/// The texture size a job's preview needs, the examples' pixels side by side, `[width, height]`; fails with
+/// [`GpuError::TooLarge`] past the device's `max_texture_dimension_2d` (a texture that large would be a validation
+/// error, which ends a Bevy app).
+pub fn preview_size(
+    limits: &wgpu::Limits,
+    config: &ModelConfig,
+    batch: usize,
+) -> Result<[u32; 2], GpuError> {
+    if batch == 0 {
+        return Err(BfnError::Config("the batch must hold at least one example".into()).into());
+    }
     let image = config.pixel_layout();
-    [(image.width * batch) as u32, image.height as u32]
+    let limit = limits.max_texture_dimension_2d;
+    let width = image.width.saturating_mul(batch);
+    for (what, needed) in [
+        ("the preview's width (examples side by side)", width),
+        ("the preview's height", image.height),
+    ] {
+        if needed > limit as usize {
+            return Err(GpuError::TooLarge {
+                what: what.into(),
+                needed: needed as u64,
+                limit: limit.into(),
+                limit_name: "max_texture_dimension_2d",
+            });
+        }
+    }
+    Ok([width as u32, image.height as u32])
 }
 
 /// Binds the preview of `job` to `texture` (an `Rgba8Unorm` view with storage binding, of [`preview_size`]).
@@ -26,7 +51,7 @@ pub fn preview_dispatch(
     let config = model.config();
     let image = config.pixel_layout();
     let batch = job.settings().batch;
-    let [width, height] = preview_size(config, batch);
+    let [width, height] = preview_size(&device.limits(), config, batch)?;
     let discrete = matches!(config.kind, KindConfig::Discrete { .. });
     let (channels, per_texel) = match config.kind {
         KindConfig::Discrete { classes, .. } => (classes, 1),

@@ -2,6 +2,7 @@
 //! spend a GPU-time budget rather than a fixed number of steps. Needs `Features::TIMESTAMP_QUERY` (Bevy asks for
 //! every feature the adapter has; lavapipe and NVIDIA have it).
 
+use crate::gpu::error::GpuError;
 use crate::gpu::read_back::PendingMap;
 
 /// Measures the milliseconds a job's steps take on the GPU, one measurement in flight at a time.
@@ -78,26 +79,27 @@ impl StepTimer {
     }
 
     /// Call once a frame after the submission: asks for the timestamps, or takes them when they have arrived.
-    pub fn poll(&mut self) {
+    /// A failed read-back loses that one measurement (the timer is free for the next) and is returned.
+    pub fn poll(&mut self) -> Result<(), GpuError> {
         let Some(steps) = self.in_flight else {
-            return;
+            return Ok(());
         };
         let Some(pending) = &self.pending else {
             self.pending = Some(PendingMap::request(&self.staging, 16));
-            return;
+            return Ok(());
         };
         let Some(words) = pending.try_words(&self.staging) else {
-            return;
+            return Ok(());
         };
-        if let Ok(words) = words {
-            let stamp = |i: usize| u64::from(words[2 * i]) | (u64::from(words[2 * i + 1]) << 32);
-            let ticks = stamp(1).saturating_sub(stamp(0));
-            let ms = ticks as f64 * f64::from(self.period_ns) / 1e6 / f64::from(steps);
-            // A moving average: one frame's measurement is noisy.
-            self.ms_per_step = Some(self.ms_per_step.map_or(ms, |old| 0.7 * old + 0.3 * ms));
-        }
         self.pending = None;
         self.in_flight = None;
+        let words = words?;
+        let stamp = |i: usize| u64::from(words[2 * i]) | (u64::from(words[2 * i + 1]) << 32);
+        let ticks = stamp(1).saturating_sub(stamp(0));
+        let ms = ticks as f64 * f64::from(self.period_ns) / 1e6 / f64::from(steps);
+        // A moving average: one frame's measurement is noisy.
+        self.ms_per_step = Some(self.ms_per_step.map_or(ms, |old| 0.7 * old + 0.3 * ms));
+        Ok(())
     }
 
     /// The latest estimate of GPU milliseconds per step.

@@ -1,18 +1,22 @@
 //! What a game spawns: a generator, its progress, its preview image and the message it sends when done.
 
+use std::sync::Arc;
+
 use bevy::prelude::*;
 
-use crate::net::ModelConfig;
+use crate::gpu::JobSettings;
+use crate::net::{ModelConfig, Weights};
 use crate::plugin::asset::BfnModel;
 use crate::plugin::output::BfnOutput;
 
 /// Generates content with a model on the GPU, a few BFN steps each frame.
 ///
-/// Change `seed`, `steps`, `batch` or `accuracy` and the generator starts again with them; add one to
-/// `restarts` to start again with the same settings.
+/// Change `seed`, `steps`, `batch`, `accuracy` or the model (a reloaded file included) and the generator starts
+/// again with them; trigger [`BfnRestart`] to start again with the same settings, and [`BfnStepOnce`] to take one
+/// step while paused.
 #[derive(Component, Reflect, Clone, Debug)]
 #[reflect(Component)]
-#[require(BfnProgress, BfnPreview)]
+#[require(BfnProgress, BfnPreview, Run)]
 pub struct BfnGenerator {
     /// The model to sample.
     pub model: Handle<BfnModel>,
@@ -31,12 +35,8 @@ pub struct BfnGenerator {
     pub seed: u64,
     /// σ₁ or β₁ to sample with instead of the model's own (`None`: the model's).
     pub accuracy: Option<f64>,
-    /// Holds the flow where it is.
+    /// Holds the flow where it is ([`BfnStepOnce`] still steps it).
     pub paused: bool,
-    /// Add one to start again.
-    pub restarts: u32,
-    /// Add one to take a single step while paused.
-    pub single_steps: u32,
 }
 
 impl BfnGenerator {
@@ -51,8 +51,6 @@ impl BfnGenerator {
             seed: 0,
             accuracy: None,
             paused: false,
-            restarts: 0,
-            single_steps: 0,
         }
     }
 
@@ -86,10 +84,60 @@ impl BfnGenerator {
         self
     }
 
+    /// With σ₁ (continuous, discretised) or β₁ (discrete) `accuracy` instead of the model's own.
+    pub fn with_accuracy(mut self, accuracy: f64) -> Self {
+        self.accuracy = Some(accuracy);
+        self
+    }
+
+    /// Paused from the start: nothing runs until `paused` is cleared or [`BfnStepOnce`] is triggered.
+    pub fn paused(mut self) -> Self {
+        self.paused = true;
+        self
+    }
+
     /// The n it samples a model of this configuration with: its own `steps`, or the model's.
     pub fn steps_for(&self, model: &ModelConfig) -> u32 {
         self.steps.unwrap_or_else(|| model.sampling_steps())
     }
+
+    /// What its GPU job samples, for a model of this configuration.
+    pub fn job_settings(&self, model: &ModelConfig) -> JobSettings {
+        JobSettings {
+            batch: self.batch,
+            steps: self.steps_for(model),
+            seed: self.seed,
+            accuracy: self.accuracy,
+        }
+    }
+}
+
+/// Starts a generator again from the prior with its current settings:
+/// `commands.trigger(BfnRestart { entity })`. (Changing a setting restarts it by itself.)
+#[derive(EntityEvent, Clone, Copy, Debug)]
+pub struct BfnRestart {
+    /// The generator.
+    pub entity: Entity,
+}
+
+/// Takes one step of a generator, paused or not (while running, on top of the frame's steps):
+/// `commands.trigger(BfnStepOnce { entity })`. Events are not lost between frames: three triggers before the
+/// next frame take three steps.
+#[derive(EntityEvent, Clone, Copy, Debug)]
+pub struct BfnStepOnce {
+    /// The generator.
+    pub entity: Entity,
+}
+
+/// Which run of its generator the render world's work belongs to. It moves on whenever the generator starts
+/// again (new settings, a reloaded model, [`BfnRestart`]), so that reports of an earlier run still in flight
+/// between the worlds are dropped instead of being taken for the new one's.
+#[derive(Component, Clone, Debug, Default)]
+pub(crate) struct Run {
+    /// Counts the starts.
+    pub epoch: u32,
+    /// What the current run samples: the job's settings and the model's content. `None` until the model loads.
+    pub key: Option<(JobSettings, Arc<Weights>)>,
 }
 
 /// How far a generator is, as the render world last reported it.

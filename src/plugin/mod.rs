@@ -1,8 +1,14 @@
 //! The Bevy plugin (feature `bevy`): BFN generators that run a few steps each frame on Bevy's own GPU device.
 //!
 //! Add [`BfnPlugin`], load a model as an asset and spawn a [`BfnGenerator`]; its [`BfnPreview`] image shows the
-//! flow as it happens, its [`BfnProgress`] says how far it is, and a [`BfnFinished`] message brings the result
-//! in typed form ([`BfnOutput`]: tile grids, strings, images or height fields).
+//! flow as it happens (on the generator's own `Sprite`, with feature `sprite`), its [`BfnProgress`] says how far
+//! it is or why it cannot run, and a [`BfnFinished`] message brings the result in typed form ([`BfnOutput`]: tile
+//! grids, strings, images or height fields).
+//!
+//! A generator is steered while it runs: changing its settings or reloading its model starts it again,
+//! [`BfnRestart`] starts it again as it is, `paused` holds it and [`BfnStepOnce`] takes one step. Whatever a
+//! game asks that the device cannot do (a batch past its limits) is an error on the generator, not the end of
+//! the app.
 //!
 //! ```no_run
 //! use bevy::prelude::*;
@@ -31,23 +37,22 @@ mod generator;
 mod output;
 #[cfg(feature = "egui")]
 pub mod panels;
+mod preview;
 mod render;
+mod reports;
+mod run;
 
-use bevy::asset::{AssetLoadFailedEvent, RenderAssetUsages};
-use bevy::core_pipeline::schedule::camera_driver;
-use bevy::image::ImageSampler;
+use bevy::asset::AssetLoadFailedEvent;
 use bevy::prelude::*;
-use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat, TextureUsages};
-use bevy::render::renderer::RenderGraph;
-use bevy::render::{ExtractSchedule, Render, RenderApp, RenderSystems};
-
-use crate::gpu::preview_size;
 
 pub use asset::{BfnModel, BfnModelLoader};
-pub use generator::{BfnFinished, BfnGenerator, BfnPreview, BfnProgress, BfnWatch};
+pub use generator::{
+    BfnFinished, BfnGenerator, BfnPreview, BfnProgress, BfnRestart, BfnStepOnce, BfnWatch,
+};
 pub use output::{BfnOutput, HeightField, RgbaImage, TileGrid};
+pub use render::BfnRenderSystems;
 
-use render::{BfnJobs, ExtractedGenerators, Report, Reports};
+use reports::Reports;
 
 /// Bayesian Flow Network generators for Bevy.
 #[derive(Default)]
@@ -56,7 +61,8 @@ pub struct BfnPlugin;
 /// The plugin's main-world systems, in `Update`, for ordering against a game's own.
 #[derive(SystemSet, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum BfnSystems {
-    /// Creates preview images for generators whose model has loaded; notes models that failed to load.
+    /// Starts new runs of generators whose settings or model changed, gives them preview images, notes models
+    /// that failed to load.
     Setup,
     /// Takes the render world's reports: updates [`BfnProgress`], sends [`BfnFinished`].
     Collect,
@@ -72,68 +78,32 @@ impl Plugin for BfnPlugin {
             .register_type::<BfnPreview>()
             .add_message::<BfnFinished>()
             .insert_resource(reports.clone())
+            .init_resource::<run::PendingSteps>()
+            .add_observer(run::restart)
+            .add_observer(run::step_once)
             .configure_sets(Update, (BfnSystems::Setup, BfnSystems::Collect).chain())
             .add_systems(
                 Update,
                 (
-                    (attach_previews, note_failed_models).in_set(BfnSystems::Setup),
-                    collect_reports.in_set(BfnSystems::Collect),
+                    (
+                        (run::start_runs, preview::attach_previews).chain(),
+                        note_failed_models,
+                    )
+                        .in_set(BfnSystems::Setup),
+                    reports::collect_reports.in_set(BfnSystems::Collect),
                 ),
             );
-        let Some(render_app) = app.get_sub_app_mut(RenderApp) else {
-            return;
-        };
-        render_app
-            .insert_resource(reports)
-            .init_resource::<ExtractedGenerators>()
-            .init_resource::<BfnJobs>()
-            .add_systems(ExtractSchedule, render::extract_generators)
-            .add_systems(
-                Render,
-                render::prepare_jobs.in_set(RenderSystems::PrepareResources),
-            )
-            .add_systems(RenderGraph, render::record_steps.before(camera_driver));
-    }
-}
-
-/// Gives each generator whose model is loaded a preview image of the right size (again when the batch changes).
-fn attach_previews(
-    mut generators: Query<(&BfnGenerator, &mut BfnPreview, &mut BfnProgress)>,
-    models: Res<Assets<BfnModel>>,
-    mut images: ResMut<Assets<Image>>,
-) {
-    for (generator, mut preview, mut progress) in &mut generators {
-        let Some(model) = models.get(&generator.model) else {
-            continue;
-        };
-        let [width, height] = preview_size(model.weights.config(), generator.batch.max(1));
-        let size = Extent3d {
-            width,
-            height,
-            depth_or_array_layers: 1,
-        };
-        let steps = generator.steps_for(model.weights.config());
-        if progress.steps != steps {
-            *progress = BfnProgress { steps, ..default() };
-        }
-        if images
-            .get(&preview.image)
-            .is_some_and(|image| image.texture_descriptor.size == size)
-        {
-            continue;
-        }
-        let mut image = Image::new_fill(
-            size,
-            TextureDimension::D2,
-            &[0, 0, 0, 255],
-            TextureFormat::Rgba8Unorm,
-            RenderAssetUsages::RENDER_WORLD,
+        #[cfg(feature = "sprite")]
+        app.add_systems(
+            Update,
+            preview::show_previews_on_sprites.after(BfnSystems::Setup),
         );
-        image.texture_descriptor.usage = TextureUsages::STORAGE_BINDING
-            | TextureUsages::TEXTURE_BINDING
-            | TextureUsages::COPY_DST;
-        image.sampler = ImageSampler::nearest();
-        preview.image = images.add(image);
+        if !render::build(app, reports) {
+            warn!(
+                "BfnPlugin: this app has no render sub-app (add DefaultPlugins, or RenderPlugin, before BfnPlugin); \
+                 models load, but no generator will run"
+            );
+        }
     }
 }
 
@@ -146,62 +116,6 @@ fn note_failed_models(
         for (generator, mut progress) in &mut generators {
             if generator.model.id() == failure.id {
                 progress.error = Some(failure.error.to_string());
-            }
-        }
-    }
-}
-
-fn collect_reports(
-    reports: Res<Reports>,
-    mut generators: Query<(&BfnGenerator, &mut BfnProgress)>,
-    models: Res<Assets<BfnModel>>,
-    mut finished: MessageWriter<BfnFinished>,
-    mut watches: Query<&mut BfnWatch>,
-) {
-    let drained: Vec<Report> = match reports.0.lock() {
-        Ok(mut reports) => reports.drain(..).collect(),
-        Err(_) => return,
-    };
-    for report in drained {
-        match report {
-            Report::Progress {
-                entity,
-                steps_done,
-                gpu_ms_per_step,
-            } => {
-                if let Ok((_, mut progress)) = generators.get_mut(entity) {
-                    progress.steps_done = steps_done;
-                    progress.gpu_ms_per_step = gpu_ms_per_step.or(progress.gpu_ms_per_step);
-                    progress.finished = false;
-                }
-            }
-            Report::Finished { entity, samples } => {
-                let Ok((generator, mut progress)) = generators.get_mut(entity) else {
-                    continue;
-                };
-                let Some(model) = models.get(&generator.model) else {
-                    continue;
-                };
-                progress.finished = true;
-                finished.write(BfnFinished {
-                    entity,
-                    output: BfnOutput::from_samples(model.weights.config(), &samples),
-                });
-            }
-            Report::Theta {
-                entity,
-                step,
-                theta,
-            } => {
-                if let Ok(mut watch) = watches.get_mut(entity) {
-                    watch.step = step;
-                    watch.theta = theta;
-                }
-            }
-            Report::Failed { entity, message } => {
-                if let Ok((_, mut progress)) = generators.get_mut(entity) {
-                    progress.error = Some(message);
-                }
             }
         }
     }

@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use crate::flow::Step;
 use crate::net::content::palette;
 use crate::net::{KindConfig, ModelConfig};
-use crate::plugin::{BfnGenerator, BfnModel, BfnPreview, BfnProgress, BfnWatch};
+use crate::plugin::{
+    BfnGenerator, BfnModel, BfnPreview, BfnProgress, BfnRestart, BfnStepOnce, BfnWatch,
+};
 
 /// Adds the panels (and bevy_egui's plugin if the app has not).
 #[derive(Default)]
@@ -112,7 +114,7 @@ fn generator_panels(
                         .map_or(String::new(), |ms| format!(" · {ms:.2} GPU ms/step")),
                     if progress.finished { " · done" } else { "" }
                 )));
-                settings(ui, &mut generator, &config);
+                settings(ui, &mut commands, entity, &mut generator, &config);
                 schedule_plots(ui, &generator, &config, progress.steps_done);
                 let width = config.pixel_layout().width * generator.batch.max(1);
                 let height = config.pixel_layout().height;
@@ -150,7 +152,13 @@ fn kind_name(kind: &KindConfig) -> String {
     }
 }
 
-fn settings(ui: &mut egui::Ui, generator: &mut BfnGenerator, config: &ModelConfig) {
+fn settings(
+    ui: &mut egui::Ui,
+    commands: &mut Commands,
+    entity: Entity,
+    generator: &mut BfnGenerator,
+    config: &ModelConfig,
+) {
     let kind = &config.kind;
     egui::Grid::new("settings").num_columns(2).show(ui, |ui| {
         ui.label("steps n");
@@ -199,7 +207,7 @@ fn settings(ui: &mut egui::Ui, generator: &mut BfnGenerator, config: &ModelConfi
     });
     ui.horizontal(|ui| {
         if ui.button("restart").clicked() {
-            generator.restarts += 1;
+            commands.trigger(BfnRestart { entity });
         }
         if ui
             .button(if generator.paused { "resume" } else { "pause" })
@@ -211,7 +219,7 @@ fn settings(ui: &mut egui::Ui, generator: &mut BfnGenerator, config: &ModelConfi
             .add_enabled(generator.paused, egui::Button::new("step"))
             .clicked()
         {
-            generator.single_steps += 1;
+            commands.trigger(BfnStepOnce { entity });
         }
         if generator.accuracy.is_some() && ui.button("model's accuracy").clicked() {
             generator.accuracy = None;
@@ -341,6 +349,15 @@ fn flow_view(ui: &mut egui::Ui, view: &mut FlowView, config: &ModelConfig, watch
         });
     });
     let theta = variable_theta(config, &watch.theta, view.picked).to_vec();
+    // Another model (another class count) under the same panel: the old trace cannot be drawn against θ now,
+    // and the plots below index every entry of the trace by θ's classes.
+    if view
+        .trace
+        .first()
+        .is_some_and(|(_, t)| t.len() != theta.len())
+    {
+        view.trace.clear();
+    }
     if view.trace.last().is_none_or(|(s, _)| *s != watch.step) {
         view.trace.push((watch.step, theta.clone()));
     }

@@ -1,0 +1,194 @@
+//! The render world's models and jobs: one upload per model asset (per content: a reloaded file is a new upload),
+//! one [`SamplingJob`] per generator, kept in step with the generators' runs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bevy::prelude::*;
+use bevy::render::render_asset::RenderAssets;
+use bevy::render::renderer::{RenderDevice, RenderQueue};
+use bevy::render::texture::GpuImage;
+
+use crate::gpu::{
+    Dispatch, GpuError, GpuModel, JobSettings, SamplingJob, StepTimer, preview_dispatch,
+    preview_size,
+};
+use crate::net::Weights;
+use crate::plugin::asset::BfnModel;
+use crate::plugin::render::extract::{Extracted, ExtractedGenerators};
+use crate::plugin::render::read_back::{ReadBack, ThetaWatch};
+use crate::plugin::reports::{News, Reports};
+
+/// One generator's job and what goes with it.
+pub(crate) struct Generation {
+    /// The run the job is on.
+    pub epoch: u32,
+    /// The weights the job's model was uploaded from.
+    weights: Arc<Weights>,
+    model: Arc<GpuModel>,
+    pub job: SamplingJob,
+    /// GPU time per step (absent where the device has no timestamp queries).
+    pub timer: Option<StepTimer>,
+    pub watch: Option<ThetaWatch>,
+    pub preview: Option<(AssetId<Image>, Dispatch)>,
+    pub read_back: ReadBack,
+}
+
+/// The render world's models and jobs.
+#[derive(Resource, Default)]
+pub(crate) struct BfnJobs {
+    models: HashMap<AssetId<BfnModel>, (Arc<Weights>, Arc<GpuModel>)>,
+    pub jobs: HashMap<Entity, Generation>,
+    /// Generators whose job could not be made, with the run that failed: the next run tries again.
+    failed: HashMap<Entity, u32>,
+}
+
+/// Whether a job made with `current` can serve `wanted` by restarting (only the seed differs).
+fn same_shape(current: JobSettings, wanted: JobSettings) -> bool {
+    JobSettings {
+        seed: wanted.seed,
+        ..current
+    } == wanted
+}
+
+/// Drops the jobs of generators that are gone or whose model or job shape changed, restarts in place the jobs
+/// of generators on a new run with the same shape, and frees the models no generator uses.
+pub(crate) fn sync_jobs(
+    mut jobs: ResMut<BfnJobs>,
+    extracted: Res<ExtractedGenerators>,
+    queue: Res<RenderQueue>,
+) {
+    let jobs = &mut *jobs;
+    let current = |entity: Entity| extracted.generators.iter().find(|g| g.entity == entity);
+    jobs.jobs.retain(|entity, generation| {
+        current(*entity).is_some_and(|generator| {
+            Arc::ptr_eq(&generation.weights, &generator.weights)
+                && same_shape(generation.job.settings(), generator.settings)
+        })
+    });
+    for generator in &extracted.generators {
+        if let Some(generation) = jobs.jobs.get_mut(&generator.entity)
+            && generation.epoch != generator.epoch
+        {
+            generation.job.restart(&queue, generator.settings.seed);
+            generation.epoch = generator.epoch;
+            generation.read_back = ReadBack::Waiting;
+        }
+    }
+    jobs.failed
+        .retain(|entity, epoch| current(*entity).is_some_and(|g| g.epoch == *epoch));
+    jobs.models.retain(|model, (weights, _)| {
+        extracted
+            .generators
+            .iter()
+            .any(|g| g.model == *model && Arc::ptr_eq(&g.weights, weights))
+    });
+}
+
+/// Makes the missing jobs; a job that cannot be made is reported on its generator, once per run.
+pub(crate) fn build_jobs(
+    mut jobs: ResMut<BfnJobs>,
+    extracted: Res<ExtractedGenerators>,
+    device: Res<RenderDevice>,
+    queue: Res<RenderQueue>,
+    reports: Res<Reports>,
+) {
+    let jobs = &mut *jobs;
+    for generator in &extracted.generators {
+        if jobs.jobs.contains_key(&generator.entity) || jobs.failed.contains_key(&generator.entity)
+        {
+            continue;
+        }
+        match build_job(&mut jobs.models, &device, &queue, generator) {
+            Ok(generation) => {
+                jobs.jobs.insert(generator.entity, generation);
+            }
+            Err(error) => {
+                jobs.failed.insert(generator.entity, generator.epoch);
+                reports.send(
+                    generator.entity,
+                    generator.epoch,
+                    News::Failed(error.to_string()),
+                );
+            }
+        }
+    }
+}
+
+fn build_job(
+    models: &mut HashMap<AssetId<BfnModel>, (Arc<Weights>, Arc<GpuModel>)>,
+    device: &RenderDevice,
+    queue: &RenderQueue,
+    generator: &Extracted,
+) -> Result<Generation, GpuError> {
+    let device = device.wgpu_device();
+    // The preview's texture is made in the main world, which skips one too large; the error is reported here.
+    preview_size(
+        &device.limits(),
+        generator.weights.config(),
+        generator.settings.batch,
+    )?;
+    let model = match models.get(&generator.model) {
+        Some((weights, model)) if Arc::ptr_eq(weights, &generator.weights) => Arc::clone(model),
+        _ => {
+            let model = Arc::new(GpuModel::new(device, &generator.weights)?);
+            models.insert(
+                generator.model,
+                (Arc::clone(&generator.weights), Arc::clone(&model)),
+            );
+            model
+        }
+    };
+    let job = SamplingJob::new(device, &model, generator.settings)?;
+    Ok(Generation {
+        epoch: generator.epoch,
+        weights: Arc::clone(&generator.weights),
+        model,
+        job,
+        timer: StepTimer::new(device, queue),
+        watch: None,
+        preview: None,
+        read_back: ReadBack::Waiting,
+    })
+}
+
+/// Binds each job's preview to its generator's image once the image is on the GPU (again when the image is
+/// replaced, as it is when the batch changes). A preview that cannot be bound fails the run like a job that
+/// cannot be made.
+pub(crate) fn bind_previews(
+    mut jobs: ResMut<BfnJobs>,
+    extracted: Res<ExtractedGenerators>,
+    device: Res<RenderDevice>,
+    images: Res<RenderAssets<GpuImage>>,
+    reports: Res<Reports>,
+) {
+    let jobs = &mut *jobs;
+    for generator in &extracted.generators {
+        let Some(generation) = jobs.jobs.get_mut(&generator.entity) else {
+            continue;
+        };
+        if generation.preview.as_ref().map(|(id, _)| *id) == Some(generator.preview) {
+            continue;
+        }
+        let Some(image) = images.get(generator.preview) else {
+            continue;
+        };
+        match preview_dispatch(
+            device.wgpu_device(),
+            &generation.model,
+            &generation.job,
+            &image.texture_view,
+        ) {
+            Ok(dispatch) => generation.preview = Some((generator.preview, dispatch)),
+            Err(error) => {
+                jobs.jobs.remove(&generator.entity);
+                jobs.failed.insert(generator.entity, generator.epoch);
+                reports.send(
+                    generator.entity,
+                    generator.epoch,
+                    News::Failed(error.to_string()),
+                );
+            }
+        }
+    }
+}

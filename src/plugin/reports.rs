@@ -1,0 +1,107 @@
+//! What the render world tells the main world: a channel that is a resource in both, filled by the render world
+//! and drained by the main world every frame. Each report names the run it belongs to; with pipelined rendering
+//! a report can still be on its way when the generator starts again, and such a report is dropped.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bevy::prelude::*;
+
+use crate::net::Samples;
+use crate::plugin::asset::BfnModel;
+use crate::plugin::generator::{BfnFinished, BfnGenerator, BfnProgress, BfnWatch, Run};
+use crate::plugin::output::BfnOutput;
+
+/// One report of the render world about one run of a generator.
+#[derive(Debug)]
+pub(crate) struct Report {
+    pub entity: Entity,
+    /// [`Run::epoch`] of the run reported on.
+    pub epoch: u32,
+    pub news: News,
+}
+
+/// What happened.
+#[derive(Debug)]
+pub(crate) enum News {
+    /// Steps recorded so far, and the GPU time per step if measured.
+    Progress {
+        steps_done: u32,
+        gpu_ms_per_step: Option<f32>,
+    },
+    /// The samples arrived.
+    Finished(Samples),
+    /// θ at a step, for a watched generator.
+    Theta { step: u32, theta: Vec<f32> },
+    /// The generator cannot run, or a read-back failed.
+    Failed(String),
+}
+
+/// The channel between the worlds.
+#[derive(Resource, Clone, Default)]
+pub(crate) struct Reports(Arc<Mutex<Vec<Report>>>);
+
+impl Reports {
+    /// Sends a report. A panic elsewhere while the lock was held leaves the list itself intact, so a poisoned
+    /// lock is taken over rather than losing the report.
+    pub fn send(&self, entity: Entity, epoch: u32, news: News) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Report {
+                entity,
+                epoch,
+                news,
+            });
+    }
+
+    fn drain(&self) -> Vec<Report> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// Takes the render world's reports: updates [`BfnProgress`] and [`BfnWatch`], sends [`BfnFinished`].
+pub(crate) fn collect_reports(
+    reports: Res<Reports>,
+    mut generators: Query<(&BfnGenerator, &Run, &mut BfnProgress)>,
+    models: Res<Assets<BfnModel>>,
+    mut finished: MessageWriter<BfnFinished>,
+    mut watches: Query<&mut BfnWatch>,
+) {
+    for report in reports.drain() {
+        let Ok((generator, run, mut progress)) = generators.get_mut(report.entity) else {
+            continue;
+        };
+        if run.epoch != report.epoch {
+            continue;
+        }
+        match report.news {
+            News::Progress {
+                steps_done,
+                gpu_ms_per_step,
+            } => {
+                progress.steps_done = steps_done;
+                progress.gpu_ms_per_step = gpu_ms_per_step.or(progress.gpu_ms_per_step);
+            }
+            News::Finished(samples) => match models.get(&generator.model) {
+                Some(model) => {
+                    progress.finished = true;
+                    finished.write(BfnFinished {
+                        entity: report.entity,
+                        output: BfnOutput::from_samples(model.weights.config(), &samples),
+                    });
+                }
+                None => {
+                    progress.error =
+                        Some("the model was unloaded before the result could be decoded".into())
+                }
+            },
+            News::Theta { step, theta } => {
+                if let Ok(mut watch) = watches.get_mut(report.entity) {
+                    watch.step = step;
+                    watch.theta = theta;
+                }
+            }
+            News::Failed(message) => progress.error = Some(message),
+        }
+    }
+}

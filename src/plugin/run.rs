@@ -1,0 +1,73 @@
+//! When a generator starts again, in the main world: a change of settings or of the model's content (a file
+//! reloaded from disk gives the asset new weights) and [`BfnRestart`] each begin a new [`Run`], which clears the
+//! progress and its error, so that a failed generator is retried once something about it changes. Single steps
+//! are queued for the render world, which takes them at the next extraction.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bevy::prelude::*;
+
+use crate::plugin::asset::BfnModel;
+use crate::plugin::generator::{BfnGenerator, BfnProgress, BfnRestart, BfnStepOnce, Run};
+
+/// Begins a new run for every generator whose settings or model changed since its last one.
+pub(crate) fn start_runs(
+    mut generators: Query<(&BfnGenerator, &mut Run, &mut BfnProgress)>,
+    models: Res<Assets<BfnModel>>,
+) {
+    for (generator, mut run, mut progress) in &mut generators {
+        let Some(model) = models.get(&generator.model) else {
+            // Unloaded, or another model not loaded yet: the job goes, and the next load starts afresh.
+            if run.key.is_some() {
+                run.epoch += 1;
+                run.key = None;
+                *progress = BfnProgress::default();
+            }
+            continue;
+        };
+        let settings = generator.job_settings(model.weights.config());
+        let unchanged = run.key.as_ref().is_some_and(|(current, weights)| {
+            *current == settings && Arc::ptr_eq(weights, &model.weights)
+        });
+        if unchanged {
+            continue;
+        }
+        run.epoch += 1;
+        run.key = Some((settings, Arc::clone(&model.weights)));
+        *progress = BfnProgress {
+            steps: settings.steps,
+            ..default()
+        };
+    }
+}
+
+/// [`BfnRestart`]: a new run with the same settings.
+pub(crate) fn restart(event: On<BfnRestart>, mut generators: Query<(&mut Run, &mut BfnProgress)>) {
+    let Ok((mut run, mut progress)) = generators.get_mut(event.entity) else {
+        warn!("BfnRestart for {}, which is not a generator", event.entity);
+        return;
+    };
+    run.epoch += 1;
+    *progress = BfnProgress {
+        steps: progress.steps,
+        ..default()
+    };
+}
+
+/// Single steps asked for since the last extraction, per generator.
+#[derive(Resource, Default)]
+pub(crate) struct PendingSteps(pub HashMap<Entity, u32>);
+
+/// [`BfnStepOnce`]: one more step for the render world to take.
+pub(crate) fn step_once(
+    event: On<BfnStepOnce>,
+    generators: Query<(), With<BfnGenerator>>,
+    mut pending: ResMut<PendingSteps>,
+) {
+    if generators.contains(event.entity) {
+        *pending.0.entry(event.entity).or_default() += 1;
+    } else {
+        warn!("BfnStepOnce for {}, which is not a generator", event.entity);
+    }
+}
