@@ -23,7 +23,7 @@ use bevy::render::renderer::RenderAdapterInfo;
 use bevy::render::view::screenshot::{Screenshot, save_to_disk};
 use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
-use bevy_bfn::net::content::png_bytes;
+use bevy_bfn::model::content::png_bytes;
 use bevy_bfn::plugin::panels::BfnPanelsPlugin;
 use bevy_bfn::plugin::{
     BfnFinished, BfnGenerator, BfnOutput, BfnPlugin, BfnProgress, BfnWatch, RgbaImage,

@@ -12,7 +12,7 @@ use bevy::render::pipelined_rendering::PipelinedRenderingPlugin;
 use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 use bevy_bfn::gpu::{GpuContext, GpuModel, JobSettings, SamplingJob};
-use bevy_bfn::net::Weights;
+use bevy_bfn::model::Weights;
 use bevy_bfn::plugin::{BfnFinished, BfnGenerator, BfnOutput, BfnPlugin, BfnProgress};
 
 /// The sampling steps the test's copy of the names model names.

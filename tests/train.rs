@@ -9,11 +9,11 @@ use std::path::PathBuf;
 
 use bevy_bfn::flow::loss::{cts_time_loss, discrete_time_loss};
 use bevy_bfn::flow::{CounterRng, Estimate, InputParams, Shape, Stream};
-use bevy_bfn::net::gpt::{Gpt, initial_varmap, weights_from_varmap};
-use bevy_bfn::net::weights::parameter_shapes;
-use bevy_bfn::net::{
+use bevy_bfn::model::weights::parameter_shapes;
+use bevy_bfn::model::{
     Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Positions, Samples, Weights,
 };
+use bevy_bfn::net::gpt::{Gpt, initial_varmap, weights_from_varmap};
 use bevy_bfn::train::config::TrainConfig;
 use bevy_bfn::train::dataset::Examples;
 use bevy_bfn::train::datasets::load;

@@ -2,9 +2,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use bevy_bfn::net::positions::position_table;
-use bevy_bfn::net::weights::{FORMAT_VERSION, POSITIONS, parameter_shapes};
-use bevy_bfn::net::{
+use bevy_bfn::model::positions::position_table;
+use bevy_bfn::model::weights::{FORMAT_VERSION, POSITIONS, parameter_shapes};
+use bevy_bfn::model::{
     DEFAULT_SAMPLING_STEPS, KindConfig, Layout, ModelConfig, NetworkConfig, Positions, TensorData,
     Weights, WeightsError,
 };

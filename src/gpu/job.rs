@@ -11,7 +11,7 @@ use crate::gpu::network::{NetworkInputs, NetworkPass};
 use crate::gpu::read_back::PendingMap;
 use crate::gpu::step_table::{ENTRY_WORDS, step_table};
 use crate::gpu::step_timer::StepTimer;
-use crate::net::{Kind, Samples};
+use crate::model::{Kind, Samples};
 
 /// Invocations per workgroup of the BFN step kernels.
 const STEP_WORKGROUP: u32 = 64;
@@ -25,7 +25,7 @@ pub struct JobSettings {
     pub steps: u32,
     /// The seed: the same seed gives the same samples as the CPU sampler's (up to rounding).
     pub seed: u64,
-    /// σ₁ or β₁ to sample with instead of the model's own (see [`crate::net::KindConfig::with_accuracy`]).
+    /// σ₁ or β₁ to sample with instead of the model's own (see [`crate::model::KindConfig::with_accuracy`]).
     pub accuracy: Option<f64>,
 }
 

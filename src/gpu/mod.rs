@@ -12,7 +12,7 @@
 //!
 //! ```no_run
 //! use bevy_bfn::gpu::{GpuContext, GpuModel, JobSettings, SamplingJob};
-//! use bevy_bfn::net::{Samples, Weights};
+//! use bevy_bfn::model::{Samples, Weights};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let gpu = GpuContext::new()?;

@@ -11,7 +11,7 @@ use crate::gpu::input_adapter::input_adapter;
 use crate::gpu::kernel::{Kernel, storage_with};
 use crate::gpu::layer_norm::LayerNorm;
 use crate::gpu::matmul::Matmul;
-use crate::net::{Kind, KindConfig, ModelConfig, Weights};
+use crate::model::{Kind, KindConfig, ModelConfig, Weights};
 
 /// The compiled kernels of one model.
 #[derive(Clone, Debug)]
@@ -117,7 +117,7 @@ impl GpuModel {
     }
 
     /// The buffer of a parameter, by its official name. The weights file was checked against
-    /// [`crate::net::weights::parameter_shapes`] when it was loaded, so every name the network asks for is there.
+    /// [`crate::model::weights::parameter_shapes`] when it was loaded, so every name the network asks for is there.
     pub(crate) fn tensor(&self, name: &str) -> &wgpu::Buffer {
         &self.tensors[name]
     }

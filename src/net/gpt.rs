@@ -13,10 +13,10 @@ use candle_core::{D, DType, Device, Result, Tensor, Var};
 use candle_nn::{Linear, VarBuilder, VarMap};
 
 use crate::flow::{CounterRng, Stream};
+use crate::model::positions::position_table;
+use crate::model::weights::{POSITIONS, parameter_shapes};
+use crate::model::{KindConfig, ModelConfig, TensorData, Weights, WeightsError};
 use crate::net::fused;
-use crate::net::positions::position_table;
-use crate::net::weights::{POSITIONS, parameter_shapes};
-use crate::net::{KindConfig, ModelConfig, TensorData, Weights, WeightsError};
 
 const LAYER_NORM_EPS: f32 = 1e-5;
 /// Mixed into the seed for the initial weights, so that they draw other numbers than the training noise.

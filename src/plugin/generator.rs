@@ -2,7 +2,7 @@
 
 use bevy::prelude::*;
 
-use crate::net::ModelConfig;
+use crate::model::ModelConfig;
 use crate::plugin::asset::BfnModel;
 use crate::plugin::output::BfnOutput;
 

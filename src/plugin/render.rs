@@ -15,7 +15,7 @@ use bevy::render::texture::GpuImage;
 use crate::gpu::{
     Dispatch, GpuError, GpuModel, JobSettings, PendingMap, SamplingJob, StepTimer, preview_dispatch,
 };
-use crate::net::{Samples, Weights};
+use crate::model::{Samples, Weights};
 use crate::plugin::asset::BfnModel;
 use crate::plugin::generator::{BfnGenerator, BfnPreview, BfnWatch};
 

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::net::{KindConfig, Layout, ModelConfig, NetworkConfig, Positions};
+use crate::model::{KindConfig, Layout, ModelConfig, NetworkConfig, Positions};
 use crate::train::augment::Augment;
 use crate::train::dataset::{DataSpec, Dataset, Examples};
 

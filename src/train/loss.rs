@@ -13,7 +13,7 @@ use candle_core::{D, Device, Result, Tensor};
 
 use crate::flow::gaussian_input::{GaussianInput, T_MIN};
 use crate::flow::{BayesianFlow, CounterRng, VariableNoise};
-use crate::net::Kind;
+use crate::model::Kind;
 
 /// The data of a batch, as the loss needs them.
 pub enum Target {

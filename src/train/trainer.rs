@@ -15,11 +15,11 @@ use candle_nn::{VarBuilder, VarMap};
 use crate::atomic_file::write_atomic;
 use crate::flow::loss::bayesian_flow;
 use crate::flow::{CounterRng, DataKind, Datum, Shape, Stream};
+use crate::model::weights::{decode, encode};
+use crate::model::{Kind, ModelConfig, Weights, WeightsError};
 use crate::net::gpt::{
     Dropout, Gpt, initial_varmap, tensor_data, varmap_from_weights, weights_from_varmap,
 };
-use crate::net::weights::{decode, encode};
-use crate::net::{Kind, ModelConfig, Weights, WeightsError};
 use crate::train::config::{LossConfig, TrainConfig};
 use crate::train::dataset::{Dataset, Examples};
 use crate::train::loss::{LossSpec, Target, loss};

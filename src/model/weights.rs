@@ -13,8 +13,8 @@ use std::path::Path;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::atomic_file::write_atomic;
-use crate::net::positions::position_table;
-use crate::net::{Kind, ModelConfig};
+use crate::model::positions::position_table;
+use crate::model::{Kind, ModelConfig};
 
 /// `__metadata__["format"]` of our files.
 pub const FORMAT: &str = "bevy_bfn";
