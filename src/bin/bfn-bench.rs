@@ -328,7 +328,7 @@ fn run(cli: &Cli) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
 
 fn main() -> ExitCode {
     // The candle CPU column runs the trainer's network: measure it as `bfn-train` runs it.
-    bevy_bfn::train::heap::keep_freed_memory();
+    bevy_bfn::train::keep_freed_memory();
     let cli = Cli::parse();
     match run(&cli) {
         Ok(report) => {

@@ -121,7 +121,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    bevy_bfn::train::heap::keep_freed_memory();
+    bevy_bfn::train::keep_freed_memory();
     match run(Cli::parse().command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -5,7 +5,7 @@ use crate::error::BfnError;
 use crate::flow::accuracy_schedule::check_steps;
 use crate::gpu::device::checked;
 use crate::gpu::error::GpuError;
-use crate::gpu::kernel::{Dispatch, bytes_of, grid, storage, storage_with};
+use crate::gpu::kernel::{Dispatch, grid, storage, storage_with};
 use crate::gpu::model::{GpuModel, check_binding};
 use crate::gpu::network::{NetworkInputs, NetworkPass};
 use crate::gpu::read_back::PendingMap;
@@ -117,7 +117,7 @@ impl SamplingJob {
             });
             job.slice(..)
                 .get_mapped_range_mut()
-                .copy_from_slice(&bytes_of(&job_words(settings, variables)));
+                .copy_from_slice(bytemuck::cast_slice(&job_words(settings, variables)));
             job.unmap();
             let network = NetworkPass::new(
                 device,
@@ -268,14 +268,14 @@ impl SamplingJob {
     /// submission, before any command recorded after this call.
     pub fn restart(&mut self, queue: &wgpu::Queue, seed: u64) {
         self.settings.seed = seed;
-        let prior = bytes_of(&prior_values(&self.kind, self.variables));
-        queue.write_buffer(&self.theta, 0, &prior);
-        queue.write_buffer(&self.preview, 0, &prior);
-        queue.write_buffer(&self.progress, 0, &bytes_of(&[0u32]));
+        let prior = prior_values(&self.kind, self.variables);
+        queue.write_buffer(&self.theta, 0, bytemuck::cast_slice(&prior));
+        queue.write_buffer(&self.preview, 0, bytemuck::cast_slice(&prior));
+        queue.write_buffer(&self.progress, 0, bytemuck::cast_slice(&[0u32]));
         queue.write_buffer(
             &self.job,
             0,
-            &bytes_of(&job_words(self.settings, self.variables)),
+            bytemuck::cast_slice(&job_words(self.settings, self.variables)),
         );
         self.recorded = 0;
         self.finish_recorded = false;
@@ -285,7 +285,7 @@ impl SamplingJob {
     /// from given beliefs.
     pub fn write_input_params(&self, queue: &wgpu::Queue, values: &[f32]) -> Result<(), GpuError> {
         crate::error::check_len("θ", values.len(), self.variables * self.input_width)?;
-        queue.write_buffer(&self.theta, 0, &bytes_of(values));
+        queue.write_buffer(&self.theta, 0, bytemuck::cast_slice(values));
         Ok(())
     }
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{KindConfig, Layout, ModelConfig, NetworkConfig, Positions};
 use crate::train::augment::Augment;
 use crate::train::dataset::{DataSpec, Dataset, Examples};
+use crate::train::loss::LossSpec;
 
 /// The whole file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,21 +50,6 @@ pub struct ModelSection {
     /// (default: none written, and samplers take 50).
     #[serde(default)]
     pub sampling_steps: Option<u32>,
-}
-
-/// Which loss to train with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub enum LossConfig {
-    /// L∞.
-    Continuous,
-    /// Lⁿ.
-    Discrete {
-        /// n.
-        steps: u32,
-        /// Monte Carlo draws per variable (discretised and discrete data).
-        draws: u32,
-    },
 }
 
 /// `[training]`.
@@ -115,7 +101,7 @@ pub struct TrainingSection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<PathBuf>,
     /// The loss.
-    pub loss: LossConfig,
+    pub loss: LossSpec,
     /// Seed of every random draw of the run.
     pub seed: u64,
     /// Steps between checkpoints (and model files).
@@ -192,7 +178,7 @@ impl TrainConfig {
         if self.model.layers > 15 && t.dropout > 0.0 {
             return Err("dropout supports at most 15 layers (32 mask sites a step)".into());
         }
-        if let LossConfig::Discrete { steps, draws } = t.loss
+        if let LossSpec::Discrete { steps, draws } = t.loss
             && (steps == 0 || draws == 0)
         {
             return Err("training.loss.discrete.steps and .draws must be positive".into());
