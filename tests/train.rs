@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use bevy_bfn::flow::loss::{cts_time_loss, discrete_time_loss};
 use bevy_bfn::flow::{CounterRng, Estimate, InputParams, Shape, Stream};
-use bevy_bfn::model::weights::parameter_shapes;
+use bevy_bfn::model::parameters::Parameters;
 use bevy_bfn::model::{
     Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Positions, Samples, Weights,
 };
@@ -249,7 +249,8 @@ fn a_discrete_model_has_the_official_parameter_names_and_shapes() {
             channels: 1,
         },
     );
-    let ours: BTreeMap<String, Vec<usize>> = parameter_shapes(&config).into_iter().collect();
+    let ours: BTreeMap<String, Vec<usize>> =
+        Parameters::new(&config).shapes().into_iter().collect();
     let official: BTreeMap<String, Vec<usize>> =
         official_state_dict(27, 8, 16).into_iter().collect();
     assert_eq!(ours, official);

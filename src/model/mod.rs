@@ -5,6 +5,7 @@
 
 mod config;
 pub mod content;
+pub mod parameters;
 pub mod positions;
 mod samples;
 pub mod weights;

@@ -13,8 +13,8 @@ use candle_core::{D, DType, Device, Result, Tensor, Var};
 use candle_nn::{Linear, VarBuilder, VarMap};
 
 use crate::flow::{CounterRng, Stream};
+use crate::model::parameters::{POSITIONS, Parameters};
 use crate::model::positions::position_table;
-use crate::model::weights::{POSITIONS, parameter_shapes};
 use crate::model::{KindConfig, ModelConfig, TensorData, Weights, WeightsError};
 use crate::net::fused;
 
@@ -125,7 +125,7 @@ pub fn initial_varmap(config: &ModelConfig, seed: u64, device: &Device) -> Resul
     let varmap = VarMap::new();
     {
         let mut vars = varmap.data().lock().expect("a new VarMap's lock is free");
-        for (index, (name, shape)) in parameter_shapes(config).into_iter().enumerate() {
+        for (index, (name, shape)) in Parameters::new(config).shapes().into_iter().enumerate() {
             if name == POSITIONS {
                 continue;
             }
