@@ -10,7 +10,8 @@
 //!   generic over a [`flow::Denoiser`], and the counter-based random generator shared with the GPU.
 //! - [`model`]: the network's configuration, the weights file (safetensors with the config as metadata, checked
 //!   on load), the position features, and samples as what they depict (pixels, tiles, text).
-//! - `net` (feature `train`): the official BFN GPT in candle.
+//! - `net` (feature `train`): the official BFN GPT in candle, a candle-nn module per layer kind over fused CPU
+//!   kernels.
 //! - `train` (feature `train`): datasets, losses on tensors, the optimiser and the trainer behind `bfn-train`.
 //! - `gpu` (feature `gpu`): the sampler on wgpu, the network and the BFN step in WGSL, engine-agnostic.
 //! - `plugin` (feature `bevy`): `BfnPlugin`, generators that run a few steps per frame on Bevy's own device, and

@@ -10,7 +10,7 @@ use bevy_bfn::gpu::{
     GpuContext, GpuError, GpuModel, JobSettings, PendingMap, SamplingJob, StepTimer,
 };
 use bevy_bfn::model::{Samples, Weights};
-use bevy_bfn::net::gpt::Gpt;
+use bevy_bfn::net::Gpt;
 use bevy_bfn::train::sample_sheet::sample;
 use candle_core::{Device, Tensor};
 

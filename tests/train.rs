@@ -13,7 +13,7 @@ use bevy_bfn::model::parameters::Parameters;
 use bevy_bfn::model::{
     Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Positions, Samples, Weights,
 };
-use bevy_bfn::net::gpt::{Gpt, initial_varmap, weights_from_varmap};
+use bevy_bfn::net::{Gpt, initial_varmap, weights_from_varmap};
 use bevy_bfn::train::config::TrainConfig;
 use bevy_bfn::train::dataset::Examples;
 use bevy_bfn::train::datasets::load;

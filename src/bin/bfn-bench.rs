@@ -17,7 +17,7 @@ use bevy_bfn::flow::{DataKind, Sampler, Shape};
 use bevy_bfn::gpu::matmul::{Epilogue, Matmul, MatmulBuffers, MatmulShape};
 use bevy_bfn::gpu::{GpuContext, GpuModel, JobSettings, SamplingJob};
 use bevy_bfn::model::{Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Positions, Weights};
-use bevy_bfn::net::gpt::{Gpt, initial_varmap, weights_from_varmap};
+use bevy_bfn::net::{Gpt, initial_varmap, weights_from_varmap};
 use bevy_bfn::train::denoiser::GptDenoiser;
 use candle_core::Device;
 use clap::Parser;

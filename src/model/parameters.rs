@@ -11,7 +11,7 @@ use crate::model::ModelConfig;
 pub const POSITIONS: &str = "input_adapter.pos_embedding";
 
 /// A layer with a weight and a bias: a linear layer, whose weight is [outputs, inputs] as PyTorch and candle
-/// store it, or a LayerNorm, whose gain is [width]. Either way the bias is as long as the weight's first
+/// store it, or a LayerNorm, whose gain is `width` long. Either way the bias is as long as the weight's first
 /// dimension.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Affine {

@@ -87,7 +87,7 @@ pub struct TrainingSection {
     /// generalises a little better than any one point of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub average_from: Option<u32>,
-    /// Dropout rate while training (default 0), nanoGPT's places; see [`crate::net::gpt::Dropout`].
+    /// Dropout rate while training (default 0), nanoGPT's places; see [`crate::net::Dropout`].
     #[serde(default)]
     pub dropout: f32,
     /// Symmetries the data do not care about, applied to training examples (default none; see

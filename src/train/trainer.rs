@@ -17,7 +17,7 @@ use crate::flow::loss::bayesian_flow;
 use crate::flow::{CounterRng, DataKind, Datum, Shape, Stream};
 use crate::model::weights::{decode, encode};
 use crate::model::{Kind, ModelConfig, Weights, WeightsError};
-use crate::net::gpt::{
+use crate::net::{
     Dropout, Gpt, initial_varmap, tensor_data, varmap_from_weights, weights_from_varmap,
 };
 use crate::train::config::TrainConfig;
