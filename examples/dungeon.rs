@@ -6,7 +6,7 @@
 mod common;
 
 use bevy::prelude::*;
-use bevy_bfn::net::content::class_colour;
+use bevy_bfn::model::content::class_colour;
 use bevy_bfn::plugin::{BfnFinished, BfnGenerator, BfnOutput, BfnPlugin};
 
 /// Pixels per tile.

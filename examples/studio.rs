@@ -22,8 +22,8 @@ use bevy::render::renderer::RenderAdapterInfo;
 use bevy::render::view::screenshot::{Screenshot, save_to_disk};
 use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
-use bevy_bfn::net::content::png_bytes;
-use bevy_bfn::net::{KindConfig, Samples};
+use bevy_bfn::model::content::png_bytes;
+use bevy_bfn::model::{KindConfig, Samples};
 use bevy_bfn::plugin::panels::BfnPanelsPlugin;
 use bevy_bfn::plugin::{
     BfnFinished, BfnGenerator, BfnModel, BfnOutput, BfnPlugin, BfnProgress, BfnWatch, RgbaImage,
@@ -277,18 +277,21 @@ fn names_from_theta(
     }
 }
 
+/// What a caption is made from.
+type Captioned<'a> = (
+    Entity,
+    &'a Name,
+    &'a BfnGenerator,
+    &'a BfnProgress,
+    &'a GlobalTransform,
+    Option<&'a AsText>,
+);
+
 /// Over each generator, a caption (model, steps, sampler), and under a text generator's caption its strings.
 fn captions(
     mut contexts: EguiContexts,
     camera: Single<(&Camera, &GlobalTransform)>,
-    generators: Query<(
-        Entity,
-        &Name,
-        &BfnGenerator,
-        &BfnProgress,
-        &GlobalTransform,
-        Option<&AsText>,
-    )>,
+    generators: Query<Captioned>,
     models: Res<Assets<BfnModel>>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;

@@ -8,8 +8,10 @@
 //! This crate is built in layers, each depending only on those above it:
 //! - [`flow`]: the maths for the three data kinds, the losses, the negative ELBO, the n-step [`flow::Sampler`]
 //!   generic over a [`flow::Denoiser`], and the counter-based random generator shared with the GPU.
-//! - [`net`]: the network's configuration, the weights file (safetensors with the config as metadata, checked on
-//!   load), and with feature `train` the official BFN GPT in candle.
+//! - [`model`]: the network's configuration, the weights file (safetensors with the config as metadata, checked
+//!   on load), the position features, and samples as what they depict (pixels, tiles, text).
+//! - `net` (feature `train`): the official BFN GPT in candle, a candle-nn module per layer kind over fused CPU
+//!   kernels.
 //! - `train` (feature `train`): datasets, losses on tensors, the optimiser and the trainer behind `bfn-train`.
 //! - `gpu` (feature `gpu`): the sampler on wgpu, the network and the BFN step in WGSL, engine-agnostic.
 //! - `plugin` (feature `bevy`): `BfnPlugin`, generators that run a few steps per frame on Bevy's own device, and
@@ -49,6 +51,8 @@ pub mod error;
 pub mod flow;
 #[cfg(feature = "gpu")]
 pub mod gpu;
+pub mod model;
+#[cfg(feature = "train")]
 pub mod net;
 #[cfg(feature = "bevy")]
 pub mod plugin;

@@ -9,8 +9,8 @@ use bevy_bfn::flow::Step;
 use bevy_bfn::gpu::{
     GpuContext, GpuError, GpuModel, JobSettings, PendingMap, SamplingJob, StepTimer,
 };
-use bevy_bfn::net::gpt::Gpt;
-use bevy_bfn::net::{Samples, Weights};
+use bevy_bfn::model::{Samples, Weights};
+use bevy_bfn::net::Gpt;
 use bevy_bfn::train::sample_sheet::sample;
 use candle_core::{Device, Tensor};
 
@@ -185,7 +185,7 @@ fn the_same_seed_gives_the_same_samples_and_restart_repeats_them() {
 #[test]
 fn the_preview_texture_is_what_the_cpu_draws_from_the_preview() {
     use bevy_bfn::gpu::{preview_dispatch, preview_size};
-    use bevy_bfn::net::content::{example_pixels, palette};
+    use bevy_bfn::model::content::{example_pixels, palette};
 
     let gpu = gpu();
     let device = &gpu.device;

@@ -16,7 +16,7 @@ use bevy::render::pipelined_rendering::PipelinedRenderingPlugin;
 use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 use bevy_bfn::gpu::{GpuContext, GpuModel, JobSettings, SamplingJob};
-use bevy_bfn::net::Weights;
+use bevy_bfn::model::Weights;
 use bevy_bfn::plugin::{
     BfnFinished, BfnGenerator, BfnOutput, BfnPlugin, BfnProgress, BfnRestart, BfnStepOnce,
     BfnSystems, BfnWatch,
@@ -460,7 +460,7 @@ fn limit_an_oversized_batch_is_an_error_and_the_app_keeps_running() {
 #[cfg(feature = "train")]
 #[test]
 fn accuracy_override_gives_the_cpu_samplers_result_on_the_gpu() {
-    use bevy_bfn::net::Samples;
+    use bevy_bfn::model::Samples;
     use bevy_bfn::train::sample_sheet::sample;
 
     let (_app, mut app, server) = app_on_shipped_models();

@@ -9,11 +9,11 @@ use std::path::PathBuf;
 
 use bevy_bfn::flow::loss::{cts_time_loss, discrete_time_loss};
 use bevy_bfn::flow::{CounterRng, Estimate, InputParams, Shape, Stream};
-use bevy_bfn::net::gpt::{Gpt, initial_varmap, weights_from_varmap};
-use bevy_bfn::net::weights::parameter_shapes;
-use bevy_bfn::net::{
+use bevy_bfn::model::parameters::Parameters;
+use bevy_bfn::model::{
     Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Positions, Samples, Weights,
 };
+use bevy_bfn::net::{Gpt, initial_varmap, weights_from_varmap};
 use bevy_bfn::train::config::TrainConfig;
 use bevy_bfn::train::dataset::Examples;
 use bevy_bfn::train::datasets::load;
@@ -249,7 +249,8 @@ fn a_discrete_model_has_the_official_parameter_names_and_shapes() {
             channels: 1,
         },
     );
-    let ours: BTreeMap<String, Vec<usize>> = parameter_shapes(&config).into_iter().collect();
+    let ours: BTreeMap<String, Vec<usize>> =
+        Parameters::new(&config).shapes().into_iter().collect();
     let official: BTreeMap<String, Vec<usize>> =
         official_state_dict(27, 8, 16).into_iter().collect();
     assert_eq!(ours, official);

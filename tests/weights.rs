@@ -2,9 +2,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use bevy_bfn::net::positions::position_table;
-use bevy_bfn::net::weights::{FORMAT_VERSION, POSITIONS, parameter_shapes};
-use bevy_bfn::net::{
+use bevy_bfn::model::parameters::{POSITIONS, Parameters};
+use bevy_bfn::model::positions::position_table;
+use bevy_bfn::model::weights::FORMAT_VERSION;
+use bevy_bfn::model::{
     DEFAULT_SAMPLING_STEPS, KindConfig, Layout, ModelConfig, NetworkConfig, Positions, TensorData,
     Weights, WeightsError,
 };
@@ -37,7 +38,8 @@ fn config() -> ModelConfig {
 }
 
 fn tensors(config: &ModelConfig) -> BTreeMap<String, TensorData> {
-    parameter_shapes(config)
+    Parameters::new(config)
+        .shapes()
         .into_iter()
         .map(|(name, shape)| {
             let count = shape.iter().product::<usize>();

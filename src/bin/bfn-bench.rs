@@ -16,8 +16,8 @@ use std::time::Instant;
 use bevy_bfn::flow::{DataKind, Sampler, Shape};
 use bevy_bfn::gpu::matmul::{Epilogue, Matmul, MatmulBuffers, MatmulShape};
 use bevy_bfn::gpu::{GpuContext, GpuModel, JobSettings, SamplingJob};
-use bevy_bfn::net::gpt::{Gpt, initial_varmap, weights_from_varmap};
-use bevy_bfn::net::{Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Positions, Weights};
+use bevy_bfn::model::{Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Positions, Weights};
+use bevy_bfn::net::{Gpt, initial_varmap, weights_from_varmap};
 use bevy_bfn::train::denoiser::GptDenoiser;
 use candle_core::Device;
 use clap::Parser;
@@ -328,7 +328,7 @@ fn run(cli: &Cli) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
 
 fn main() -> ExitCode {
     // The candle CPU column runs the trainer's network: measure it as `bfn-train` runs it.
-    bevy_bfn::train::heap::keep_freed_memory();
+    bevy_bfn::train::keep_freed_memory();
     let cli = Cli::parse();
     match run(&cli) {
         Ok(report) => {

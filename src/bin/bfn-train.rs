@@ -11,9 +11,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use bevy_bfn::net::Samples;
-use bevy_bfn::net::Weights;
-use bevy_bfn::net::content::example_count;
+use bevy_bfn::model::Samples;
+use bevy_bfn::model::Weights;
+use bevy_bfn::model::content::example_count;
 use bevy_bfn::train::config::TrainConfig;
 use bevy_bfn::train::dataset::DataSpec;
 use bevy_bfn::train::dataset::{DataSplit, Examples};
@@ -121,7 +121,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    bevy_bfn::train::heap::keep_freed_memory();
+    bevy_bfn::train::keep_freed_memory();
     match run(Cli::parse().command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -2,7 +2,7 @@
 //! data kind.
 
 use crate::gpu::kernel::{Binding, Kernel, shader_module, shared_layout, wgsl};
-use crate::net::Kind;
+use crate::model::Kind;
 
 const SOURCE: &str = include_str!("../../shaders/bfn_step.wgsl");
 

@@ -1,7 +1,7 @@
 //! What can go wrong on the GPU, as values: a game keeps running when a model does not fit or the device is lost.
 
 use crate::error::BfnError;
-use crate::net::WeightsError;
+use crate::model::WeightsError;
 
 /// A GPU sampler error.
 #[derive(Debug, thiserror::Error)]

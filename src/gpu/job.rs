@@ -5,13 +5,13 @@ use crate::error::BfnError;
 use crate::flow::accuracy_schedule::check_steps;
 use crate::gpu::device::checked;
 use crate::gpu::error::GpuError;
-use crate::gpu::kernel::{Dispatch, bytes_of, check_groups, grid, storage, storage_with};
+use crate::gpu::kernel::{Dispatch, check_groups, grid, storage, storage_with};
 use crate::gpu::model::{GpuModel, check_binding};
 use crate::gpu::network::{NetworkInputs, NetworkPass};
 use crate::gpu::read_back::PendingMap;
 use crate::gpu::step_table::{ENTRY_WORDS, step_table};
 use crate::gpu::step_timer::StepTimer;
-use crate::net::{Kind, Samples};
+use crate::model::{Kind, Samples};
 
 /// Invocations per workgroup of the BFN step kernels.
 const STEP_WORKGROUP: u32 = 64;
@@ -25,7 +25,7 @@ pub struct JobSettings {
     pub steps: u32,
     /// The seed: the same seed gives the same samples as the CPU sampler's (up to rounding).
     pub seed: u64,
-    /// σ₁ or β₁ to sample with instead of the model's own (see [`crate::net::KindConfig::with_accuracy`]).
+    /// σ₁ or β₁ to sample with instead of the model's own (see [`crate::model::KindConfig::with_accuracy`]).
     pub accuracy: Option<f64>,
 }
 
@@ -110,7 +110,7 @@ impl SamplingJob {
             });
             job.slice(..)
                 .get_mapped_range_mut()
-                .copy_from_slice(&bytes_of(&job_words(settings, variables)));
+                .copy_from_slice(bytemuck::cast_slice(&job_words(settings, variables)));
             job.unmap();
             let network = NetworkPass::new(
                 device,
@@ -265,14 +265,14 @@ impl SamplingJob {
             self.staging.unmap();
         }
         self.settings.seed = seed;
-        let prior = bytes_of(&prior_values(&self.kind, self.variables));
-        queue.write_buffer(&self.theta, 0, &prior);
-        queue.write_buffer(&self.preview, 0, &prior);
-        queue.write_buffer(&self.progress, 0, &bytes_of(&[0u32]));
+        let prior = prior_values(&self.kind, self.variables);
+        queue.write_buffer(&self.theta, 0, bytemuck::cast_slice(&prior));
+        queue.write_buffer(&self.preview, 0, bytemuck::cast_slice(&prior));
+        queue.write_buffer(&self.progress, 0, bytemuck::cast_slice(&[0u32]));
         queue.write_buffer(
             &self.job,
             0,
-            &bytes_of(&job_words(self.settings, self.variables)),
+            bytemuck::cast_slice(&job_words(self.settings, self.variables)),
         );
         self.recorded = 0;
         self.finish_recorded = false;
@@ -282,7 +282,7 @@ impl SamplingJob {
     /// from given beliefs.
     pub fn write_input_params(&self, queue: &wgpu::Queue, values: &[f32]) -> Result<(), GpuError> {
         crate::error::check_len("θ", values.len(), self.variables * self.input_width)?;
-        queue.write_buffer(&self.theta, 0, &bytes_of(values));
+        queue.write_buffer(&self.theta, 0, bytemuck::cast_slice(values));
         Ok(())
     }
 

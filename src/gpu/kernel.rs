@@ -201,38 +201,15 @@ pub(crate) fn grid(count: usize, workgroup_size: u32) -> [u32; 3] {
     }
 }
 
-/// Little-endian bytes of 32-bit words (f32 or u32), as WGSL reads them.
-pub(crate) fn bytes_of<T: Copy + Into<Word>>(values: &[T]) -> Vec<u8> {
-    values
-        .iter()
-        .flat_map(|&v| v.into().0.to_le_bytes())
-        .collect()
-}
-
-/// A 32-bit word of a buffer.
-pub(crate) struct Word(u32);
-
-impl From<f32> for Word {
-    fn from(v: f32) -> Self {
-        Self(v.to_bits())
-    }
-}
-
-impl From<u32> for Word {
-    fn from(v: u32) -> Self {
-        Self(v)
-    }
-}
-
 /// A storage buffer holding `values`.
-pub(crate) fn storage_with<T: Copy + Into<Word>>(
+pub(crate) fn storage_with<T: bytemuck::Pod>(
     device: &wgpu::Device,
     label: &str,
     values: &[T],
 ) -> wgpu::Buffer {
     device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
         label: Some(label),
-        contents: &bytes_of(values),
+        contents: bytemuck::cast_slice(values),
         usage: wgpu::BufferUsages::STORAGE
             | wgpu::BufferUsages::COPY_DST
             | wgpu::BufferUsages::COPY_SRC,
@@ -243,7 +220,7 @@ pub(crate) fn storage_with<T: Copy + Into<Word>>(
 pub(crate) fn uniform_with(device: &wgpu::Device, label: &str, words: &[u32]) -> wgpu::Buffer {
     device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
         label: Some(label),
-        contents: &bytes_of(words),
+        contents: bytemuck::cast_slice(words),
         usage: wgpu::BufferUsages::UNIFORM,
     })
 }

@@ -6,13 +6,13 @@
 //! or compiled per step: every dispatch is bound when the job is made, the per-step constants sit in a table on
 //! the GPU, and the job's own counter on the GPU says which step comes next.
 //!
-//! Every kernel (`shaders/*.wgsl`) is the twin of CPU code: the network of [`crate::net::gpt`] (feature
+//! Every kernel (`shaders/*.wgsl`) is the twin of CPU code: the network of [`crate::net::Gpt`] (feature
 //! `train`), the step of [`crate::flow::Sampling`], the generator of [`crate::flow::CounterRng`]. From one seed a
 //! GPU run follows the CPU run's trajectory, up to `f32` rounding (see `tests/gpu.rs`).
 //!
 //! ```no_run
 //! use bevy_bfn::gpu::{GpuContext, GpuModel, JobSettings, SamplingJob};
-//! use bevy_bfn::net::{Samples, Weights};
+//! use bevy_bfn::model::{Samples, Weights};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let gpu = GpuContext::new()?;

@@ -1,7 +1,7 @@
 //! A model on the GPU: its weights uploaded once and its kernels compiled once, shared by every job that
 //! samples from it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::gpu::attention::{Attention, check_attention_shape};
 use crate::gpu::bfn_step::BfnStep;
@@ -11,7 +11,8 @@ use crate::gpu::input_adapter::input_adapter;
 use crate::gpu::kernel::{Kernel, storage_with};
 use crate::gpu::layer_norm::LayerNorm;
 use crate::gpu::matmul::Matmul;
-use crate::net::{Kind, KindConfig, ModelConfig, Weights};
+use crate::model::parameters::{Block, Parameters};
+use crate::model::{Kind, KindConfig, ModelConfig, Weights};
 
 /// The compiled kernels of one model.
 #[derive(Clone, Debug)]
@@ -68,13 +69,23 @@ impl GpuModel {
                 tensor.values.len() as u64 * 4,
             )?;
         }
+        // The layers the matmul multiplies by: not the input adapter's, which reads its weights as they are.
+        let parameters = Parameters::new(&config);
+        let transposed: HashSet<String> = parameters
+            .blocks
+            .iter()
+            .flat_map(Block::layers)
+            .chain([&parameters.lm_head])
+            .filter(|layer| layer.shape.len() == 2)
+            .map(|layer| layer.weight())
+            .collect();
         checked(device, "the model's weights and kernels", || {
             let tensors = weights
                 .tensors()
                 .iter()
                 .map(|(name, tensor)| {
                     let values = match tensor.shape.as_slice() {
-                        [outputs, inputs] if is_linear(name) => {
+                        [outputs, inputs] if transposed.contains(name) => {
                             transpose(&tensor.values, *outputs, *inputs)
                         }
                         _ => tensor.values.clone(),
@@ -117,15 +128,10 @@ impl GpuModel {
     }
 
     /// The buffer of a parameter, by its official name. The weights file was checked against
-    /// [`crate::net::weights::parameter_shapes`] when it was loaded, so every name the network asks for is there.
+    /// [`Parameters`] when it was loaded, so every name the network asks for is there.
     pub(crate) fn tensor(&self, name: &str) -> &wgpu::Buffer {
         &self.tensors[name]
     }
-}
-
-/// The weights the matmul kernel multiplies by (the input adapter reads its own in PyTorch's layout).
-fn is_linear(name: &str) -> bool {
-    name.ends_with(".weight") && !name.starts_with("input_adapter.")
 }
 
 fn transpose(values: &[f32], rows: usize, columns: usize) -> Vec<f32> {

@@ -8,6 +8,7 @@ use crate::gpu::kernel::{Dispatch, check_groups, grid, storage, uniform_with};
 use crate::gpu::layer_norm::LayerNormArgs;
 use crate::gpu::matmul::{Epilogue, MatmulBuffers, MatmulShape, TILE};
 use crate::gpu::model::{GpuModel, check_binding};
+use crate::model::parameters::{Affine, POSITIONS, Parameters};
 
 /// The forward pass of one job: its activations and dispatches, made once.
 #[derive(Debug)]
@@ -76,17 +77,19 @@ impl NetworkPass {
         let output = activation("output", outputs_per_token);
 
         let kernels = &model.kernels;
-        let w = |name: String| model.tensor(&name);
+        let parameters = Parameters::new(config);
+        let w = |name: &str| model.tensor(name);
         let [rows32, d32] = [rows as u32, d as u32];
+        let (embedding, time) = (&parameters.inp_embedding, &parameters.t_embedding);
         let mut dispatches = vec![kernels.input_adapter.bind(
             device,
             &[
                 inputs.theta,
-                w("input_adapter.inp_embedding.weight".into()),
-                w("input_adapter.inp_embedding.bias".into()),
-                w("input_adapter.pos_embedding".into()),
-                w("input_adapter.t_embedding.weight".into()),
-                w("input_adapter.t_embedding.bias".into()),
+                w(&embedding.weight()),
+                w(&embedding.bias()),
+                w(POSITIONS),
+                w(&time.weight()),
+                w(&time.bias()),
                 inputs.table,
                 inputs.progress,
                 &residual,
@@ -99,13 +102,13 @@ impl NetworkPass {
             ],
             grid(rows * d, WORKGROUP),
         )];
-        let layer_norm = |x, name: &str, y, out_stride: u32, out_offset: u32| {
+        let layer_norm = |x, norm: &Affine, y, out_stride: u32, out_offset: u32| {
             kernels.layer_norm.call(
                 device,
                 LayerNormArgs {
                     x,
-                    weight: w(format!("{name}.weight")),
-                    bias: w(format!("{name}.bias")),
+                    weight: w(&norm.weight()),
+                    bias: w(&norm.bias()),
                     y,
                     rows: rows32,
                     width: d32,
@@ -114,69 +117,38 @@ impl NetworkPass {
                 },
             )
         };
-        let linear = |a, name: &str, c, shape: MatmulShape, epilogue| {
+        let linear = |a, layer: &Affine, c, epilogue| {
             kernels.matmul.call(
                 device,
                 MatmulBuffers {
                     a,
-                    b: w(format!("{name}.weight")),
-                    bias: w(format!("{name}.bias")),
+                    b: w(&layer.weight()),
+                    bias: w(&layer.bias()),
                     c,
                 },
-                shape,
+                MatmulShape::dense(rows32, layer.outputs() as u32, layer.inputs() as u32),
                 epilogue,
             )
         };
-        for layer in 0..network.layers {
-            let block = format!("transformer.h.{layer}");
+        for block in &parameters.blocks {
             dispatches.extend([
-                layer_norm(&residual, &format!("{block}.ln_1"), &normed, d32, 0),
-                linear(
-                    &normed,
-                    &format!("{block}.attn.c_attn"),
-                    &qkv,
-                    MatmulShape::dense(rows32, 3 * d32, d32),
-                    Epilogue::Store,
-                ),
+                layer_norm(&residual, &block.ln_1, &normed, d32, 0),
+                linear(&normed, &block.c_attn, &qkv, Epilogue::Store),
                 kernels.attention.call(
                     device,
                     &qkv,
                     &attended,
                     [batch as u32, tokens as u32, d32, network.heads as u32],
                 ),
-                linear(
-                    &attended,
-                    &format!("{block}.attn.c_proj"),
-                    &residual,
-                    MatmulShape::dense(rows32, d32, d32),
-                    Epilogue::Accumulate,
-                ),
-                layer_norm(&residual, &format!("{block}.ln_2"), &normed, d32, 0),
-                linear(
-                    &normed,
-                    &format!("{block}.mlp.c_fc"),
-                    &hidden,
-                    MatmulShape::dense(rows32, 4 * d32, d32),
-                    Epilogue::Gelu,
-                ),
-                linear(
-                    &hidden,
-                    &format!("{block}.mlp.c_proj"),
-                    &residual,
-                    MatmulShape::dense(rows32, d32, 4 * d32),
-                    Epilogue::Accumulate,
-                ),
+                linear(&attended, &block.attn_proj, &residual, Epilogue::Accumulate),
+                layer_norm(&residual, &block.ln_2, &normed, d32, 0),
+                linear(&normed, &block.c_fc, &hidden, Epilogue::Gelu),
+                linear(&hidden, &block.mlp_proj, &residual, Epilogue::Accumulate),
             ]);
         }
         dispatches.extend([
-            layer_norm(&residual, "transformer.ln_f", &skip, 2 * d32, 0),
-            linear(
-                &skip,
-                "lm_head",
-                &output,
-                MatmulShape::dense(rows32, outputs_per_token as u32, 2 * d32),
-                Epilogue::Store,
-            ),
+            layer_norm(&residual, &parameters.ln_f, &skip, 2 * d32, 0),
+            linear(&skip, &parameters.lm_head, &output, Epilogue::Store),
         ]);
         let bytes = [&residual, &normed, &qkv, &attended, &hidden, &skip, &output]
             .iter()

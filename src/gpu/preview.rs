@@ -5,8 +5,8 @@ use crate::error::BfnError;
 use crate::gpu::error::GpuError;
 use crate::gpu::kernel::{Kernel, shader_module, storage_with, uniform_with};
 use crate::gpu::{Dispatch, GpuModel, SamplingJob};
-use crate::net::content::{palette, value_stretch};
-use crate::net::{KindConfig, ModelConfig};
+use crate::model::content::{palette, value_stretch};
+use crate::model::{KindConfig, ModelConfig};
 
 const SOURCE: &str = include_str!("../../shaders/preview.wgsl");
 

@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::flow::Step;
-use crate::net::Kind;
+use crate::model::Kind;
 
 /// 32-bit words per entry.
 pub(crate) const ENTRY_WORDS: usize = 8;

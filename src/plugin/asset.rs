@@ -7,7 +7,7 @@ use bevy::asset::io::Reader;
 use bevy::asset::{Asset, AssetLoader, LoadContext};
 use bevy::reflect::TypePath;
 
-use crate::net::{Weights, WeightsError};
+use crate::model::{Weights, WeightsError};
 
 /// A trained model: its configuration and weights, checked on load.
 #[derive(Asset, TypePath, Clone, Debug)]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bevy::prelude::*;
 
 use crate::gpu::JobSettings;
-use crate::net::{ModelConfig, Weights};
+use crate::model::{ModelConfig, Weights};
 use crate::plugin::asset::BfnModel;
 use crate::plugin::output::BfnOutput;
 

@@ -6,8 +6,8 @@ use bevy::asset::RenderAssetUsages;
 use bevy::image::Image;
 use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
 
-use crate::net::content::{example_count, example_pixels, example_text};
-use crate::net::{KindConfig, ModelConfig, Samples};
+use crate::model::content::{example_count, example_pixels, example_text};
+use crate::model::{KindConfig, ModelConfig, Samples};
 
 /// One generated tile map: a class per cell and the legend that names the classes.
 #[derive(Clone, Debug, PartialEq)]

@@ -9,8 +9,8 @@ use bevy_egui::{EguiContexts, EguiPlugin, EguiPrimaryContextPass, EguiTextureHan
 use std::collections::HashMap;
 
 use crate::flow::Step;
-use crate::net::content::palette;
-use crate::net::{KindConfig, ModelConfig};
+use crate::model::content::palette;
+use crate::model::{KindConfig, ModelConfig};
 use crate::plugin::{
     BfnGenerator, BfnModel, BfnPreview, BfnProgress, BfnRestart, BfnStepOnce, BfnWatch,
 };

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use bevy::prelude::*;
 
-use crate::net::Samples;
+use crate::model::Samples;
 use crate::plugin::asset::BfnModel;
 use crate::plugin::generator::{BfnFinished, BfnGenerator, BfnProgress, BfnWatch, Run};
 use crate::plugin::output::BfnOutput;

@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::net::ModelConfig;
+use crate::model::ModelConfig;
 
 /// The group of symmetries a training example is drawn from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,7 +73,7 @@ impl Augment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::{KindConfig, Layout, NetworkConfig, Positions};
+    use crate::model::{KindConfig, Layout, NetworkConfig, Positions};
     use crate::train::dataset::{Dataset, Examples};
 
     fn model(height: usize, width: usize, channels: usize, patch: usize) -> ModelConfig {

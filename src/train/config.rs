@@ -4,9 +4,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::net::{KindConfig, Layout, ModelConfig, NetworkConfig, Positions};
+use crate::model::{KindConfig, Layout, ModelConfig, NetworkConfig, Positions};
 use crate::train::augment::Augment;
 use crate::train::dataset::{DataSpec, Dataset, Examples};
+use crate::train::loss::LossSpec;
 
 /// The whole file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -51,21 +52,6 @@ pub struct ModelSection {
     pub sampling_steps: Option<u32>,
 }
 
-/// Which loss to train with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub enum LossConfig {
-    /// L∞.
-    Continuous,
-    /// Lⁿ.
-    Discrete {
-        /// n.
-        steps: u32,
-        /// Monte Carlo draws per variable (discretised and discrete data).
-        draws: u32,
-    },
-}
-
 /// `[training]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -101,7 +87,7 @@ pub struct TrainingSection {
     /// generalises a little better than any one point of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub average_from: Option<u32>,
-    /// Dropout rate while training (default 0), nanoGPT's places; see [`crate::net::gpt::Dropout`].
+    /// Dropout rate while training (default 0), nanoGPT's places; see [`crate::net::Dropout`].
     #[serde(default)]
     pub dropout: f32,
     /// Symmetries the data do not care about, applied to training examples (default none; see
@@ -115,7 +101,7 @@ pub struct TrainingSection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<PathBuf>,
     /// The loss.
-    pub loss: LossConfig,
+    pub loss: LossSpec,
     /// Seed of every random draw of the run.
     pub seed: u64,
     /// Steps between checkpoints (and model files).
@@ -192,7 +178,7 @@ impl TrainConfig {
         if self.model.layers > 15 && t.dropout > 0.0 {
             return Err("dropout supports at most 15 layers (32 mask sites a step)".into());
         }
-        if let LossConfig::Discrete { steps, draws } = t.loss
+        if let LossSpec::Discrete { steps, draws } = t.loss
             && (steps == 0 || draws == 0)
         {
             return Err("training.loss.discrete.steps and .draws must be positive".into());

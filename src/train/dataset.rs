@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::net::ModelConfig;
-pub use crate::net::{Layout, Normalisation};
+use crate::model::ModelConfig;
+pub use crate::model::{Layout, Normalisation};
 
 /// The examples' variables, all examples concatenated (`len() = examples × layout.variables()`).
 #[derive(Clone, Debug, PartialEq)]

@@ -4,7 +4,7 @@ use candle_core::{Device, Tensor};
 
 use crate::error::{BfnError, Result};
 use crate::flow::{Denoiser, InputParams};
-use crate::net::gpt::Gpt;
+use crate::net::Gpt;
 
 /// A [`Gpt`] answering the sampler's and the ELBO's questions in `f32`.
 pub struct GptDenoiser<'a> {

@@ -7,8 +7,8 @@ use crate::error::Result;
 use crate::flow::discretised_normal::bin_of;
 use crate::flow::elbo::{ElboSettings, LossTime, NegativeElbo, negative_elbo};
 use crate::flow::{Estimate, RECONSTRUCTION_BINS, Shape};
-use crate::net::gpt::Gpt;
-use crate::net::{Kind, Weights};
+use crate::model::{Kind, Weights};
+use crate::net::Gpt;
 use crate::train::dataset::{Dataset, Examples};
 use crate::train::denoiser::GptDenoiser;
 

@@ -8,8 +8,10 @@
 //! on one core, with another run on the other (`docs/benchmarks.md`). Memory use stays at the peak of one step,
 //! which it reaches anyway.
 
-/// Tells the C allocator to keep freed memory instead of returning it to the kernel after every step; call it
-/// once, before training. Does nothing where the allocator is not glibc's.
+/// Tells the C allocator to keep freed memory instead of returning it to the kernel after every step: a step of
+/// the candle network frees megabytes of tensors that the next step allocates again, and with glibc's defaults
+/// every page of them is faulted in anew (a fifth of a training step on the dungeon run). Call it once, at the
+/// start of a process that trains or runs the candle network. Does nothing where the allocator is not glibc's.
 pub fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     glibc::keep_freed_memory();

@@ -10,10 +10,11 @@
 //! draw.
 
 use candle_core::{D, Device, Result, Tensor};
+use serde::{Deserialize, Serialize};
 
 use crate::flow::gaussian_input::{GaussianInput, T_MIN};
 use crate::flow::{BayesianFlow, CounterRng, VariableNoise};
-use crate::net::Kind;
+use crate::model::Kind;
 
 /// The data of a batch, as the loss needs them.
 pub enum Target {
@@ -29,8 +30,10 @@ pub enum Target {
     },
 }
 
-/// Which loss to train or score with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which loss to train or score with: `loss = "continuous"` or `[training.loss.discrete]` in a training
+/// configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub enum LossSpec {
     /// L∞.
     Continuous,

@@ -7,9 +7,9 @@ use candle_core::Device;
 use crate::atomic_file::write_atomic;
 use crate::error::{BfnError, Result};
 use crate::flow::{Sampler, Shape};
-use crate::net::content::{example_count, example_pixels, example_text, png_bytes};
-use crate::net::gpt::Gpt;
-use crate::net::{Kind, Layout, ModelConfig, Samples, Weights};
+use crate::model::content::{example_count, example_pixels, example_text, png_bytes};
+use crate::model::{Kind, Layout, ModelConfig, Samples, Weights};
+use crate::net::Gpt;
 use crate::train::denoiser::GptDenoiser;
 
 /// Draws `count` samples from a model with `steps` steps from `seed`.

@@ -15,12 +15,12 @@ use candle_nn::{VarBuilder, VarMap};
 use crate::atomic_file::write_atomic;
 use crate::flow::loss::bayesian_flow;
 use crate::flow::{CounterRng, DataKind, Datum, Shape, Stream};
-use crate::net::gpt::{
+use crate::model::weights::{decode, encode};
+use crate::model::{Kind, ModelConfig, Weights, WeightsError};
+use crate::net::{
     Dropout, Gpt, initial_varmap, tensor_data, varmap_from_weights, weights_from_varmap,
 };
-use crate::net::weights::{decode, encode};
-use crate::net::{Kind, ModelConfig, Weights, WeightsError};
-use crate::train::config::{LossConfig, TrainConfig};
+use crate::train::config::TrainConfig;
 use crate::train::dataset::{Dataset, Examples};
 use crate::train::loss::{LossSpec, Target, loss};
 use crate::train::optimizer::{Optimizer, SlotState, learning_rate};
@@ -227,17 +227,13 @@ impl Trainer {
             .map(|b| {
                 let u = (shift + b as f64 / batch as f64).fract();
                 match settings.loss {
-                    LossConfig::Continuous => u as f32,
-                    LossConfig::Discrete { steps, .. } => {
+                    LossSpec::Continuous => u as f32,
+                    LossSpec::Discrete { steps, .. } => {
                         ((u * f64::from(steps)).floor() / f64::from(steps)) as f32
                     }
                 }
             })
             .collect();
-        let spec = match settings.loss {
-            LossConfig::Continuous => LossSpec::Continuous,
-            LossConfig::Discrete { steps, draws } => LossSpec::Discrete { steps, draws },
-        };
         let (input, target) = self.batch_inputs(&draws, &t, s)?;
         let dropout = Dropout::new(settings.dropout, settings.seed, s);
         let output = self.gpt.forward_with_dropout(
@@ -245,8 +241,17 @@ impl Trainer {
             &Tensor::from_slice(&t, batch, &self.device)?,
             Some(&dropout),
         )?;
-        let loss =
-            loss(&self.kind, spec, &target, &input, &output, &t, &self.rng, s)?.mean_all()?;
+        let loss = loss(
+            &self.kind,
+            settings.loss,
+            &target,
+            &input,
+            &output,
+            &t,
+            &self.rng,
+            s,
+        )?
+        .mean_all()?;
         let grads = loss.backward()?;
         let lr = learning_rate(settings, s);
         let grad_norm = self.optimizer.step(&grads, lr)?;

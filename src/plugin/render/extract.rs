@@ -8,7 +8,7 @@ use bevy::prelude::*;
 use bevy::render::MainWorld;
 
 use crate::gpu::JobSettings;
-use crate::net::Weights;
+use crate::model::Weights;
 use crate::plugin::asset::BfnModel;
 use crate::plugin::generator::{BfnGenerator, BfnPreview, BfnWatch, Run};
 use crate::plugin::run::PendingSteps;

@@ -13,7 +13,7 @@ use crate::gpu::{
     Dispatch, GpuError, GpuModel, JobSettings, SamplingJob, StepTimer, preview_dispatch,
     preview_size,
 };
-use crate::net::Weights;
+use crate::model::Weights;
 use crate::plugin::asset::BfnModel;
 use crate::plugin::render::extract::{Extracted, ExtractedGenerators};
 use crate::plugin::render::read_back::{ReadBack, ThetaWatch};

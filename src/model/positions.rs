@@ -5,7 +5,7 @@
 //! file as the `input_adapter.pos_embedding` buffer (so the official module loads the file as it is) and checked
 //! against this function on load.
 
-use crate::net::{Layout, Positions};
+use crate::model::{Layout, Positions};
 
 /// `pe_encode` for one position into `features.len()` features.
 fn encode(position: usize, features: &mut [f32]) {

@@ -1,7 +1,7 @@
 //! A model's samples as what they depict — pixels, tiles, text — shared by the trainer's sample sheets and the
 //! plugin's typed results, so that both show a sample the same way.
 
-use crate::net::{KindConfig, ModelConfig, Samples};
+use crate::model::{KindConfig, ModelConfig, Samples};
 
 /// A channel value in [−1, 1] as a byte.
 fn byte(x: f32) -> u8 {
@@ -48,7 +48,7 @@ pub fn class_colour(legend: &str, class: u32) -> [u8; 4] {
 /// The colour of every class of a model, in class order.
 pub fn palette(config: &ModelConfig) -> Vec<[u8; 4]> {
     let classes = match config.kind {
-        crate::net::KindConfig::Discrete { classes, .. } => classes,
+        crate::model::KindConfig::Discrete { classes, .. } => classes,
         _ => 0,
     };
     (0..classes)

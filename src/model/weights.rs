@@ -1,4 +1,4 @@
-//! The weights file: safetensors holding the network's parameters under the official BFN GPT's names, with the
+//! The weights file: safetensors holding the network's [`Parameters`] under the official BFN GPT's names, with the
 //! [`ModelConfig`] as JSON in the `__metadata__`. One file is what a game ships and what the asset loader reads;
 //! it needs no candle to read.
 //!
@@ -13,15 +13,14 @@ use std::path::Path;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::atomic_file::write_atomic;
-use crate::net::positions::position_table;
-use crate::net::{Kind, ModelConfig};
+use crate::model::parameters::{POSITIONS, Parameters};
+use crate::model::positions::position_table;
+use crate::model::{Kind, ModelConfig};
 
 /// `__metadata__["format"]` of our files.
 pub const FORMAT: &str = "bevy_bfn";
 /// `__metadata__["format_version"]` this crate writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
-/// The name of the position buffer, which the official module registers as a buffer and so saves with the rest.
-pub const POSITIONS: &str = "input_adapter.pos_embedding";
 
 /// Why a weights file was rejected.
 #[derive(Debug, thiserror::Error)]
@@ -100,48 +99,6 @@ pub struct Weights {
     tensors: BTreeMap<String, TensorData>,
 }
 
-/// The parameters a configuration implies, with their shapes, under the official GPT's names (its state dict
-/// with the `skip` head and a linear input adapter).
-pub fn parameter_shapes(config: &ModelConfig) -> Vec<(String, Vec<usize>)> {
-    let d = config.network.width;
-    let channels = config.layout.channels;
-    let mut shapes = vec![
-        (
-            "input_adapter.inp_embedding.weight".to_owned(),
-            vec![d, config.kind.input_per_token(channels)],
-        ),
-        ("input_adapter.inp_embedding.bias".to_owned(), vec![d]),
-        ("input_adapter.t_embedding.weight".to_owned(), vec![d, 1]),
-        ("input_adapter.t_embedding.bias".to_owned(), vec![d]),
-        (POSITIONS.to_owned(), vec![config.layout.tokens(), d]),
-    ];
-    for layer in 0..config.network.layers {
-        let block = |name: &str| format!("transformer.h.{layer}.{name}");
-        shapes.extend([
-            (block("ln_1.weight"), vec![d]),
-            (block("ln_1.bias"), vec![d]),
-            (block("attn.c_attn.weight"), vec![3 * d, d]),
-            (block("attn.c_attn.bias"), vec![3 * d]),
-            (block("attn.c_proj.weight"), vec![d, d]),
-            (block("attn.c_proj.bias"), vec![d]),
-            (block("ln_2.weight"), vec![d]),
-            (block("ln_2.bias"), vec![d]),
-            (block("mlp.c_fc.weight"), vec![4 * d, d]),
-            (block("mlp.c_fc.bias"), vec![4 * d]),
-            (block("mlp.c_proj.weight"), vec![d, 4 * d]),
-            (block("mlp.c_proj.bias"), vec![d]),
-        ]);
-    }
-    let out = config.kind.output_per_token(channels);
-    shapes.extend([
-        ("transformer.ln_f.weight".to_owned(), vec![d]),
-        ("transformer.ln_f.bias".to_owned(), vec![d]),
-        ("lm_head.weight".to_owned(), vec![out, 2 * d]),
-        ("lm_head.bias".to_owned(), vec![out]),
-    ]);
-    shapes
-}
-
 impl Weights {
     /// A model from its parts, checked: every tensor present with the right shape, nothing else, all finite,
     /// positions as the configuration says.
@@ -152,7 +109,7 @@ impl Weights {
         let kind = config
             .validate()
             .map_err(|e| WeightsError::Config(e.to_string()))?;
-        let expected = parameter_shapes(&config);
+        let expected = Parameters::new(&config).shapes();
         for (name, shape) in &expected {
             let tensor = tensors
                 .get(name)

@@ -1,0 +1,18 @@
+//! A model without its network: the configuration, the weights file, positions, samples and what samples depict.
+//!
+//! Everything here is plain Rust, always compiled: a game reads a weights file and shows its samples without
+//! candle (feature `train`) or wgpu (feature `gpu`), and both of those build on these types.
+
+mod config;
+pub mod content;
+pub mod parameters;
+pub mod positions;
+mod samples;
+pub mod weights;
+
+pub use config::{
+    DEFAULT_SAMPLING_STEPS, Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Normalisation,
+    Positions,
+};
+pub use samples::Samples;
+pub use weights::{TensorData, Weights, WeightsError};
