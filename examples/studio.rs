@@ -321,7 +321,10 @@ fn captions(
             .order(egui::Order::Background)
             .fixed_pos(egui::pos2(at.x, at.y - 20.0))
             .show(ctx, |ui| {
-                ui.label(egui::RichText::new(caption).color(egui::Color32::WHITE));
+                ui.add(
+                    egui::Label::new(egui::RichText::new(caption).color(egui::Color32::WHITE))
+                        .wrap_mode(egui::TextWrapMode::Extend),
+                );
                 if let Some(AsText(words)) = text {
                     for word in words {
                         ui.label(

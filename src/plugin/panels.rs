@@ -56,16 +56,20 @@ fn generator_panels(
     asset_server: Res<AssetServer>,
     mut views: Local<HashMap<Entity, FlowView>>,
 ) -> Result {
+    // In spawn order, whatever components each carries: the first generator spawned gets the open panel.
+    let mut entities: Vec<Entity> = generators.iter().map(|(entity, ..)| entity).collect();
+    entities.sort_by_key(|entity| entity.index_u32());
     let mut previews = Vec::new();
-    for (_, _, _, preview, _) in &generators {
+    for (_, _, _, preview, _) in generators.iter_many(&entities) {
         previews.push(contexts.add_image(EguiTextureHandle::Weak(preview.image.id())));
     }
     let ctx = contexts.ctx_mut()?;
     let (right, bottom) = (ctx.viewport_rect().right(), ctx.viewport_rect().bottom());
-    let count = generators.iter().len();
-    for (index, ((entity, mut generator, progress, _, watch), preview)) in
-        generators.iter_mut().zip(previews).enumerate()
-    {
+    let count = entities.len();
+    for (index, (&entity, preview)) in entities.iter().zip(previews).enumerate() {
+        let Ok((_, mut generator, progress, _, watch)) = generators.get_mut(entity) else {
+            continue;
+        };
         let name = asset_server
             .get_path(generator.model.id())
             .map_or_else(|| "model".to_owned(), |p| p.path().display().to_string());
