@@ -10,6 +10,12 @@ use crate::model::{KindConfig, ModelConfig};
 
 const SOURCE: &str = include_str!("../../shaders/preview.wgsl");
 
+/// Compiles the preview kernel (once per device, in [`crate::gpu::DeviceKernels`]).
+pub(crate) fn preview_kernel(device: &wgpu::Device) -> Kernel {
+    let module = shader_module(device, "preview", &[SOURCE]);
+    Kernel::new(device, &module, "main", &[], None)
+}
+
 /// The texture size a job's preview needs, the examples' pixels side by side, `[width, height]`; fails with
 /// [`GpuError::TooLarge`] past the device's `max_texture_dimension_2d` (a texture that large would be a validation
 /// error, which ends a Bevy app).
@@ -74,8 +80,6 @@ pub fn preview_dispatch(
         .flat_map(|c| c.map(|b| f32::from(b) / 255.0))
         .collect();
     crate::gpu::device::checked(device, "the preview", || {
-        let module = shader_module(device, "preview", &[SOURCE]);
-        let kernel = Kernel::new(device, &module, "main", &[], None);
         let dims = uniform_with(
             device,
             "preview dims",
@@ -95,7 +99,7 @@ pub fn preview_dispatch(
             colours
         };
         let palette = storage_with(device, "palette", &colours);
-        Ok(kernel.bind_resources(
+        Ok(model.kernels.device.preview.bind_resources(
             device,
             vec![
                 job.preview_buffer().as_entire_binding(),

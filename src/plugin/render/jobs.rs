@@ -10,8 +10,8 @@ use bevy::render::renderer::{RenderDevice, RenderQueue};
 use bevy::render::texture::GpuImage;
 
 use crate::gpu::{
-    Dispatch, GpuError, GpuModel, JobSettings, SamplingJob, StepTimer, preview_dispatch,
-    preview_size,
+    DeviceKernels, Dispatch, GpuError, GpuModel, JobSettings, SamplingJob, StepTimer,
+    preview_dispatch, preview_size,
 };
 use crate::model::Weights;
 use crate::plugin::asset::BfnModel;
@@ -37,6 +37,8 @@ pub(crate) struct Generation {
 /// The render world's models and jobs.
 #[derive(Resource, Default)]
 pub(crate) struct BfnJobs {
+    /// The kernels every model shares, compiled with the first model on Bevy's device.
+    kernels: Option<DeviceKernels>,
     models: HashMap<AssetId<BfnModel>, (Arc<Weights>, Arc<GpuModel>)>,
     pub jobs: HashMap<Entity, Generation>,
     /// Generators whose job could not be made, with the run that failed: the next run tries again.
@@ -99,7 +101,7 @@ pub(crate) fn build_jobs(
         {
             continue;
         }
-        match build_job(&mut jobs.models, &device, &queue, generator) {
+        match build_job(jobs, &device, &queue, generator) {
             Ok(generation) => {
                 jobs.jobs.insert(generator.entity, generation);
             }
@@ -116,7 +118,7 @@ pub(crate) fn build_jobs(
 }
 
 fn build_job(
-    models: &mut HashMap<AssetId<BfnModel>, (Arc<Weights>, Arc<GpuModel>)>,
+    jobs: &mut BfnJobs,
     device: &RenderDevice,
     queue: &RenderQueue,
     generator: &Extracted,
@@ -128,11 +130,15 @@ fn build_job(
         generator.weights.config(),
         generator.settings.batch,
     )?;
-    let model = match models.get(&generator.model) {
+    let model = match jobs.models.get(&generator.model) {
         Some((weights, model)) if Arc::ptr_eq(weights, &generator.weights) => Arc::clone(model),
         _ => {
-            let model = Arc::new(GpuModel::new(device, &generator.weights)?);
-            models.insert(
+            let kernels = match &jobs.kernels {
+                Some(kernels) => kernels,
+                None => jobs.kernels.insert(DeviceKernels::new(device)?),
+            };
+            let model = Arc::new(GpuModel::with_kernels(device, &generator.weights, kernels)?);
+            jobs.models.insert(
                 generator.model,
                 (Arc::clone(&generator.weights), Arc::clone(&model)),
             );

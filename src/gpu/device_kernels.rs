@@ -1,0 +1,35 @@
+//! The kernels that do not depend on a model's data kind (matmul, LayerNorm, attention, the preview), compiled
+//! once per device and shared by every model on it: a second model, or a reloaded one, compiles only its
+//! kind's own kernels.
+
+use crate::gpu::attention::Attention;
+use crate::gpu::device::checked;
+use crate::gpu::error::GpuError;
+use crate::gpu::kernel::Kernel;
+use crate::gpu::layer_norm::LayerNorm;
+use crate::gpu::matmul::Matmul;
+use crate::gpu::preview::preview_kernel;
+
+/// The kind-independent kernels of one device. Cheap to clone (the pipelines are reference-counted); pass it
+/// to [`GpuModel::with_kernels`](crate::gpu::GpuModel::with_kernels) for each model on the device.
+#[derive(Clone, Debug)]
+pub struct DeviceKernels {
+    pub(crate) matmul: Matmul,
+    pub(crate) layer_norm: LayerNorm,
+    pub(crate) attention: Attention,
+    pub(crate) preview: Kernel,
+}
+
+impl DeviceKernels {
+    /// Compiles the kernels on `device`.
+    pub fn new(device: &wgpu::Device) -> Result<Self, GpuError> {
+        checked(device, "the kernels", || {
+            Ok(Self {
+                matmul: Matmul::new(device),
+                layer_norm: LayerNorm::new(device),
+                attention: Attention::new(device),
+                preview: preview_kernel(device),
+            })
+        })
+    }
+}
