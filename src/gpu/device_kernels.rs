@@ -5,7 +5,7 @@
 use crate::gpu::attention::Attention;
 use crate::gpu::device::checked;
 use crate::gpu::error::GpuError;
-use crate::gpu::kernel::Kernel;
+use crate::gpu::kernel::{Compiler, Kernel};
 use crate::gpu::layer_norm::LayerNorm;
 use crate::gpu::matmul::Matmul;
 use crate::gpu::preview::preview_kernel;
@@ -24,12 +24,22 @@ impl DeviceKernels {
     /// Compiles the kernels on `device`.
     pub fn new(device: &wgpu::Device) -> Result<Self, GpuError> {
         checked(device, "the kernels", || {
-            Ok(Self {
-                matmul: Matmul::new(device),
-                layer_norm: LayerNorm::new(device),
-                attention: Attention::new(device),
-                preview: preview_kernel(device),
-            })
+            let Ok(kernels) = Self::build(&mut &*device);
+            Ok(kernels)
+        })
+    }
+
+    /// The kernels from `compiler`.
+    pub(crate) fn build<C: Compiler>(compiler: &mut C) -> Result<Self, C::Error> {
+        let matmul = Matmul::build(compiler);
+        let layer_norm = LayerNorm::build(compiler);
+        let attention = Attention::build(compiler);
+        let preview = preview_kernel(compiler);
+        Ok(Self {
+            matmul: matmul?,
+            layer_norm: layer_norm?,
+            attention: attention?,
+            preview: preview?,
         })
     }
 }

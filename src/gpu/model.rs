@@ -9,9 +9,9 @@ use crate::gpu::device::checked;
 use crate::gpu::device_kernels::DeviceKernels;
 use crate::gpu::error::GpuError;
 use crate::gpu::input_adapter::input_adapter;
-use crate::gpu::kernel::{Kernel, storage_with};
+use crate::gpu::kernel::{Compiler, Kernel, storage_with};
 use crate::model::parameters::{Block, Parameters};
-use crate::model::{Kind, KindConfig, ModelConfig, Weights};
+use crate::model::{Kind, ModelConfig, Weights};
 
 /// The compiled kernels of one model: the device's shared ones and its kind's own.
 #[derive(Clone, Debug)]
@@ -19,6 +19,24 @@ pub(crate) struct Kernels {
     pub device: DeviceKernels,
     pub input_adapter: Kernel,
     pub bfn_step: BfnStep,
+}
+
+impl Kernels {
+    /// The `device`'s shared kernels with those of `kind` from `compiler`, which are asked for even when the
+    /// shared ones are not ready.
+    pub fn build<C: Compiler>(
+        compiler: &mut C,
+        device: Result<DeviceKernels, C::Error>,
+        kind: &Kind,
+    ) -> Result<Self, C::Error> {
+        let input_adapter = input_adapter(compiler, matches!(kind, Kind::Discrete(_)));
+        let bfn_step = BfnStep::build(compiler, kind);
+        Ok(Self {
+            device: device?,
+            input_adapter: input_adapter?,
+            bfn_step: bfn_step?,
+        })
+    }
 }
 
 /// A weights file on a device.
@@ -59,12 +77,26 @@ impl GpuModel {
     }
 
     /// Uploads `weights` to `device` and compiles the kernels for its data kind, sharing `kernels` (made on the
-    /// same device). Linear layers' weights are stored transposed ([in, out]) so that the matmul reads rows of
-    /// both operands.
+    /// same device).
     pub fn with_kernels(
         device: &wgpu::Device,
         weights: &Weights,
         kernels: &DeviceKernels,
+    ) -> Result<Self, GpuError> {
+        let kind = weights.config().validate()?;
+        let kernels = checked(device, "the model's kernels", || {
+            let Ok(kernels) = Kernels::build(&mut &*device, Ok(kernels.clone()), &kind);
+            Ok(kernels)
+        })?;
+        Self::from_kernels(device, weights, kernels)
+    }
+
+    /// Uploads `weights` to `device`, to run with `kernels`, compiled for its data kind. Linear layers' weights
+    /// are stored transposed ([in, out]) so that the matmul reads rows of both operands.
+    pub(crate) fn from_kernels(
+        device: &wgpu::Device,
+        weights: &Weights,
+        kernels: Kernels,
     ) -> Result<Self, GpuError> {
         let config = weights.config().clone();
         let kind = config.validate()?;
@@ -87,7 +119,7 @@ impl GpuModel {
             .filter(|layer| layer.shape.len() == 2)
             .map(|layer| layer.weight())
             .collect();
-        checked(device, "the model's weights and kernels", || {
+        checked(device, "the model's weights", || {
             let tensors = weights
                 .tensors()
                 .iter()
@@ -101,14 +133,6 @@ impl GpuModel {
                     (name.clone(), storage_with(device, name, &values))
                 })
                 .collect();
-            let kernels = Kernels {
-                device: kernels.clone(),
-                input_adapter: input_adapter(
-                    device,
-                    matches!(config.kind, KindConfig::Discrete { .. }),
-                ),
-                bfn_step: BfnStep::new(device, &kind),
-            };
             Ok(Self {
                 config,
                 kind,

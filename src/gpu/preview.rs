@@ -3,17 +3,17 @@
 
 use crate::error::BfnError;
 use crate::gpu::error::GpuError;
-use crate::gpu::kernel::{Kernel, shader_module, storage_with, uniform_with};
+use crate::gpu::kernel::{Compiler, Kernel, storage_with, uniform_with};
+use crate::gpu::kernel_source::KernelSource;
 use crate::gpu::{Dispatch, GpuModel, SamplingJob};
 use crate::model::content::{palette, value_stretch};
 use crate::model::{KindConfig, ModelConfig};
 
 const SOURCE: &str = include_str!("../../shaders/preview.wgsl");
 
-/// Compiles the preview kernel (once per device, in [`crate::gpu::DeviceKernels`]).
-pub(crate) fn preview_kernel(device: &wgpu::Device) -> Kernel {
-    let module = shader_module(device, "preview", &[SOURCE]);
-    Kernel::new(device, &module, "main", &[], None)
+/// The preview kernel from `compiler` (once per device, in [`crate::gpu::DeviceKernels`]).
+pub(crate) fn preview_kernel<C: Compiler>(compiler: &mut C) -> Result<Kernel, C::Error> {
+    compiler.kernel(&KernelSource::new("preview", &[SOURCE], "main", &[], None))
 }
 
 /// The texture size a job's preview needs, the examples' pixels side by side, `[width, height]`; fails with

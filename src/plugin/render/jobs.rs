@@ -6,16 +6,18 @@ use std::sync::Arc;
 
 use bevy::prelude::*;
 use bevy::render::render_asset::RenderAssets;
+use bevy::render::render_resource::PipelineCache;
 use bevy::render::renderer::{RenderDevice, RenderQueue};
 use bevy::render::texture::GpuImage;
 
 use crate::gpu::{
-    DeviceKernels, Dispatch, GpuError, GpuModel, JobSettings, SamplingJob, StepTimer,
-    preview_dispatch, preview_size,
+    Dispatch, GpuError, GpuModel, JobSettings, SamplingJob, StepTimer, preview_dispatch,
+    preview_size,
 };
 use crate::model::Weights;
 use crate::plugin::asset::BfnModel;
 use crate::plugin::render::extract::{Extracted, ExtractedGenerators};
+use crate::plugin::render::pipelines::{BfnPipelines, NotReady};
 use crate::plugin::render::read_back::{ReadBack, ThetaWatch};
 use crate::plugin::reports::{News, Reports};
 
@@ -37,8 +39,6 @@ pub(crate) struct Generation {
 /// The render world's models and jobs.
 #[derive(Resource, Default)]
 pub(crate) struct BfnJobs {
-    /// The kernels every model shares, compiled with the first model on Bevy's device.
-    kernels: Option<DeviceKernels>,
     models: HashMap<AssetId<BfnModel>, (Arc<Weights>, Arc<GpuModel>)>,
     pub jobs: HashMap<Entity, Generation>,
     /// Generators whose job could not be made, with the run that failed: the next run tries again.
@@ -87,9 +87,12 @@ pub(crate) fn sync_jobs(
     });
 }
 
-/// Makes the missing jobs; a job that cannot be made is reported on its generator, once per run.
+/// Makes the missing jobs whose pipelines are ready; a job that cannot be made is reported on its generator,
+/// once per run.
 pub(crate) fn build_jobs(
     mut jobs: ResMut<BfnJobs>,
+    mut pipelines: ResMut<BfnPipelines>,
+    mut cache: ResMut<PipelineCache>,
     extracted: Res<ExtractedGenerators>,
     device: Res<RenderDevice>,
     queue: Res<RenderQueue>,
@@ -101,10 +104,12 @@ pub(crate) fn build_jobs(
         {
             continue;
         }
-        match build_job(jobs, &device, &queue, generator) {
-            Ok(generation) => {
+        let kernels = (&mut *pipelines, &mut *cache);
+        match build_job(jobs, kernels, &device, &queue, generator) {
+            Ok(Some(generation)) => {
                 jobs.jobs.insert(generator.entity, generation);
             }
+            Ok(None) => {}
             Err(error) => {
                 jobs.failed.insert(generator.entity, generator.epoch);
                 reports.send(
@@ -117,12 +122,14 @@ pub(crate) fn build_jobs(
     }
 }
 
+/// The generator's job, or `None` while its model's pipelines are compiling.
 fn build_job(
     jobs: &mut BfnJobs,
+    (pipelines, cache): (&mut BfnPipelines, &mut PipelineCache),
     device: &RenderDevice,
     queue: &RenderQueue,
     generator: &Extracted,
-) -> Result<Generation, GpuError> {
+) -> Result<Option<Generation>, GpuError> {
     let device = device.wgpu_device();
     // The preview's texture is made in the main world, which skips one too large; the error is reported here.
     preview_size(
@@ -133,11 +140,13 @@ fn build_job(
     let model = match jobs.models.get(&generator.model) {
         Some((weights, model)) if Arc::ptr_eq(weights, &generator.weights) => Arc::clone(model),
         _ => {
-            let kernels = match &jobs.kernels {
-                Some(kernels) => kernels,
-                None => jobs.kernels.insert(DeviceKernels::new(device)?),
+            let kind = generator.weights.config().validate()?;
+            let kernels = match pipelines.kernels(cache, &kind) {
+                Ok(kernels) => kernels,
+                Err(NotReady::Compiling) => return Ok(None),
+                Err(NotReady::Failed(error)) => return Err(error),
             };
-            let model = Arc::new(GpuModel::with_kernels(device, &generator.weights, kernels)?);
+            let model = Arc::new(GpuModel::from_kernels(device, &generator.weights, kernels)?);
             jobs.models.insert(
                 generator.model,
                 (Arc::clone(&generator.weights), Arc::clone(&model)),
@@ -146,7 +155,7 @@ fn build_job(
         }
     };
     let job = SamplingJob::new(device, &model, generator.settings)?;
-    Ok(Generation {
+    Ok(Some(Generation {
         epoch: generator.epoch,
         weights: Arc::clone(&generator.weights),
         model,
@@ -155,7 +164,7 @@ fn build_job(
         watch: None,
         preview: None,
         read_back: ReadBack::Waiting,
-    })
+    }))
 }
 
 /// Binds each job's preview to its generator's image once the image is on the GPU (again when the image is

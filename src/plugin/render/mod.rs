@@ -9,6 +9,7 @@
 
 mod extract;
 mod jobs;
+mod pipelines;
 mod read_back;
 mod record;
 
@@ -26,7 +27,8 @@ pub enum BfnRenderSystems {
     /// Drops the jobs of generators that are gone or have started a new run, restarts in place those whose run
     /// keeps its settings, and frees models no generator uses.
     SyncJobs,
-    /// Makes the jobs that are missing (and reports those that cannot be made).
+    /// Queues the pipelines of the models in use, and makes the jobs that are missing once their pipelines are
+    /// ready (and reports those that cannot be made).
     BuildJobs,
     /// Binds each job's preview to its generator's image once the image is on the GPU.
     BindPreviews,
@@ -43,6 +45,7 @@ pub(crate) fn build(app: &mut App, reports: Reports) -> bool {
         .insert_resource(reports)
         .init_resource::<extract::ExtractedGenerators>()
         .init_resource::<jobs::BfnJobs>()
+        .init_resource::<pipelines::BfnPipelines>()
         .configure_sets(
             Render,
             (
