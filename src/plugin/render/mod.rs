@@ -1,7 +1,8 @@
 //! The render-world half of the plugin: one [`SamplingJob`](crate::gpu::SamplingJob) per generator on Bevy's
 //! own render device, k steps recorded into Bevy's command encoder each frame, the preview image rewritten on the
 //! GPU, and the result read back once, asynchronously. Jobs are made when a generator appears or starts a new
-//! run with other settings, never per frame.
+//! run with other settings, never per frame, and only once Bevy's pipeline cache has compiled the kernels its
+//! model needs (compiled once for every model that needs them), so that loading a model does not stall a frame.
 //!
 //! The systems run in [`BfnRenderSystems`], inside Bevy's [`RenderSystems::PrepareResources`], and the steps are
 //! recorded in Bevy's [`RenderGraph`] schedule before the cameras draw, so that a preview written this frame is
