@@ -87,7 +87,7 @@ impl Kernel {
             })
         });
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(&source.shader),
+            label: Some(&source.label()),
             layout: pipeline_layout.as_ref(),
             module: &module,
             entry_point: Some(source.entry),

@@ -41,6 +41,11 @@ impl KernelSource {
             layout,
         }
     }
+
+    /// The shader's name and the entry point: what a debugger shows of the pipeline.
+    pub fn label(&self) -> String {
+        format!("{} {}", self.shader, self.entry)
+    }
 }
 
 /// `wgsl` with each `override NAME: T = default;` line of `constants` rewritten to `const NAME: T = value;`.
@@ -89,6 +94,7 @@ mod tests {
             None,
         );
         assert_eq!(source.shader, "step KIND=2u ON=true");
+        assert_eq!(source.label(), "step KIND=2u ON=true main");
         assert_eq!(
             source.wgsl,
             "// head\nconst KIND: u32 = 2u;\nconst ON: bool = true;\nfn f() {}"

@@ -100,7 +100,7 @@ impl Compiler for Queue<'_> {
                 let id = self
                     .cache
                     .queue_compute_pipeline(ComputePipelineDescriptor {
-                        label: Some(format!("bevy_bfn {} {}", source.shader, source.entry).into()),
+                        label: Some(format!("bevy_bfn {}", source.label()).into()),
                         layout: layout.iter().cloned().collect(),
                         shader,
                         entry_point: Some(source.entry.into()),
@@ -125,7 +125,7 @@ impl Compiler for Queue<'_> {
             ) => Err(NotReady::Compiling),
             CachedPipelineState::Err(error) => Err(NotReady::Failed(GpuError::Device {
                 what: "a kernel's pipeline",
-                message: format!("{} {}: {error}", source.shader, source.entry),
+                message: format!("{}: {error}", source.label()),
             })),
             CachedPipelineState::Ok(Pipeline::RenderPipeline(_)) => {
                 unreachable!("a compute pipeline's id names a render pipeline")
