@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use bevy_bfn::flow::Step;
 use bevy_bfn::gpu::{
-    GpuContext, GpuError, GpuModel, JobSettings, PendingMap, SamplingJob, StepTimer,
+    DeviceKernels, GpuContext, GpuError, GpuModel, JobSettings, PendingMap, SamplingJob, StepTimer,
 };
 use bevy_bfn::model::{Samples, Weights};
 use bevy_bfn::net::Gpt;
@@ -64,9 +64,11 @@ fn relative_error(a: &[f32], b: &[f32]) -> f32 {
 #[test]
 fn network_forward_matches_candle_on_every_shipped_model() {
     let gpu = gpu();
+    // One set of kind-independent kernels for every model, as the plugin shares them.
+    let kernels = DeviceKernels::new(&gpu.device).unwrap();
     for name in MODELS {
         let weights = weights(name);
-        let model = GpuModel::new(&gpu.device, &weights).unwrap();
+        let model = GpuModel::with_kernels(&gpu.device, &weights, &kernels).unwrap();
         let (batch, steps, taken) = (3, 20, 7);
         let settings = JobSettings {
             batch,

@@ -11,8 +11,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use bevy::log::LogPlugin;
 use bevy::prelude::*;
-use bevy::render::RenderPlugin;
 use bevy::render::pipelined_rendering::PipelinedRenderingPlugin;
+use bevy::render::render_resource::{PipelineCache, PipelineDescriptor};
+use bevy::render::{RenderApp, RenderPlugin};
 use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 use bevy_bfn::gpu::{GpuContext, GpuModel, JobSettings, SamplingJob};
@@ -115,6 +116,20 @@ fn headless_app(assets: &Path) -> App {
     app.finish();
     app.cleanup();
     app
+}
+
+/// The labels of the plugin's pipelines in the render world's pipeline cache.
+fn bfn_pipelines(app: &App) -> Vec<String> {
+    let cache = app.sub_app(RenderApp).world().resource::<PipelineCache>();
+    cache
+        .pipelines()
+        .filter_map(|pipeline| match &pipeline.descriptor {
+            PipelineDescriptor::ComputePipelineDescriptor(compute) => compute.label.as_deref(),
+            PipelineDescriptor::RenderPipelineDescriptor(_) => None,
+        })
+        .filter(|label| label.starts_with("bevy_bfn"))
+        .map(str::to_owned)
+        .collect()
 }
 
 fn progress(app: &App, entity: Entity) -> BfnProgress {
@@ -280,6 +295,34 @@ fn generators_run_in_a_headless_app() {
         );
         assert!(progress(&app, entity).finished);
     }
+    // Each kernel variant is compiled once and shared: the two names models, of one kind, by each other, and
+    // the kind-independent kernels by all three.
+    let mut pipelines = bfn_pipelines(&app);
+    let queued = pipelines.len();
+    pipelines.sort();
+    pipelines.dedup();
+    assert_eq!(
+        pipelines.len(),
+        queued,
+        "a pipeline queued twice: {pipelines:?}"
+    );
+    let steps: Vec<&String> = pipelines
+        .iter()
+        .filter(|l| l.starts_with("bevy_bfn bfn_step") && l.ends_with(" step"))
+        .collect();
+    assert_eq!(
+        steps.len(),
+        2,
+        "dungeon's step and the names models' one: {steps:?}"
+    );
+    let matmuls = pipelines
+        .iter()
+        .filter(|l| l.starts_with("bevy_bfn matmul"))
+        .count();
+    assert_eq!(
+        matmuls, 3,
+        "one matmul per epilogue for all models: {pipelines:?}"
+    );
     std::fs::remove_dir_all(assets).ok();
 }
 

@@ -1,7 +1,8 @@
 //! Host side of `shaders/attention.wgsl`.
 
 use crate::gpu::error::GpuError;
-use crate::gpu::kernel::{Dispatch, Kernel, shader_module, uniform_with};
+use crate::gpu::kernel::{Compiler, Dispatch, Kernel, uniform_with};
+use crate::gpu::kernel_source::KernelSource;
 
 const SOURCE: &str = include_str!("../../shaders/attention.wgsl");
 /// The kernel keeps one query's scores and its query vector in workgroup memory of these sizes.
@@ -32,12 +33,17 @@ pub(crate) fn check_attention_shape(tokens: usize, head_size: usize) -> Result<(
 }
 
 impl Attention {
-    /// Compiles the pipeline.
-    pub fn new(device: &wgpu::Device) -> Self {
-        let module = shader_module(device, "attention", &[SOURCE]);
-        Self {
-            kernel: Kernel::new(device, &module, "main", &[], None),
-        }
+    /// The pipeline from `compiler`.
+    pub fn build<C: Compiler>(compiler: &mut C) -> Result<Self, C::Error> {
+        Ok(Self {
+            kernel: compiler.kernel(&KernelSource::new(
+                "attention",
+                &[SOURCE],
+                "main",
+                &[],
+                None,
+            ))?,
+        })
     }
 
     /// Binds one attention: `qkv` [batch·tokens, 3·width] in, `out` [batch·tokens, width] out.

@@ -1,7 +1,8 @@
 //! Host side of `shaders/bfn_step.wgsl`: the BFN step, the final mode and the step counter, compiled for one
 //! data kind.
 
-use crate::gpu::kernel::{Binding, Kernel, shader_module, shared_layout, wgsl};
+use crate::gpu::kernel::{Binding, Compiler, Kernel, wgsl};
+use crate::gpu::kernel_source::KernelSource;
 use crate::model::Kind;
 
 const SOURCE: &str = include_str!("../../shaders/bfn_step.wgsl");
@@ -23,34 +24,38 @@ fn specialisation(kind: &Kind) -> (u32, u32) {
     }
 }
 
+/// θ, output, preview, result, table, progress, job: `bfn_step.wgsl`'s bindings in order.
+const BINDINGS: &[Binding] = &[
+    Binding::ReadWrite,
+    Binding::Read,
+    Binding::ReadWrite,
+    Binding::ReadWrite,
+    Binding::Read,
+    Binding::ReadWrite,
+    Binding::Uniform,
+];
+
 impl BfnStep {
-    /// Compiles the entry points for `kind`.
-    pub fn new(device: &wgpu::Device, kind: &Kind) -> Self {
-        let module = shader_module(
-            device,
-            "bfn_step",
-            &[wgsl::DISPATCH, wgsl::RNG, wgsl::STEP_TABLE, SOURCE],
-        );
+    /// The entry points for `kind` from `compiler`.
+    pub fn build<C: Compiler>(compiler: &mut C, kind: &Kind) -> Result<Self, C::Error> {
         let (kind, classes) = specialisation(kind);
-        let constants = [("KIND", f64::from(kind)), ("CLASSES", f64::from(classes))];
-        // θ, output, preview, result, table, progress, job: `bfn_step.wgsl`'s bindings in order.
-        let layout = shared_layout(
-            device,
-            &[
-                Binding::ReadWrite,
-                Binding::Read,
-                Binding::ReadWrite,
-                Binding::ReadWrite,
-                Binding::Read,
-                Binding::ReadWrite,
-                Binding::Uniform,
-            ],
-        );
-        let kernel = |entry| Kernel::new(device, &module, entry, &constants, Some(&layout));
-        Self {
-            step: kernel("step"),
-            finish: kernel("finish"),
-            advance: kernel("advance"),
-        }
+        let constants = [
+            ("KIND", format!("{kind}u")),
+            ("CLASSES", format!("{classes}u")),
+        ];
+        let [step, finish, advance] = ["step", "finish", "advance"].map(|entry| {
+            compiler.kernel(&KernelSource::new(
+                "bfn_step",
+                &[wgsl::DISPATCH, wgsl::RNG, wgsl::STEP_TABLE, SOURCE],
+                entry,
+                &constants,
+                Some(BINDINGS),
+            ))
+        });
+        Ok(Self {
+            step: step?,
+            finish: finish?,
+            advance: advance?,
+        })
     }
 }

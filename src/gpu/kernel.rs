@@ -1,9 +1,12 @@
-//! The plumbing every kernel shares: compiling a WGSL entry point into a pipeline once, binding buffers in
+//! The plumbing every kernel shares: compiling a kernel's description into a pipeline once, binding buffers in
 //! binding order, and spreading a dispatch over a 2-D grid of workgroups.
+
+use std::convert::Infallible;
 
 use wgpu::util::DeviceExt;
 
 use crate::gpu::error::GpuError;
+use crate::gpu::kernel_source::KernelSource;
 
 /// One compiled entry point. Binding `i` of group 0 is the `i`-th buffer given to [`Kernel::bind`].
 #[derive(Clone, Debug)]
@@ -23,10 +26,9 @@ pub(crate) enum Binding {
     Uniform,
 }
 
-/// A bind group layout for several entry points of one shader that use different subsets of its bindings (an
-/// automatic layout holds only the bindings its entry point uses).
-pub(crate) fn shared_layout(device: &wgpu::Device, bindings: &[Binding]) -> wgpu::BindGroupLayout {
-    let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
+/// The layout entries of `bindings`, binding `i` the `i`-th, for compute.
+pub(crate) fn layout_entries(bindings: &[Binding]) -> Vec<wgpu::BindGroupLayoutEntry> {
+    bindings
         .iter()
         .enumerate()
         .map(|(i, binding)| wgpu::BindGroupLayoutEntry {
@@ -43,45 +45,65 @@ pub(crate) fn shared_layout(device: &wgpu::Device, bindings: &[Binding]) -> wgpu
             },
             count: None,
         })
-        .collect();
-    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-        label: None,
-        entries: &entries,
-    })
+        .collect()
+}
+
+/// Turns kernel descriptions into kernels: at once on a wgpu device, or through an engine's pipeline cache,
+/// where a kernel may not be ready yet ([`Compiler::Error`]). The kernel sets ask for all their kernels before
+/// they give up on one, so that a cache starts compiling them all at once.
+pub(crate) trait Compiler {
+    /// Why a kernel is not there: nothing for a device, which reports errors through its error scopes.
+    type Error;
+    /// The kernel `source` describes.
+    fn kernel(&mut self, source: &KernelSource) -> Result<Kernel, Self::Error>;
+}
+
+impl Compiler for &wgpu::Device {
+    type Error = Infallible;
+
+    fn kernel(&mut self, source: &KernelSource) -> Result<Kernel, Infallible> {
+        Ok(Kernel::compile(self, source))
+    }
 }
 
 impl Kernel {
-    /// Compiles `entry` of `module` with pipeline-overridable `constants` (the data kind, the epilogue), with
-    /// the layout the shader implies or with `layout`.
-    pub fn new(
-        device: &wgpu::Device,
-        module: &wgpu::ShaderModule,
-        entry: &str,
-        constants: &[(&str, f64)],
-        layout: Option<&wgpu::BindGroupLayout>,
-    ) -> Self {
-        let pipeline_layout = layout.map(|layout| {
+    /// Compiles `source` on `device`.
+    pub fn compile(device: &wgpu::Device, source: &KernelSource) -> Self {
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(&source.shader),
+            source: wgpu::ShaderSource::Wgsl(source.wgsl.as_str().into()),
+        });
+        let layout = source.layout.map(|bindings| {
+            device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(&source.shader),
+                entries: &layout_entries(bindings),
+            })
+        });
+        let pipeline_layout = layout.as_ref().map(|layout| {
             device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: Some(entry),
+                label: Some(&source.shader),
                 bind_group_layouts: &[Some(layout)],
                 immediate_size: 0,
             })
         });
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(entry),
+            label: Some(&source.label()),
             layout: pipeline_layout.as_ref(),
-            module,
-            entry_point: Some(entry),
+            module: &module,
+            entry_point: Some(source.entry),
             compilation_options: wgpu::PipelineCompilationOptions {
-                constants,
+                constants: &[],
                 // Every kernel writes its workgroup memory before reading it.
                 zero_initialize_workgroup_memory: false,
             },
             cache: None,
         });
-        let layout = layout
-            .cloned()
-            .unwrap_or_else(|| pipeline.get_bind_group_layout(0));
+        Self::new(pipeline, layout)
+    }
+
+    /// A kernel of a compiled `pipeline`, with its shared `layout` or the one the shader implies.
+    pub fn new(pipeline: wgpu::ComputePipeline, layout: Option<wgpu::BindGroupLayout>) -> Self {
+        let layout = layout.unwrap_or_else(|| pipeline.get_bind_group_layout(0));
         Self { pipeline, layout }
     }
 
@@ -140,18 +162,6 @@ impl Dispatch {
         pass.set_bind_group(0, &self.bind_group, &[]);
         pass.dispatch_workgroups(self.groups[0], self.groups[1], self.groups[2]);
     }
-}
-
-/// A shader module from WGSL pieces (WGSL has no includes: the shared helpers are prepended).
-pub(crate) fn shader_module(
-    device: &wgpu::Device,
-    label: &str,
-    pieces: &[&str],
-) -> wgpu::ShaderModule {
-    device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some(label),
-        source: wgpu::ShaderSource::Wgsl(pieces.concat().into()),
-    })
 }
 
 /// The shared WGSL helpers.

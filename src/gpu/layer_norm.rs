@@ -1,6 +1,7 @@
 //! Host side of `shaders/layer_norm.wgsl`.
 
-use crate::gpu::kernel::{Dispatch, Kernel, grid, shader_module, uniform_with};
+use crate::gpu::kernel::{Compiler, Dispatch, Kernel, grid, uniform_with};
+use crate::gpu::kernel_source::KernelSource;
 
 const SOURCE: &str = include_str!("../../shaders/layer_norm.wgsl");
 
@@ -23,12 +24,17 @@ pub(crate) struct LayerNormArgs<'a> {
 }
 
 impl LayerNorm {
-    /// Compiles the pipeline.
-    pub fn new(device: &wgpu::Device) -> Self {
-        let module = shader_module(device, "layer_norm", &[SOURCE]);
-        Self {
-            kernel: Kernel::new(device, &module, "main", &[], None),
-        }
+    /// The pipeline from `compiler`.
+    pub fn build<C: Compiler>(compiler: &mut C) -> Result<Self, C::Error> {
+        Ok(Self {
+            kernel: compiler.kernel(&KernelSource::new(
+                "layer_norm",
+                &[SOURCE],
+                "main",
+                &[],
+                None,
+            ))?,
+        })
     }
 
     /// Binds one LayerNorm.

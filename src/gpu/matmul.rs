@@ -4,7 +4,8 @@
 //! compiles once per device, [`Matmul::call`] binds one product to its buffers, and the [`Dispatch`] it returns
 //! is recorded as often as needed.
 
-use crate::gpu::kernel::{Dispatch, Kernel, shader_module, uniform_with};
+use crate::gpu::kernel::{Compiler, Dispatch, Kernel, uniform_with};
+use crate::gpu::kernel_source::KernelSource;
 
 const SOURCE: &str = include_str!("../../shaders/matmul.wgsl");
 /// Rows and columns of C per workgroup.
@@ -74,23 +75,25 @@ pub struct MatmulBuffers<'a> {
 impl Matmul {
     /// Compiles the three pipelines.
     pub fn new(device: &wgpu::Device) -> Self {
-        let module = shader_module(device, "matmul", &[SOURCE]);
-        let kernel = |epilogue: Epilogue| {
-            Kernel::new(
-                device,
-                &module,
-                "main",
-                &[("EPILOGUE", f64::from(epilogue as u32))],
-                None,
-            )
-        };
-        Self {
-            kernels: [
-                kernel(Epilogue::Store),
-                kernel(Epilogue::Gelu),
-                kernel(Epilogue::Accumulate),
-            ],
-        }
+        let Ok(matmul) = Self::build(&mut &*device);
+        matmul
+    }
+
+    /// The three pipelines from `compiler`.
+    pub(crate) fn build<C: Compiler>(compiler: &mut C) -> Result<Self, C::Error> {
+        let [store, gelu, accumulate] = [Epilogue::Store, Epilogue::Gelu, Epilogue::Accumulate]
+            .map(|epilogue| {
+                compiler.kernel(&KernelSource::new(
+                    "matmul",
+                    &[SOURCE],
+                    "main",
+                    &[("EPILOGUE", format!("{}u", epilogue as u32))],
+                    None,
+                ))
+            });
+        Ok(Self {
+            kernels: [store?, gelu?, accumulate?],
+        })
     }
 
     /// Binds one matmul.

@@ -1,6 +1,7 @@
 //! The GPU sampler (feature `gpu`): the network and the BFN step in WGSL on wgpu, engine-agnostic.
 //!
-//! A [`GpuModel`] uploads a weights file once and compiles its kernels; a [`SamplingJob`] holds one run's state
+//! A [`GpuModel`] uploads a weights file once and compiles its data kind's kernels (those every model uses,
+//! [`DeviceKernels`], are compiled once per device and shared); a [`SamplingJob`] holds one run's state
 //! (θ, the step counter, the activations), allocated once; [`SamplingJob::record_steps`] encodes the next k steps
 //! into the caller's command encoder, so a game can spend a few steps of its frame on it. Nothing is allocated
 //! or compiled per step: every dispatch is bound when the job is made, the per-step constants sit in a table on
@@ -34,13 +35,15 @@
 mod attention;
 mod bfn_step;
 mod device;
+mod device_kernels;
 mod error;
 mod input_adapter;
 mod job;
-mod kernel;
+pub(crate) mod kernel;
+pub(crate) mod kernel_source;
 mod layer_norm;
 pub mod matmul;
-mod model;
+pub(crate) mod model;
 mod network;
 mod preview;
 mod read_back;
@@ -48,6 +51,7 @@ mod step_table;
 mod step_timer;
 
 pub use device::GpuContext;
+pub use device_kernels::DeviceKernels;
 pub use error::GpuError;
 pub use job::{JobSettings, SamplingJob};
 pub use kernel::Dispatch;

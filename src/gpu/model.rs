@@ -1,27 +1,42 @@
-//! A model on the GPU: its weights uploaded once and its kernels compiled once, shared by every job that
-//! samples from it.
+//! A model on the GPU: its weights uploaded once and its kind's kernels compiled once, shared by every job that
+//! samples from it; the kind-independent kernels come from the device's [`DeviceKernels`].
 
 use std::collections::{HashMap, HashSet};
 
-use crate::gpu::attention::{Attention, check_attention_shape};
+use crate::gpu::attention::check_attention_shape;
 use crate::gpu::bfn_step::BfnStep;
 use crate::gpu::device::checked;
+use crate::gpu::device_kernels::DeviceKernels;
 use crate::gpu::error::GpuError;
 use crate::gpu::input_adapter::input_adapter;
-use crate::gpu::kernel::{Kernel, storage_with};
-use crate::gpu::layer_norm::LayerNorm;
-use crate::gpu::matmul::Matmul;
+use crate::gpu::kernel::{Compiler, Kernel, storage_with};
 use crate::model::parameters::{Block, Parameters};
-use crate::model::{Kind, KindConfig, ModelConfig, Weights};
+use crate::model::{Kind, ModelConfig, Weights};
 
-/// The compiled kernels of one model.
+/// The compiled kernels of one model: the device's shared ones and its kind's own.
 #[derive(Clone, Debug)]
 pub(crate) struct Kernels {
-    pub matmul: Matmul,
-    pub layer_norm: LayerNorm,
-    pub attention: Attention,
+    pub device: DeviceKernels,
     pub input_adapter: Kernel,
     pub bfn_step: BfnStep,
+}
+
+impl Kernels {
+    /// The `device`'s shared kernels with those of `kind` from `compiler`, which are asked for even when the
+    /// shared ones are not ready.
+    pub fn build<C: Compiler>(
+        compiler: &mut C,
+        device: Result<DeviceKernels, C::Error>,
+        kind: &Kind,
+    ) -> Result<Self, C::Error> {
+        let input_adapter = input_adapter(compiler, matches!(kind, Kind::Discrete(_)));
+        let bfn_step = BfnStep::build(compiler, kind);
+        Ok(Self {
+            device: device?,
+            input_adapter: input_adapter?,
+            bfn_step: bfn_step?,
+        })
+    }
 }
 
 /// A weights file on a device.
@@ -55,9 +70,34 @@ pub(crate) fn check_binding(
 }
 
 impl GpuModel {
-    /// Uploads `weights` to `device` and compiles the kernels for its data kind. Linear layers' weights are
-    /// stored transposed ([in, out]) so that the matmul reads rows of both operands.
+    /// Uploads `weights` to `device` and compiles all its kernels. With several models on one device,
+    /// [`GpuModel::with_kernels`] compiles the kind-independent ones once for all.
     pub fn new(device: &wgpu::Device, weights: &Weights) -> Result<Self, GpuError> {
+        Self::with_kernels(device, weights, &DeviceKernels::new(device)?)
+    }
+
+    /// Uploads `weights` to `device` and compiles the kernels for its data kind, sharing `kernels` (made on the
+    /// same device).
+    pub fn with_kernels(
+        device: &wgpu::Device,
+        weights: &Weights,
+        kernels: &DeviceKernels,
+    ) -> Result<Self, GpuError> {
+        let kind = weights.config().validate()?;
+        let kernels = checked(device, "the model's kernels", || {
+            let Ok(kernels) = Kernels::build(&mut &*device, Ok(kernels.clone()), &kind);
+            Ok(kernels)
+        })?;
+        Self::from_kernels(device, weights, kernels)
+    }
+
+    /// Uploads `weights` to `device`, to run with `kernels`, compiled for its data kind. Linear layers' weights
+    /// are stored transposed ([in, out]) so that the matmul reads rows of both operands.
+    pub(crate) fn from_kernels(
+        device: &wgpu::Device,
+        weights: &Weights,
+        kernels: Kernels,
+    ) -> Result<Self, GpuError> {
         let config = weights.config().clone();
         let kind = config.validate()?;
         let network = config.network;
@@ -79,7 +119,7 @@ impl GpuModel {
             .filter(|layer| layer.shape.len() == 2)
             .map(|layer| layer.weight())
             .collect();
-        checked(device, "the model's weights and kernels", || {
+        checked(device, "the model's weights", || {
             let tensors = weights
                 .tensors()
                 .iter()
@@ -93,16 +133,6 @@ impl GpuModel {
                     (name.clone(), storage_with(device, name, &values))
                 })
                 .collect();
-            let kernels = Kernels {
-                matmul: Matmul::new(device),
-                layer_norm: LayerNorm::new(device),
-                attention: Attention::new(device),
-                input_adapter: input_adapter(
-                    device,
-                    matches!(config.kind, KindConfig::Discrete { .. }),
-                ),
-                bfn_step: BfnStep::new(device, &kind),
-            };
             Ok(Self {
                 config,
                 kind,

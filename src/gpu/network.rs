@@ -103,7 +103,7 @@ impl NetworkPass {
             grid(rows * d, WORKGROUP),
         )];
         let layer_norm = |x, norm: &Affine, y, out_stride: u32, out_offset: u32| {
-            kernels.layer_norm.call(
+            kernels.device.layer_norm.call(
                 device,
                 LayerNormArgs {
                     x,
@@ -118,7 +118,7 @@ impl NetworkPass {
             )
         };
         let linear = |a, layer: &Affine, c, epilogue| {
-            kernels.matmul.call(
+            kernels.device.matmul.call(
                 device,
                 MatmulBuffers {
                     a,
@@ -134,7 +134,7 @@ impl NetworkPass {
             dispatches.extend([
                 layer_norm(&residual, &block.ln_1, &normed, d32, 0),
                 linear(&normed, &block.c_attn, &qkv, Epilogue::Store),
-                kernels.attention.call(
+                kernels.device.attention.call(
                     device,
                     &qkv,
                     &attended,

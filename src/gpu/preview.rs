@@ -3,12 +3,18 @@
 
 use crate::error::BfnError;
 use crate::gpu::error::GpuError;
-use crate::gpu::kernel::{Kernel, shader_module, storage_with, uniform_with};
+use crate::gpu::kernel::{Compiler, Kernel, storage_with, uniform_with};
+use crate::gpu::kernel_source::KernelSource;
 use crate::gpu::{Dispatch, GpuModel, SamplingJob};
 use crate::model::content::{palette, value_stretch};
 use crate::model::{KindConfig, ModelConfig};
 
 const SOURCE: &str = include_str!("../../shaders/preview.wgsl");
+
+/// The preview kernel from `compiler` (once per device, in [`crate::gpu::DeviceKernels`]).
+pub(crate) fn preview_kernel<C: Compiler>(compiler: &mut C) -> Result<Kernel, C::Error> {
+    compiler.kernel(&KernelSource::new("preview", &[SOURCE], "main", &[], None))
+}
 
 /// The texture size a job's preview needs, the examples' pixels side by side, `[width, height]`; fails with
 /// [`GpuError::TooLarge`] past the device's `max_texture_dimension_2d` (a texture that large would be a validation
@@ -74,8 +80,6 @@ pub fn preview_dispatch(
         .flat_map(|c| c.map(|b| f32::from(b) / 255.0))
         .collect();
     crate::gpu::device::checked(device, "the preview", || {
-        let module = shader_module(device, "preview", &[SOURCE]);
-        let kernel = Kernel::new(device, &module, "main", &[], None);
         let dims = uniform_with(
             device,
             "preview dims",
@@ -95,7 +99,7 @@ pub fn preview_dispatch(
             colours
         };
         let palette = storage_with(device, "palette", &colours);
-        Ok(kernel.bind_resources(
+        Ok(model.kernels.device.preview.bind_resources(
             device,
             vec![
                 job.preview_buffer().as_entire_binding(),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use bevy::prelude::*;
 use bevy::render::render_asset::RenderAssets;
+use bevy::render::render_resource::PipelineCache;
 use bevy::render::renderer::{RenderDevice, RenderQueue};
 use bevy::render::texture::GpuImage;
 
@@ -16,6 +17,7 @@ use crate::gpu::{
 use crate::model::Weights;
 use crate::plugin::asset::BfnModel;
 use crate::plugin::render::extract::{Extracted, ExtractedGenerators};
+use crate::plugin::render::pipelines::{BfnPipelines, NotReady};
 use crate::plugin::render::read_back::{ReadBack, ThetaWatch};
 use crate::plugin::reports::{News, Reports};
 
@@ -85,9 +87,12 @@ pub(crate) fn sync_jobs(
     });
 }
 
-/// Makes the missing jobs; a job that cannot be made is reported on its generator, once per run.
+/// Makes the missing jobs whose pipelines are ready; a job that cannot be made is reported on its generator,
+/// once per run.
 pub(crate) fn build_jobs(
     mut jobs: ResMut<BfnJobs>,
+    mut pipelines: ResMut<BfnPipelines>,
+    mut cache: ResMut<PipelineCache>,
     extracted: Res<ExtractedGenerators>,
     device: Res<RenderDevice>,
     queue: Res<RenderQueue>,
@@ -99,10 +104,12 @@ pub(crate) fn build_jobs(
         {
             continue;
         }
-        match build_job(&mut jobs.models, &device, &queue, generator) {
-            Ok(generation) => {
+        let kernels = (&mut *pipelines, &mut *cache);
+        match build_job(jobs, kernels, &device, &queue, generator) {
+            Ok(Some(generation)) => {
                 jobs.jobs.insert(generator.entity, generation);
             }
+            Ok(None) => {}
             Err(error) => {
                 jobs.failed.insert(generator.entity, generator.epoch);
                 reports.send(
@@ -115,12 +122,14 @@ pub(crate) fn build_jobs(
     }
 }
 
+/// The generator's job, or `None` while its model's pipelines are compiling.
 fn build_job(
-    models: &mut HashMap<AssetId<BfnModel>, (Arc<Weights>, Arc<GpuModel>)>,
+    jobs: &mut BfnJobs,
+    (pipelines, cache): (&mut BfnPipelines, &mut PipelineCache),
     device: &RenderDevice,
     queue: &RenderQueue,
     generator: &Extracted,
-) -> Result<Generation, GpuError> {
+) -> Result<Option<Generation>, GpuError> {
     let device = device.wgpu_device();
     // The preview's texture is made in the main world, which skips one too large; the error is reported here.
     preview_size(
@@ -128,11 +137,17 @@ fn build_job(
         generator.weights.config(),
         generator.settings.batch,
     )?;
-    let model = match models.get(&generator.model) {
+    let model = match jobs.models.get(&generator.model) {
         Some((weights, model)) if Arc::ptr_eq(weights, &generator.weights) => Arc::clone(model),
         _ => {
-            let model = Arc::new(GpuModel::new(device, &generator.weights)?);
-            models.insert(
+            let kind = generator.weights.config().validate()?;
+            let kernels = match pipelines.kernels(cache, &kind) {
+                Ok(kernels) => kernels,
+                Err(NotReady::Compiling) => return Ok(None),
+                Err(NotReady::Failed(error)) => return Err(error),
+            };
+            let model = Arc::new(GpuModel::from_kernels(device, &generator.weights, kernels)?);
+            jobs.models.insert(
                 generator.model,
                 (Arc::clone(&generator.weights), Arc::clone(&model)),
             );
@@ -140,7 +155,7 @@ fn build_job(
         }
     };
     let job = SamplingJob::new(device, &model, generator.settings)?;
-    Ok(Generation {
+    Ok(Some(Generation {
         epoch: generator.epoch,
         weights: Arc::clone(&generator.weights),
         model,
@@ -149,7 +164,7 @@ fn build_job(
         watch: None,
         preview: None,
         read_back: ReadBack::Waiting,
-    })
+    }))
 }
 
 /// Binds each job's preview to its generator's image once the image is on the GPU (again when the image is

@@ -1,7 +1,8 @@
 //! The render-world half of the plugin: one [`SamplingJob`](crate::gpu::SamplingJob) per generator on Bevy's
 //! own render device, k steps recorded into Bevy's command encoder each frame, the preview image rewritten on the
 //! GPU, and the result read back once, asynchronously. Jobs are made when a generator appears or starts a new
-//! run with other settings, never per frame.
+//! run with other settings, never per frame, and only once Bevy's pipeline cache has compiled the kernels its
+//! model needs (compiled once for every model that needs them), so that loading a model does not stall a frame.
 //!
 //! The systems run in [`BfnRenderSystems`], inside Bevy's [`RenderSystems::PrepareResources`], and the steps are
 //! recorded in Bevy's [`RenderGraph`] schedule before the cameras draw, so that a preview written this frame is
@@ -9,6 +10,7 @@
 
 mod extract;
 mod jobs;
+mod pipelines;
 mod read_back;
 mod record;
 
@@ -26,7 +28,8 @@ pub enum BfnRenderSystems {
     /// Drops the jobs of generators that are gone or have started a new run, restarts in place those whose run
     /// keeps its settings, and frees models no generator uses.
     SyncJobs,
-    /// Makes the jobs that are missing (and reports those that cannot be made).
+    /// Queues the pipelines of the models in use, and makes the jobs that are missing once their pipelines are
+    /// ready (and reports those that cannot be made).
     BuildJobs,
     /// Binds each job's preview to its generator's image once the image is on the GPU.
     BindPreviews,
@@ -43,6 +46,7 @@ pub(crate) fn build(app: &mut App, reports: Reports) -> bool {
         .insert_resource(reports)
         .init_resource::<extract::ExtractedGenerators>()
         .init_resource::<jobs::BfnJobs>()
+        .init_resource::<pipelines::BfnPipelines>()
         .configure_sets(
             Render,
             (
