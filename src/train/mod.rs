@@ -10,6 +10,7 @@ pub mod eval;
 mod heap;
 pub mod loss;
 pub mod optimizer;
+pub mod quality;
 pub mod sample_sheet;
 pub mod trainer;
 
@@ -21,4 +22,5 @@ pub use eval::{Evaluation, evaluate};
 pub use heap::keep_freed_memory;
 pub use loss::{LossSpec, Target};
 pub use optimizer::Optimizer;
+pub use quality::{Quality, quality};
 pub use trainer::{Progress, TrainError, Trainer};
