@@ -1,4 +1,4 @@
-//! The trainer's side (feature `train`): datasets, the training loop, evaluation and sample sheets, behind the
+//! The trainer's side (feature `train`): datasets, the training loop, evaluation, sample sheets and arrays, behind the
 //! `bfn-train` binary.
 
 pub mod augment;
@@ -11,6 +11,7 @@ mod heap;
 pub mod loss;
 pub mod npy;
 pub mod optimizer;
+pub mod sample_array;
 pub mod sample_sheet;
 pub mod trainer;
 
