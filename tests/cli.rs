@@ -1,11 +1,13 @@
 //! `bfn-train` as a user runs it: every subcommand has its `--help`, a sample sheet is written from a shipped
-//! model, `eval` scores the step counts asked for, and bad input — a missing or corrupt model file, a setting out
+//! model, samples and data are written as NumPy arrays that NumPy reads (`pip install numpy`), `eval` scores the
+//! step counts asked for, and bad input — a missing or corrupt model file, a setting out
 //! of range — ends with an error that names the problem and a failing exit status, never a panic.
 #![cfg(feature = "train")]
 
 mod common;
 use common::temp_dir;
 
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn bfn_train(args: &[&str]) -> Output {
@@ -80,6 +82,121 @@ fn a_shipped_model_samples_a_text_sheet() {
     );
 }
 
+/// A `.npy` file as NumPy reads it: its type string, shape, and least and greatest element; checked to be byte for
+/// byte what `numpy.save` writes for the same array.
+fn numpy_summary(path: &Path) -> (String, Vec<usize>, f64, f64) {
+    let script = "import io, numpy, sys; a = numpy.load(sys.argv[1]); b = io.BytesIO(); numpy.save(b, a); \
+                  same = b.getvalue() == open(sys.argv[1], 'rb').read(); \
+                  print(same, a.dtype.str, ','.join(map(str, a.shape)), float(a.min()), float(a.max()))";
+    let output = Command::new("python3")
+        .args(["-c", script])
+        .arg(path)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "numpy could not read {} (pip install numpy): {}",
+        path.display(),
+        stderr(&output)
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    let ["True", dtype, shape, min, max] = fields[..] else {
+        panic!("not the file numpy.save writes, or an unexpected summary: {text:?}");
+    };
+    let shape = shape.split(',').map(|n| n.parse().unwrap()).collect();
+    (
+        dtype.to_owned(),
+        shape,
+        min.parse().unwrap(),
+        max.parse().unwrap(),
+    )
+}
+
+/// `bfn-train sample` of `count` samples of a shipped model in a few steps, to `.npy`, as NumPy reads it.
+fn sampled_array(model: &str, count: &str) -> (String, Vec<usize>, f64, f64) {
+    let out = temp_dir(&format!("cli-npy-{model}")).join("samples.npy");
+    let output = bfn_train(&[
+        "sample",
+        "--model",
+        &format!("assets/models/{model}.safetensors"),
+        "--steps",
+        "4",
+        "--count",
+        count,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    numpy_summary(&out)
+}
+
+#[test]
+fn samples_are_written_as_numpy_arrays_of_the_data_layout() {
+    let (dtype, shape, _, max) = sampled_array("names", "3");
+    assert_eq!((dtype.as_str(), shape.as_slice()), ("<u4", &[3, 8][..]));
+    assert!(max < 27.0, "27 classes: ' ' and a-z, got up to {max}");
+    let (dtype, shape, _, max) = sampled_array("dungeon", "2");
+    assert_eq!(
+        (dtype.as_str(), shape.as_slice()),
+        ("<u4", &[2, 16, 16][..])
+    );
+    assert!(max < 9.0, "one of the dungeon's 9 classes, got {max}");
+    // RGBA sprites keep their channels as a last axis; their values are on the sheets' byte scale.
+    let (dtype, shape, min, max) = sampled_array("sprites", "1");
+    assert_eq!(
+        (dtype.as_str(), shape.as_slice()),
+        ("<f4", &[1, 16, 16, 4][..])
+    );
+    assert!(
+        (0.0..=255.0).contains(&min) && (0.0..=255.0).contains(&max) && max > 1.0,
+        "{min}..{max}"
+    );
+    assert_eq!(
+        (min % 17.0, max % 17.0),
+        (0.0, 0.0),
+        "16 levels are 17 apart"
+    );
+    // Terrain in metres through the model's normalisation, not in model units.
+    let (dtype, shape, min, _) = sampled_array("terrain", "1");
+    assert_eq!(
+        (dtype.as_str(), shape.as_slice()),
+        ("<f4", &[1, 16, 16][..])
+    );
+    assert!(
+        min > 100.0,
+        "heights of the Jacksboro fault in metres, got {min}"
+    );
+}
+
+#[test]
+fn data_sheets_write_the_whole_held_out_split_as_numpy_arrays() {
+    let out = temp_dir("cli-npy-data").join("digits.npy");
+    let output = bfn_train(&[
+        "data-sheet",
+        "--config",
+        "configs/digits.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("wrote 297 held-out examples"),
+        "{}",
+        stderr(&output)
+    );
+    let (dtype, shape, min, max) = numpy_summary(&out);
+    assert_eq!(
+        (dtype.as_str(), shape.as_slice()),
+        ("<f4", &[297, 8, 8][..])
+    );
+    assert_eq!(
+        (min, max),
+        (0.0, 255.0),
+        "the lowest and highest of 17 levels"
+    );
+}
+
 #[test]
 fn eval_scores_the_step_counts_asked_for() {
     let output = bfn_train(&[
@@ -150,5 +267,28 @@ fn bad_input_is_a_clear_error() {
     assert_fails_with(
         &["train", "--config", "no/such/config.toml"],
         "no/such/config.toml",
+    );
+    let names = "assets/models/names.safetensors";
+    let array = dir.join("no-such-folder").join("samples.npy");
+    let array = array.to_str().unwrap();
+    assert_fails_with(
+        &["sample", "--model", names, "--steps", "2", "--out", array],
+        &format!("cannot write {array}"),
+    );
+    assert_fails_with(
+        &["sample", "--model", names, "--count", "0", "--out", array],
+        "--count",
+    );
+    assert_fails_with(
+        &[
+            "data-sheet",
+            "--config",
+            "configs/digits.toml",
+            "--count",
+            "0",
+            "--out",
+            array,
+        ],
+        "--count",
     );
 }

@@ -4,22 +4,22 @@
 //! bfn-train train --config configs/digits.toml [--resume]
 //! bfn-train eval --model assets/models/digits.safetensors
 //! bfn-train sample --model assets/models/digits.safetensors --steps 50 --seed 1 --out digits.png
+//! bfn-train data-sheet --config configs/digits.toml --out digits-test.npy
 //! ```
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use bevy_bfn::model::Samples;
-use bevy_bfn::model::Weights;
 use bevy_bfn::model::content::example_count;
+use bevy_bfn::model::{ModelConfig, Samples, Weights};
 use bevy_bfn::train::config::TrainConfig;
 use bevy_bfn::train::dataset::DataSpec;
 use bevy_bfn::train::dataset::{DataSplit, Examples};
 use bevy_bfn::train::datasets::load;
 use bevy_bfn::train::eval::evaluate;
-use bevy_bfn::train::sample_sheet::{sample, write_sheet};
+use bevy_bfn::train::sample_sheet::{is_array_path, sample, write_sheet};
 use bevy_bfn::train::trainer::{Progress, Trainer};
 use clap::{Parser, Subcommand};
 
@@ -83,24 +83,26 @@ enum Command {
         samples: usize,
     },
     /// Write a sheet of examples of a configuration's data (held out unless `--split train`), drawn as `sample`
-    /// draws samples, to put beside a model's sample sheet.
+    /// draws samples, to put beside a model's sample sheet; or, to `.npy`, the whole split as `sample` writes
+    /// samples there, to measure samples against.
     DataSheet {
         /// The configuration.
         #[arg(long)]
         config: PathBuf,
         /// Number of examples, spread evenly over the split (whose neighbours can be near-copies: terrain crops
-        /// overlap).
-        #[arg(long, default_value_t = 32)]
-        count: usize,
+        /// overlap); default: 32 for a sheet, the whole split for `.npy`.
+        #[arg(long, value_parser = at_least_one())]
+        count: Option<usize>,
         /// The split to draw from: where a split is not a random subset (terrain's held-out crops are one strip of
         /// the map), the training split shows what the samples should look like.
         #[arg(long, value_enum, default_value_t = DataSplit::Test)]
         split: DataSplit,
-        /// The sheet to write.
+        /// The sheet to write (.png, or .txt for sequences), or the NumPy array (.npy) as `sample --help` describes.
         #[arg(long)]
         out: PathBuf,
     },
-    /// Draw samples and write a sample sheet: PNG for images and maps, text for words.
+    /// Draw samples and write a sample sheet: PNG for images and maps, text for words; or the raw samples as a
+    /// NumPy array.
     Sample {
         /// The model file.
         #[arg(long)]
@@ -112,12 +114,22 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Number of samples.
-        #[arg(long, default_value_t = 32)]
+        #[arg(long, default_value_t = 32, value_parser = at_least_one())]
         count: usize,
-        /// The sheet to write (.png, or .txt for sequences).
+        /// The sheet to write (.png, or .txt for sequences), or, for a path ending in .npy, the samples as a NumPy
+        /// array (format 1.0, C order): classes as <u4, shape [count, length] for sequences and [count, height,
+        /// width] for maps; values as <f4 in the data's units — terrain heights in metres (the model's
+        /// normalisation; model units [-1, 1] if it has none), image channels on the sheets' scale 0-255 (level k
+        /// of K at 255·k/(K - 1)) — shape [count, height, width], with a last axis of channels where there are
+        /// several (RGBA sprites). The data's pixels, never the network's patches.
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// Counts of examples: none is nothing to sample or measure, so it is refused up front.
+fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(1..)
 }
 
 fn main() -> ExitCode {
@@ -169,7 +181,7 @@ fn run(command: Command) -> Result<(), AnyError> {
             let weights = Weights::load(&model)?;
             let steps = steps.unwrap_or_else(|| weights.config().sampling_steps());
             let samples = sample(&weights, count, steps, seed)?;
-            write_sheet(weights.config(), &samples, &out)?;
+            write_output(weights.config(), &samples, &out)?;
             eprintln!(
                 "wrote {count} samples ({steps} steps, seed {seed}) to {}",
                 out.display()
@@ -256,19 +268,28 @@ fn eval(
     Ok(())
 }
 
+/// Writes a sheet or an array, the error naming the file: the system's own message ("No such file or directory")
+/// does not say which.
+fn write_output(config: &ModelConfig, samples: &Samples, out: &Path) -> Result<(), AnyError> {
+    write_sheet(config, samples, out)
+        .map_err(|e| format!("cannot write {}: {e}", out.display()).into())
+}
+
 fn data_sheet(
     config_path: PathBuf,
-    count: usize,
+    count: Option<usize>,
     split: DataSplit,
     out: PathBuf,
 ) -> Result<(), AnyError> {
     let config = TrainConfig::load(&config_path)?;
     let (data, model) = config.prepare(load(&config.data)?)?;
+    let whole_split = usize::MAX;
+    let count = count.unwrap_or(if is_array_path(&out) { whole_split } else { 32 });
     let examples = match data.spread(split, count) {
         Examples::Values(v) => Samples::Values(v),
         Examples::Classes(c) => Samples::Classes(c),
     };
-    write_sheet(&model, &examples, &out)?;
+    write_output(&model, &examples, &out)?;
     eprintln!(
         "wrote {} {} examples of {} to {}",
         example_count(&model, &examples),

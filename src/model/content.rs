@@ -1,6 +1,7 @@
 //! A model's samples as what they depict — pixels, tiles, text — shared by the trainer's sample sheets and the
 //! plugin's typed results, so that both show a sample the same way.
 
+use crate::flow::discretised_normal::bin_of;
 use crate::model::{KindConfig, ModelConfig, Samples};
 
 /// A channel value in [−1, 1] as a byte.
@@ -67,6 +68,24 @@ pub fn value_stretch(config: &ModelConfig) -> f32 {
     }
 }
 
+/// The map from a model value to the data's own units, for measurements that compare samples with the data:
+/// continuous data through the model's [`Normalisation`](crate::model::Normalisation) (terrain heights in metres),
+/// or as they are where the model names none; discretised data as their level k of K on the byte scale the sheets
+/// show, 255·k/(K − 1), exact rather than rounded to a byte — the model does not record the raw scale its loader
+/// read, so digits' 17 levels 0–16 come out as 0, 15.9375, …, 255.
+pub fn data_units(config: &ModelConfig) -> impl Fn(f32) -> f32 + use<> {
+    let kind = config.kind;
+    let (scale, offset) = config
+        .normalisation
+        .map_or((1.0, 0.0), |n| (n.scale, n.offset));
+    move |value| match kind {
+        KindConfig::Discretised { bins, .. } => {
+            bin_of(value, bins) as f32 * 255.0 / (bins - 1) as f32
+        }
+        _ => value * scale + offset,
+    }
+}
+
 /// How many examples `samples` hold.
 pub fn example_count(config: &ModelConfig, samples: &Samples) -> usize {
     let len = match samples {
@@ -76,31 +95,42 @@ pub fn example_count(config: &ModelConfig, samples: &Samples) -> usize {
     len / config.layout.variables()
 }
 
+/// The variables of example `example` in the data's order — rows, columns, channels innermost, as
+/// [`ModelConfig::pixel_layout`] has them — rather than the network's patches.
+pub fn example_variables<'a, T: Copy>(
+    config: &'a ModelConfig,
+    variables: &'a [T],
+    example: usize,
+) -> impl Iterator<Item = T> + 'a {
+    let image = config.pixel_layout();
+    let first = example * config.layout.variables();
+    (0..image.variables()).map(move |v| {
+        let (pixel, channel) = (v / image.channels, v % image.channels);
+        let (r, c) = (pixel / image.width, pixel % image.width);
+        variables[first + config.variable_of_pixel(r, c, channel)]
+    })
+}
+
 /// Example `example` as RGBA pixels in row-major order of [`ModelConfig::pixel_layout`] (patches unfolded).
 pub fn example_pixels(config: &ModelConfig, samples: &Samples, example: usize) -> Vec<[u8; 4]> {
-    let image = config.pixel_layout();
-    let per_example = config.layout.variables();
-    let stretch = value_stretch(config);
-    (0..image.height * image.width)
-        .map(|pixel| {
-            let (r, c) = (pixel / image.width, pixel % image.width);
-            let at = |k| example * per_example + config.variable_of_pixel(r, c, k);
-            match samples {
-                Samples::Values(v) => {
-                    let channels: Vec<f32> =
-                        (0..image.channels).map(|k| v[at(k)] * stretch).collect();
-                    value_colour(&channels)
-                }
-                Samples::Classes(classes) => {
-                    let class = classes[at(0)];
-                    class_colour(
-                        config.legend.get(class as usize).map_or("", String::as_str),
-                        class,
-                    )
-                }
-            }
-        })
-        .collect()
+    let channels = config.pixel_layout().channels;
+    match samples {
+        Samples::Values(v) => {
+            let stretch = value_stretch(config);
+            let values: Vec<f32> = example_variables(config, v, example)
+                .map(|x| x * stretch)
+                .collect();
+            values.chunks_exact(channels).map(value_colour).collect()
+        }
+        Samples::Classes(classes) => example_variables(config, classes, example)
+            .map(|class| {
+                class_colour(
+                    config.legend.get(class as usize).map_or("", String::as_str),
+                    class,
+                )
+            })
+            .collect(),
+    }
 }
 
 /// A sequence of classes as text through the legend, trailing blanks removed (names and words are padded).
@@ -134,11 +164,56 @@ mod tests {
     use super::*;
 
     fn config(kind: &str) -> ModelConfig {
+        patched_config(kind, r#"{"height":1,"width":16,"channels":1}"#, 1, "null")
+    }
+
+    fn patched_config(kind: &str, layout: &str, patch: usize, normalisation: &str) -> ModelConfig {
         let json = format!(
-            r#"{{"kind":{kind},"layout":{{"height":1,"width":16,"channels":1}},"patch":1,
-            "network":{{"layers":1,"heads":1,"width":8,"positions":"grid"}},"legend":[],"normalisation":null}}"#
+            r#"{{"kind":{kind},"layout":{layout},"patch":{patch},
+            "network":{{"layers":1,"heads":1,"width":8,"positions":"grid"}},"legend":[],
+            "normalisation":{normalisation}}}"#
         );
         serde_json::from_str(&json).unwrap()
+    }
+
+    #[test]
+    fn variables_come_out_in_the_data_order_with_the_patches_unfolded() {
+        // Two tokens of 2 × 2 pixels side by side: a 2 × 4 image whose top row is the first two variables of
+        // each token.
+        let config = patched_config(
+            r#"{"type":"discrete","beta_1":1.0,"classes":16}"#,
+            r#"{"height":1,"width":2,"channels":4}"#,
+            2,
+            "null",
+        );
+        let two_examples: Vec<u32> = (0..16).collect();
+        let second: Vec<u32> = example_variables(&config, &two_examples, 1).collect();
+        assert_eq!(second, [8, 9, 12, 13, 10, 11, 14, 15]);
+    }
+
+    #[test]
+    fn data_units_undo_the_normalisation_or_the_levels() {
+        let terrain = patched_config(
+            r#"{"type":"continuous","sigma_1":0.001}"#,
+            r#"{"height":1,"width":16,"channels":1}"#,
+            1,
+            r#"{"scale":50.0,"offset":300.0}"#,
+        );
+        let metres = data_units(&terrain);
+        assert_eq!((metres(-1.0), metres(0.5)), (250.0, 325.0));
+        assert_eq!(
+            data_units(&config(r#"{"type":"continuous","sigma_1":0.001}"#))(-0.25),
+            -0.25
+        );
+        let levels = data_units(&config(
+            r#"{"type":"discretised","sigma_1":0.03,"bins":17}"#,
+        ));
+        // Bin centres (2k + 1)/17 − 1 for k = 0, 1, 16, and a value past the top that no sampler draws.
+        let centre = |k: f32| (2.0 * k + 1.0) / 17.0 - 1.0;
+        assert_eq!(
+            [centre(0.0), centre(1.0), centre(16.0), 1.0].map(levels),
+            [0.0, 15.9375, 255.0, 255.0]
+        );
     }
 
     #[test]

@@ -6,7 +6,9 @@ use bevy::asset::RenderAssetUsages;
 use bevy::image::Image;
 use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
 
-use crate::model::content::{example_count, example_pixels, example_text};
+use crate::model::content::{
+    data_units, example_count, example_pixels, example_text, example_variables,
+};
 use crate::model::{KindConfig, ModelConfig, Samples};
 
 /// One generated tile map: a class per cell and the legend that names the classes.
@@ -119,24 +121,20 @@ impl BfnOutput {
                         .map(|e| TileGrid {
                             width: image.width,
                             height: image.height,
-                            tiles: pixel_values(config, classes, e).collect(),
+                            tiles: example_variables(config, classes, e).collect(),
                             legend: Arc::clone(&legend),
                         })
                         .collect(),
                 )
             }
             (Samples::Values(values), KindConfig::Continuous { .. }) if image.channels == 1 => {
-                let (scale, offset) = config
-                    .normalisation
-                    .map_or((1.0, 0.0), |n| (n.scale, n.offset));
+                let metres = data_units(config);
                 Self::HeightFields(
                     (0..count)
                         .map(|e| HeightField {
                             width: image.width,
                             height: image.height,
-                            heights: pixel_values(config, values, e)
-                                .map(|v| v * scale + offset)
-                                .collect(),
+                            heights: example_variables(config, values, e).map(&metres).collect(),
                         })
                         .collect(),
                 )
@@ -152,16 +150,4 @@ impl BfnOutput {
             ),
         }
     }
-}
-
-/// The one channel of every pixel of example `example`, in row-major pixel order (patches unfolded).
-fn pixel_values<'a, T: Copy>(
-    config: &'a ModelConfig,
-    values: &'a [T],
-    example: usize,
-) -> impl Iterator<Item = T> + 'a {
-    let image = config.pixel_layout();
-    let first = example * config.layout.variables();
-    (0..image.height * image.width)
-        .map(move |p| values[first + config.variable_of_pixel(p / image.width, p % image.width, 0)])
 }

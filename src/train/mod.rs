@@ -1,4 +1,4 @@
-//! The trainer's side (feature `train`): datasets, the training loop, evaluation and sample sheets, behind the
+//! The trainer's side (feature `train`): datasets, the training loop, evaluation, sample sheets and arrays, behind the
 //! `bfn-train` binary.
 
 pub mod augment;
@@ -9,8 +9,10 @@ pub mod denoiser;
 pub mod eval;
 mod heap;
 pub mod loss;
+pub mod npy;
 pub mod optimizer;
 pub mod quality;
+pub mod sample_array;
 pub mod sample_sheet;
 pub mod trainer;
 

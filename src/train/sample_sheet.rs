@@ -1,4 +1,5 @@
-//! Sample sheets: what a model generates, as a PNG grid (images, sprites, maps, terrain) or as text (words).
+//! Sample sheets: what a model generates, as a PNG grid (images, sprites, maps, terrain) or as text (words), or as
+//! a NumPy array to measure.
 
 use std::path::Path;
 
@@ -11,6 +12,7 @@ use crate::model::content::{example_count, example_pixels, example_text, png_byt
 use crate::model::{Kind, Layout, ModelConfig, Samples, Weights};
 use crate::net::Gpt;
 use crate::train::denoiser::GptDenoiser;
+use crate::train::sample_array::array_bytes;
 
 /// Draws `count` samples from a model with `steps` steps from `seed`.
 pub fn sample(weights: &Weights, count: usize, steps: u32, seed: u64) -> Result<Samples> {
@@ -34,9 +36,13 @@ pub fn sample(weights: &Weights, count: usize, steps: u32, seed: u64) -> Result<
     })
 }
 
-/// Writes samples as a sheet: text (one sample a line) for discrete sequences, a PNG grid for everything else.
+/// Writes samples as a sheet: text (one sample a line) for discrete sequences, a PNG grid for everything else —
+/// or, for a path ending in `.npy`, as the NumPy array of [`array_bytes`], to be measured rather than looked at.
 pub fn write_sheet(config: &ModelConfig, samples: &Samples, path: &Path) -> std::io::Result<()> {
     let layout = config.layout;
+    if is_array_path(path) {
+        return write_atomic(path, &array_bytes(config, samples));
+    }
     match samples {
         Samples::Classes(classes) if layout.height == 1 => {
             let text: String = classes
@@ -52,6 +58,12 @@ pub fn write_sheet(config: &ModelConfig, samples: &Samples, path: &Path) -> std:
             write_png(path, &grid(image, count, pixels))
         }
     }
+}
+
+/// Whether `path` names a NumPy array (`.npy`, in any case) rather than a sheet.
+pub fn is_array_path(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy"))
 }
 
 /// A sheet of examples in rows of up to 8, each scaled up to about 64 pixels, with 2-pixel gutters.
