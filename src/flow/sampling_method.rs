@@ -77,7 +77,7 @@ impl SamplingMethod {
         match *self {
             Self::Standard => Ok(()),
             Self::Ode1 { eta } | Self::Ode2 { eta } | Self::Sde2 { eta } => {
-                if eta >= T_MIN && eta < 1.0 {
+                if (T_MIN..1.0).contains(&eta) {
                     Ok(())
                 } else {
                     Err(BfnError::EtaOutOfRange(eta))
