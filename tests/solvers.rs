@@ -9,7 +9,7 @@ use bevy_bfn::flow::{
     SamplingMethod, Shape,
 };
 use bevy_bfn::{BfnError, Result};
-use common::assert_matches_distribution;
+use common::{assert_matches_distribution, fickle, wild};
 
 const ETA: f64 = 1e-5;
 
@@ -35,6 +35,18 @@ fn sampler<K>(kind: K, method: SamplingMethod, steps: u32, seed: u64) -> Sampler
         .unwrap()
         .with_method(method)
         .unwrap()
+}
+
+/// A network whose logits are `logits` for every variable, whatever θ and t.
+fn constant<const K: usize>(
+    logits: [f64; K],
+) -> impl FnMut(&InputParams<f64>, &[f64], &mut [f64]) -> Result<()> {
+    move |_, _, out| {
+        for o in out.chunks_exact_mut(K) {
+            o.copy_from_slice(&logits);
+        }
+        Ok(())
+    }
 }
 
 fn values(count: usize) -> Vec<f64> {
@@ -183,12 +195,6 @@ fn a_redraw_draws_from_the_flow_around_the_prediction() {
     let logits = [0.5f64, -1.0, 1.5];
     let mut p = [0.0; 3];
     Discrete::output_probs(&logits, &mut p);
-    let constant = |_: &InputParams<f64>, _: &[f64], out: &mut [f64]| -> Result<()> {
-        for o in out.chunks_exact_mut(3) {
-            o.copy_from_slice(&logits);
-        }
-        Ok(())
-    };
     let shape = Shape::new(1, 20_000).unwrap();
     let steps = 5;
     for (temperature, fixed_noise) in [(1.0, false), (0.3, false), (0.3, true)] {
@@ -196,7 +202,11 @@ fn a_redraw_draws_from_the_flow_around_the_prediction() {
             temperature,
             fixed_noise,
         };
-        let (_, flow) = trajectory(sampler(kind, method, steps, 4), &mut { constant }, shape);
+        let (_, flow) = trajectory(
+            sampler(kind, method, steps, 4),
+            &mut constant(logits),
+            shape,
+        );
         // Standardised noise of class 1 against class 0, per step i ≥ 1 and variable.
         let noise: Vec<Vec<f64>> = (1..=steps as usize)
             .map(|i| {
@@ -242,16 +252,10 @@ fn ode1_maps_the_logits_as_bfn_solver_does() {
     let logits = [0.2f64, -0.7, 1.1, 0.0];
     let mut p = [0.0; 4];
     Discrete::output_probs(&logits, &mut p);
-    let constant = |_: &InputParams<f64>, _: &[f64], out: &mut [f64]| -> Result<()> {
-        for o in out.chunks_exact_mut(4) {
-            o.copy_from_slice(&logits);
-        }
-        Ok(())
-    };
     let shape = Shape::new(2, 8).unwrap();
     let (_, ode1) = trajectory(
         sampler(kind, SamplingMethod::Ode1 { eta }, steps, 6),
-        &mut { constant },
+        &mut constant(logits),
         shape,
     );
     assert_eq!(ode1.len(), steps as usize, "n − 1 updates and the start");
@@ -278,7 +282,7 @@ fn ode1_maps_the_logits_as_bfn_solver_does() {
     }
     let (_, ode2) = trajectory(
         sampler(kind, SamplingMethod::Ode2 { eta }, steps, 6),
-        &mut { constant },
+        &mut constant(logits),
         shape,
     );
     for (a, b) in ode1.iter().zip(&ode2) {
@@ -324,30 +328,6 @@ fn solver_plus_plus_keeps_the_noise_of_mu_for_a_constant_prediction() {
             }
         }
     }
-}
-
-/// Confident logits that change with the variable and the time.
-fn fickle<F: Real>(input: &InputParams<F>, t: &[F], output: &mut [F]) -> Result<()> {
-    let k = input.width();
-    let shift = (t[0].to_f64() * 997.0) as usize;
-    for (v, out) in output.chunks_exact_mut(k).enumerate() {
-        out.fill(F::from_f64(-50.0));
-        out[(v + shift) % k] = F::from_f64(50.0);
-    }
-    Ok(())
-}
-
-/// Noise predictions far outside anything plausible.
-fn wild<F: Real>(_input: &InputParams<F>, t: &[F], output: &mut [F]) -> Result<()> {
-    let sign = if (t[0].to_f64() * 10.0) % 2.0 < 1.0 {
-        1.0
-    } else {
-        -1.0
-    };
-    for (j, o) in output.iter_mut().enumerate() {
-        *o = F::from_f64(sign * 1e6 * if j % 2 == 0 { 1.0 } else { -0.5 });
-    }
-    Ok(())
 }
 
 fn check_finite<F: Real, K: DataKind<F>>(
