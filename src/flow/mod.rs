@@ -8,7 +8,7 @@
 //! The three data kinds, [`Continuous`], [`Discretised`] and [`Discrete`], implement one trait, [`DataKind`]:
 //! the output side (output distribution, losses) over an input side, [`BayesianFlow`] (θ, sender, Bayesian
 //! update, Bayesian flow), which continuous and discretised data share. [`Sampler`], [`loss`] and [`elbo`] work
-//! with any kind.
+//! with any kind; the sampler runs the paper's method or a few-step one ([`SamplingMethod`], [`FlowSpace`]).
 
 pub(crate) mod accuracy_schedule;
 mod bayesian_flow;

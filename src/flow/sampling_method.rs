@@ -50,7 +50,9 @@ pub enum SamplingMethod {
         eta: f64,
     },
     /// Each step draws θ afresh from the Bayesian flow at the next time, centred on the network's prediction
-    /// (MolCRAFT's `end_back_pmf`, ChemBFN's `ode_sample`, ProtBFN's fixed noise).
+    /// (MolCRAFT's `end_back_pmf`, ChemBFN's `ode_sample`, ProtBFN's fixed noise). One Gaussian around x̂ is
+    /// narrower than p_F's mixture over the data, so the samples lean towards the likely values even with the
+    /// ideal network: a trade of diversity for confidence, which τ < 1 strengthens.
     Redraw {
         /// τ > 0 scales the variance of the redraw; 1 is the flow's own, ChemBFN uses 0.5.
         #[serde(default = "one")]
