@@ -34,6 +34,12 @@ pub enum BfnError {
         /// The number of steps.
         n: u64,
     },
+    /// A solver's start time η must lie in [10⁻⁶, 1) (see [`crate::flow::SamplingMethod::check`]).
+    #[error("the solver's start time eta must lie in [1e-6, 1), got {0}")]
+    EtaOutOfRange(f64),
+    /// A redraw sampler's temperature must be positive and finite.
+    #[error("the sampling temperature must be positive and finite, got {0}")]
+    TemperatureOutOfRange(f64),
     /// Time must lie in [0, 1].
     #[error("time t must lie in [0, 1], got {0}")]
     TimeOutOfRange(f64),

@@ -1,39 +1,17 @@
 //! θ stays finite and normalised over the whole range of settings: β₁ up to 20, σ₁ down to 10⁻⁴, n from 1 to
 //! 10,000, in f32 (the GPU's precision) and f64, with networks that are right, wrong, or confidently wrong.
 
-use bevy_bfn::Result;
 use bevy_bfn::flow::gaussian_input::GaussianInput;
 use bevy_bfn::flow::oracle::Oracle;
 use bevy_bfn::flow::{
     Continuous, DataKind, Denoiser, Discrete, Discretised, InputParams, Real, Sampler, Shape,
 };
 
+mod common;
+
+use common::{fickle, wild};
+
 const STEPS: [u32; 5] = [1, 10, 100, 1000, 10_000];
-
-/// Confident logits for a class that changes with the variable and the time: the sampler must survive a network
-/// that contradicts itself at every step.
-fn fickle<F: Real>(input: &InputParams<F>, t: &[F], output: &mut [F]) -> Result<()> {
-    let k = input.width();
-    let shift = (t[0].to_f64() * 997.0) as usize;
-    for (v, out) in output.chunks_exact_mut(k).enumerate() {
-        out.fill(F::from_f64(-50.0));
-        out[(v + shift) % k] = F::from_f64(50.0);
-    }
-    Ok(())
-}
-
-/// Noise predictions far outside anything plausible, for the Gaussian kinds.
-fn wild<F: Real>(_input: &InputParams<F>, t: &[F], output: &mut [F]) -> Result<()> {
-    let sign = if (t[0].to_f64() * 10.0) % 2.0 < 1.0 {
-        1.0
-    } else {
-        -1.0
-    };
-    for (j, o) in output.iter_mut().enumerate() {
-        *o = F::from_f64(sign * 1e6 * if j % 2 == 0 { 1.0 } else { -0.5 });
-    }
-    Ok(())
-}
 
 fn check_discrete<F: Real>(beta_1: f64, steps: u32, denoiser: &mut impl Denoiser<F>) {
     let kind = Discrete::new(beta_1, 8).unwrap();

@@ -12,7 +12,7 @@
 use std::fmt::Debug;
 
 use crate::error::Result;
-use crate::flow::{AccuracySchedule, Real, VariableNoise};
+use crate::flow::{AccuracySchedule, FlowSpace, Real, VariableNoise};
 
 /// An input distribution with its sender and accuracy schedule.
 pub trait BayesianFlow<F: Real>: Copy + Debug + Send + Sync + 'static {
@@ -42,4 +42,7 @@ pub trait BayesianFlow<F: Real>: Copy + Debug + Send + Sync + 'static {
 
     /// θ ~ p_F(· ∣ x; t), the Bayesian flow distribution, using the [`Stream::Flow`](crate::flow::Stream) noise.
     fn bayesian_flow_sample(&self, x: Self::Datum, t: F, noise: VariableNoise, input: &mut [F]);
+
+    /// p_F as one Gaussian in the coordinates the few-step samplers move (μ, or θ's logits).
+    fn flow_space(&self) -> FlowSpace;
 }

@@ -3,7 +3,7 @@
 
 use crate::error::{BfnError, Result};
 use crate::flow::normal::softmax_in_place;
-use crate::flow::{AccuracySchedule, BayesianFlow, Real, Stream, VariableNoise};
+use crate::flow::{AccuracySchedule, BayesianFlow, FlowSpace, Real, Stream, VariableNoise};
 
 /// The reference's p_F clamps t to at most 1 − 10⁻⁶ …
 const T_MAX: f64 = 1.0 - 1e-6;
@@ -136,5 +136,12 @@ impl<F: Real> BayesianFlow<F> for CategoricalInput {
         }
         self.gaussian_logits(x, self.flow_accuracy(t), noise, Stream::Flow, input);
         softmax_in_place(input);
+    }
+
+    fn flow_space(&self) -> FlowSpace {
+        FlowSpace::Logits {
+            beta_1: self.beta_1,
+            classes: self.classes,
+        }
     }
 }

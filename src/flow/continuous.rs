@@ -58,6 +58,11 @@ impl<F: Real> DataKind<F> for Continuous {
         self.x_hat(input[0], output[0], t)
     }
 
+    /// x̂, clipped to [−1, 1] as BFN-Solver clips it.
+    fn output_mean(&self, input: &[F], output: &[F], t: F, mean: &mut [F]) {
+        mean[0] = self.x_hat(input[0], output[0], t);
+    }
+
     fn cts_time_loss(&self, x: F, input: &[F], output: &[F], t: F) -> F {
         self.input
             .cts_time_loss(x, self.x_hat(input[0], output[0], t), t)

@@ -31,6 +31,10 @@ pub trait DataKind<F: Real>: Copy + Debug + Send + Sync + 'static {
     /// The most likely value of p_O(· ∣ θ; t): what the sampler returns after its last step.
     fn output_mode(&self, input: &[F], output: &[F], t: F) -> Datum<F, Self>;
 
+    /// The mean of p_O(· ∣ θ; t) in θ's coordinates (input-width values: the expected one-hot p̂, or the expected value): the data
+    /// prediction x̂ the few-step samplers move θ towards ([`FlowSpace`](crate::flow::FlowSpace)).
+    fn output_mean(&self, input: &[F], output: &[F], t: F, mean: &mut [F]);
+
     /// L∞ at time t: the continuous-time loss of this variable.
     fn cts_time_loss(&self, x: Datum<F, Self>, input: &[F], output: &[F], t: F) -> F;
 

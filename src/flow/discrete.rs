@@ -67,6 +67,11 @@ impl<F: Real> DataKind<F> for Discrete {
         best.0
     }
 
+    /// p̂ = softmax(logits).
+    fn output_mean(&self, _input: &[F], output: &[F], _t: F, mean: &mut [F]) {
+        Self::output_probs(output, mean);
+    }
+
     /// Kβ₁t·‖e_x − p_O‖² (a squared Euclidean norm over the classes).
     fn cts_time_loss(&self, x: u32, _input: &[F], output: &[F], t: F) -> F {
         let mut probs = vec![F::ZERO; output.len()];

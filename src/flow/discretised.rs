@@ -90,6 +90,12 @@ impl<F: Real> DataKind<F> for Discretised {
         )
     }
 
+    /// The mean of the discretised distribution, not its mode bin's centre: it moves smoothly with the network's
+    /// output, as the solvers' Taylor steps assume, and it is the x̂ the continuous-time loss trains.
+    fn output_mean(&self, input: &[F], output: &[F], t: F, mean: &mut [F]) {
+        mean[0] = self.output_distribution(input[0], output, t).mean_value();
+    }
+
     /// L∞ with x̂ the mean of the discretised output distribution.
     fn cts_time_loss(&self, x: F, input: &[F], output: &[F], t: F) -> F {
         let x_hat = self.output_distribution(input[0], output, t).mean_value();

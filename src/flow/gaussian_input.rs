@@ -4,7 +4,7 @@
 //! Both data kinds hold one [`GaussianInput`]; only their output distributions and losses differ.
 
 use crate::error::{BfnError, Result};
-use crate::flow::{AccuracySchedule, BayesianFlow, Real, Stream, VariableNoise};
+use crate::flow::{AccuracySchedule, BayesianFlow, FlowSpace, Real, Stream, VariableNoise};
 
 /// Below this time the reference does not trust the noise prediction (γ ≈ 0 makes μ/γ blow up) and predicts
 /// x̂ = 0 (and σ_x = 1) instead.
@@ -125,6 +125,12 @@ impl<F: Real> BayesianFlow<F> for GaussianInput {
     fn bayesian_flow_sample(&self, x: F, t: F, noise: VariableNoise, input: &mut [F]) {
         let (mean, var) = self.flow_moments(x, t);
         input[0] = mean + var.sqrt() * noise.gaussian::<F>(Stream::Flow, 0, 1);
+    }
+
+    fn flow_space(&self) -> FlowSpace {
+        FlowSpace::Gaussian {
+            sigma_1: self.sigma_1,
+        }
     }
 }
 

@@ -8,7 +8,7 @@
 //! The three data kinds, [`Continuous`], [`Discretised`] and [`Discrete`], implement one trait, [`DataKind`]:
 //! the output side (output distribution, losses) over an input side, [`BayesianFlow`] (θ, sender, Bayesian
 //! update, Bayesian flow), which continuous and discretised data share. [`Sampler`], [`loss`] and [`elbo`] work
-//! with any kind.
+//! with any kind; the sampler runs the paper's method or a few-step one ([`SamplingMethod`], [`FlowSpace`]).
 
 pub(crate) mod accuracy_schedule;
 mod bayesian_flow;
@@ -20,6 +20,7 @@ mod discretised;
 pub mod discretised_normal;
 pub mod elbo;
 mod estimate;
+mod flow_space;
 pub mod gaussian_input;
 mod input_params;
 pub mod loss;
@@ -29,6 +30,7 @@ mod real;
 mod receiver;
 mod rng;
 mod sampler;
+mod sampling_method;
 
 pub use accuracy_schedule::{AccuracySchedule, MAX_STEPS, Step};
 pub use bayesian_flow::BayesianFlow;
@@ -37,7 +39,9 @@ pub use data_kind::{DataKind, Datum};
 pub use discrete::Discrete;
 pub use discretised::Discretised;
 pub use estimate::{Estimate, MonteCarlo};
+pub use flow_space::{FlowSpace, FlowUpdate};
 pub use input_params::{InputParams, Shape};
 pub use real::Real;
 pub use rng::{CounterRng, Stream, VariableNoise, categorical, threefry2x32};
 pub use sampler::{Denoiser, Sampler, Sampling};
+pub use sampling_method::{DEFAULT_ETA, SamplingMethod};

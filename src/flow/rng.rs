@@ -27,7 +27,9 @@ pub enum Stream {
     Output = 0,
     /// The sender noise of the Bayesian update (one per class for discrete data).
     Sender = 1,
-    /// The noise of the Bayesian flow distribution p_F, used to make training inputs.
+    /// The noise of the Bayesian flow distribution p_F, used to make training inputs; in a sampling run, the noise
+    /// of the few-step samplers, which move along p_F (their start at step 0, their SDE and redraw noise), and
+    /// which the standard sampler never draws.
     Flow = 2,
     /// The draw of t for loss estimates.
     Time = 3,

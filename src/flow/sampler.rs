@@ -1,15 +1,37 @@
-//! The n-step sampler (paper Algorithms 3, 6 and 9), generic over the data kind and the network.
+//! The n-step sampler, generic over the data kind, the network and the [`SamplingMethod`].
 //!
-//! Step i = 1..n: ask the network for the output distribution at t = (i − 1)/n, draw a value from it, send it
-//! through the sender with accuracy α_i and update θ with Bayes' rule. After the last step the network is asked
-//! once more, at t = 1, and the mode of its output distribution is the sample. All noise comes from a
-//! [`CounterRng`] keyed by (seed, step, variable), so one seed gives one trajectory, on the CPU or the GPU.
+//! The standard method is the paper's (Algorithms 3, 6 and 9). Step i = 1..n: ask the network for the output
+//! distribution at t = (i − 1)/n, draw a value from it, send it through the sender with accuracy α_i and update θ
+//! with Bayes' rule. After the last step the network is asked once more, at t = 1, and the mode of its output
+//! distribution is the sample.
+//!
+//! The other methods move θ along the Bayesian flow in closed form ([`FlowSpace`]): each step asks the network
+//! at the grid time t_{i−1}, takes the mean x̂ of its output distribution and maps the flow's state to t_i. The
+//! solvers start at t_0 = η from u ~ N(0, s(η)²) and end on the mode of the output at t_{n−1}; the redraw starts
+//! at the prior and ends as the standard sampler does ([`SamplingMethod`] tabulates the grids and what n counts).
+//!
+//! All noise comes from a [`CounterRng`] keyed by (seed, step, variable): the standard sampler's on the output and
+//! sender streams, the others' on [`Stream::Flow`] (their start is step 0; a redraw with fixed noise draws step
+//! 0's noise at every step). So one seed gives one trajectory per method, on the CPU or the GPU.
+//!
+//! ```
+//! use bevy_bfn::flow::{Discrete, Sampler, SamplingMethod, Shape, oracle::Oracle};
+//!
+//! let kind = Discrete::new(3.0, 27)?;
+//! let word = [7, 4, 11, 11, 14];
+//! // Ten network calls of the second-order ODE solver.
+//! let sampler = Sampler::new(kind, 10, 7)?.with_method(SamplingMethod::Ode2 { eta: 1e-5 })?;
+//! let sample = sampler.sample::<f32, _>(&mut Oracle { kind, data: &word }, Shape::new(1, word.len())?)?;
+//! assert_eq!(sample, word);
+//! # Ok::<(), bevy_bfn::BfnError>(())
+//! ```
 
-use crate::error::Result;
+use crate::error::{BfnError, Result};
 use crate::flow::accuracy_schedule::check_steps;
 use crate::flow::input_params::check_finite;
 use crate::flow::{
-    BayesianFlow, CounterRng, DataKind, Datum, InputParams, Real, Shape, Step, VariableNoise,
+    BayesianFlow, CounterRng, DataKind, Datum, FlowUpdate, InputParams, Real, SamplingMethod,
+    Shape, Step, Stream, VariableNoise,
 };
 
 /// The network, seen from the sampler: θ and t in, output parameters out.
@@ -30,19 +52,36 @@ where
     }
 }
 
-/// How to sample: the data kind, the number of steps n and the seed.
+/// How to sample: the data kind, the number of steps n, the seed and the method.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Sampler<K> {
     kind: K,
     steps: u32,
     seed: u64,
+    method: SamplingMethod,
 }
 
 impl<K> Sampler<K> {
-    /// Checks 1 ≤ n ≤ [`crate::flow::MAX_STEPS`].
+    /// The standard sampler; checks 1 ≤ n ≤ [`crate::flow::MAX_STEPS`].
     pub fn new(kind: K, steps: u32, seed: u64) -> Result<Self> {
         check_steps(steps)?;
-        Ok(Self { kind, steps, seed })
+        Ok(Self {
+            kind,
+            steps,
+            seed,
+            method: SamplingMethod::Standard,
+        })
+    }
+
+    /// The same sampler running `method`, whose settings are checked ([`SamplingMethod::check`]).
+    pub fn with_method(self, method: SamplingMethod) -> Result<Self> {
+        method.check()?;
+        Ok(Self { method, ..self })
+    }
+
+    /// The method.
+    pub fn method(&self) -> SamplingMethod {
+        self.method
     }
 
     /// n.
@@ -65,18 +104,48 @@ impl<K> Sampler<K> {
     where
         K: DataKind<F>,
     {
-        let (value, precision) = self.kind.flow().prior();
-        Sampling {
+        let flow = self.kind.flow();
+        let (value, precision) = flow.prior();
+        let width = flow.input_width();
+        // The standard sampler keeps no state besides θ.
+        let state_len = match self.method {
+            SamplingMethod::Standard => 0,
+            _ => shape.len() * width,
+        };
+        let mut run = Sampling {
             kind: self.kind,
+            method: self.method,
             steps: self.steps,
             rng: CounterRng::new(self.seed),
-            input: InputParams::filled(shape, self.kind.flow().input_width(), value),
+            input: InputParams::filled(shape, width, value),
             precision,
             done: 0,
             t: vec![F::ZERO; shape.batch()],
             output: vec![F::ZERO; shape.len() * self.kind.output_width()],
-            y: vec![F::ZERO; self.kind.flow().input_width()],
+            y: vec![F::ZERO; width],
+            state: vec![F::ZERO; state_len],
+            prediction: vec![F::ZERO; state_len],
+            previous: vec![F::ZERO; state_len],
+        };
+        if let Some(eta) = self.method.eta() {
+            let space = flow.flow_space();
+            let std = F::from_f64(space.start_std(eta));
+            let values = run.input.values_mut();
+            for (v, (state, input)) in run
+                .state
+                .chunks_exact_mut(width)
+                .zip(values.chunks_exact_mut(width))
+                .enumerate()
+            {
+                let noise = variable_noise(run.rng, 0, v);
+                for (k, u) in state.iter_mut().enumerate() {
+                    *u = std * noise.gaussian(Stream::Flow, k as u32, width as u32);
+                }
+                space.input_from_state(state, input);
+            }
+            run.precision = precision + flow.schedule().beta(F::from_f64(eta));
         }
+        run
     }
 
     /// Runs all n steps and returns the samples, one datum per variable.
@@ -116,6 +185,7 @@ impl<K> Sampler<K> {
 #[derive(Clone, Debug)]
 pub struct Sampling<F, K> {
     kind: K,
+    method: SamplingMethod,
     steps: u32,
     rng: CounterRng,
     input: InputParams<F>,
@@ -124,6 +194,10 @@ pub struct Sampling<F, K> {
     t: Vec<F>,
     output: Vec<F>,
     y: Vec<F>,
+    /// The few-step samplers' state u (μ, or θ's logits), and x̂ at this step and the one before.
+    state: Vec<F>,
+    prediction: Vec<F>,
+    previous: Vec<F>,
 }
 
 impl<F: Real, K: DataKind<F>> Sampling<F, K> {
@@ -132,12 +206,13 @@ impl<F: Real, K: DataKind<F>> Sampling<F, K> {
         &self.input
     }
 
-    /// ρ = 1 + Σα (continuous, discretised) or β = Σα (discrete) accumulated so far.
+    /// ρ = 1 + Σα (continuous, discretised) or β = Σα (discrete) accumulated so far; for the other methods, whose
+    /// θ follows the Bayesian flow, its ρ = 1 + β(t) or β(t) at the time reached.
     pub fn precision(&self) -> F {
         self.precision
     }
 
-    /// Steps taken.
+    /// Updates of θ taken.
     pub fn steps_done(&self) -> u32 {
         self.done
     }
@@ -147,15 +222,40 @@ impl<F: Real, K: DataKind<F>> Sampling<F, K> {
         self.steps
     }
 
-    /// Whether all n steps have been taken.
-    pub fn is_finished(&self) -> bool {
-        self.done == self.steps
+    /// The method.
+    pub fn method(&self) -> SamplingMethod {
+        self.method
     }
 
-    /// Takes the next step. Fails with [`crate::BfnError::StepOutOfRange`] after the last one, and with
+    /// Whether all updates have been taken ([`SamplingMethod::updates`]: n, or n − 1 for the solvers).
+    pub fn is_finished(&self) -> bool {
+        self.done == self.method.updates(self.steps)
+    }
+
+    /// Takes the next update. Fails with [`crate::BfnError::StepOutOfRange`] after the last one, and with
     /// [`crate::BfnError::NotFinite`] if the network's output is not finite (θ is then left as it was).
     pub fn step<D: Denoiser<F> + ?Sized>(&mut self, denoiser: &mut D) -> Result<()> {
-        let step = Step::new(self.done + 1, self.steps)?;
+        let i = self.done + 1;
+        let updates = self.method.updates(self.steps);
+        if i > updates {
+            return Err(BfnError::StepOutOfRange {
+                i: i.into(),
+                n: updates.into(),
+            });
+        }
+        let time = |j| self.method.time(j, self.steps);
+        let (previous, t, next) = ((i > 1).then(|| time(i - 2)), time(i - 1), time(i));
+        let space = self.kind.flow().flow_space();
+        match space.update(self.method, previous, t, next) {
+            None => self.send(denoiser, Step::new(i, self.steps)?)?,
+            Some(update) => self.move_along_flow(denoiser, update, i, t, next)?,
+        }
+        self.done += 1;
+        Ok(())
+    }
+
+    /// The standard step: draw from p_O, send it, update θ with Bayes' rule.
+    fn send<D: Denoiser<F> + ?Sized>(&mut self, denoiser: &mut D, step: Step) -> Result<()> {
         let t = step.t::<F>();
         self.ask(denoiser, t)?;
         let flow = self.kind.flow();
@@ -163,11 +263,7 @@ impl<F: Real, K: DataKind<F>> Sampling<F, K> {
         let (in_width, out_width) = (flow.input_width(), self.kind.output_width());
         let values = self.input.values_mut();
         for v in 0..values.len() / in_width {
-            let noise = VariableNoise {
-                rng: self.rng,
-                step: step.i(),
-                variable: v as u32,
-            };
+            let noise = variable_noise(self.rng, step.i(), v);
             let theta = &mut values[v * in_width..][..in_width];
             let output = &self.output[v * out_width..][..out_width];
             let datum = self.kind.draw_output(theta, output, t, noise);
@@ -175,11 +271,61 @@ impl<F: Real, K: DataKind<F>> Sampling<F, K> {
             flow.bayesian_update(theta, self.precision, &self.y, alpha);
         }
         self.precision += alpha;
-        self.done += 1;
         Ok(())
     }
 
-    /// Takes the steps left, then returns the mode of the output distribution at t = 1 for every variable.
+    /// A few-step sampler's step from t to t′ (update i): u′ = keep·u + pull·x̂ + slope·(x̂ − x̂₋) + noise·ε.
+    fn move_along_flow<D: Denoiser<F> + ?Sized>(
+        &mut self,
+        denoiser: &mut D,
+        update: FlowUpdate,
+        i: u32,
+        t: f64,
+        next: f64,
+    ) -> Result<()> {
+        let t = F::from_f64(t);
+        self.ask(denoiser, t)?;
+        let flow = self.kind.flow();
+        let space = flow.flow_space();
+        let (width, out_width) = (flow.input_width(), self.kind.output_width());
+        let noise_step = match self.method {
+            SamplingMethod::Redraw {
+                fixed_noise: true, ..
+            } => 0,
+            _ => i,
+        };
+        let [keep, pull, slope, spread] =
+            [update.keep, update.pull, update.slope, update.noise].map(F::from_f64);
+        let values = self.input.values_mut();
+        for (v, ((state, input), (mean, previous))) in self
+            .state
+            .chunks_exact_mut(width)
+            .zip(values.chunks_exact_mut(width))
+            .zip(
+                self.prediction
+                    .chunks_exact_mut(width)
+                    .zip(self.previous.chunks_exact(width)),
+            )
+            .enumerate()
+        {
+            let output = &self.output[v * out_width..][..out_width];
+            self.kind.output_mean(input, output, t, mean);
+            let noise = variable_noise(self.rng, noise_step, v);
+            for (k, ((u, &x), &x_prev)) in state.iter_mut().zip(&*mean).zip(previous).enumerate() {
+                *u = keep * *u + pull * x + slope * (x - x_prev);
+                if update.noise != 0.0 {
+                    *u += spread * noise.gaussian(Stream::Flow, k as u32, width as u32);
+                }
+            }
+            space.input_from_state(state, input);
+        }
+        std::mem::swap(&mut self.prediction, &mut self.previous);
+        self.precision = flow.prior().1 + flow.schedule().beta(F::from_f64(next));
+        Ok(())
+    }
+
+    /// Takes the updates left, then returns the mode of the output distribution for every variable: at t = 1, or
+    /// for the solvers at their last grid time t_{n−1} ("last drop").
     pub fn finish<D: Denoiser<F> + ?Sized>(
         &mut self,
         denoiser: &mut D,
@@ -187,13 +333,13 @@ impl<F: Real, K: DataKind<F>> Sampling<F, K> {
         while !self.is_finished() {
             self.step(denoiser)?;
         }
-        self.ask(denoiser, F::ONE)?;
+        let t = F::from_f64(self.method.time(self.done, self.steps));
+        self.ask(denoiser, t)?;
         let out_width = self.kind.output_width();
         Ok((0..self.input.shape().len())
             .map(|v| {
                 let output = &self.output[v * out_width..][..out_width];
-                self.kind
-                    .output_mode(self.input.variable(v), output, F::ONE)
+                self.kind.output_mode(self.input.variable(v), output, t)
             })
             .collect())
     }
@@ -202,5 +348,14 @@ impl<F: Real, K: DataKind<F>> Sampling<F, K> {
         self.t.fill(t);
         denoiser.output_params(&self.input, &self.t, &mut self.output)?;
         check_finite("network output", self.output.iter().copied())
+    }
+}
+
+/// The noise of variable `v` (flattened over the batch) at `step`.
+fn variable_noise(rng: CounterRng, step: u32, v: usize) -> VariableNoise {
+    VariableNoise {
+        rng,
+        step,
+        variable: v as u32,
     }
 }

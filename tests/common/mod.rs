@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use bevy_bfn::Result;
+use bevy_bfn::flow::{InputParams, Real};
+
 /// Pearson's χ² statistic of observed counts against expected probabilities, over the classes with an expected
 /// count of at least 5 (the rest pooled into one cell), and its degrees of freedom.
 pub fn chi_square(counts: &[u64], probs: &[f64]) -> (f64, usize) {
@@ -46,4 +49,29 @@ pub fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("bevy_bfn-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Confident logits for a class that changes with the variable and the time: the sampler must survive a network
+/// that contradicts itself at every step.
+pub fn fickle<F: Real>(input: &InputParams<F>, t: &[F], output: &mut [F]) -> Result<()> {
+    let k = input.width();
+    let shift = (t[0].to_f64() * 997.0) as usize;
+    for (v, out) in output.chunks_exact_mut(k).enumerate() {
+        out.fill(F::from_f64(-50.0));
+        out[(v + shift) % k] = F::from_f64(50.0);
+    }
+    Ok(())
+}
+
+/// Noise predictions far outside anything plausible, for the Gaussian kinds.
+pub fn wild<F: Real>(_input: &InputParams<F>, t: &[F], output: &mut [F]) -> Result<()> {
+    let sign = if (t[0].to_f64() * 10.0) % 2.0 < 1.0 {
+        1.0
+    } else {
+        -1.0
+    };
+    for (j, o) in output.iter_mut().enumerate() {
+        *o = F::from_f64(sign * 1e6 * if j % 2 == 0 { 1.0 } else { -0.5 });
+    }
+    Ok(())
 }
