@@ -43,7 +43,8 @@ fn every_subcommand_has_its_help() {
         ("eval", "--repeats"),
         ("bench", "--sampling-steps"),
         ("data-sheet", "--split"),
-        ("sample", "--seed"),
+        ("sample", "--sampler"),
+        ("quality", "--samplers"),
     ] {
         let output = bfn_train(&[subcommand, "--help"]);
         assert!(output.status.success(), "{subcommand} --help failed");
@@ -194,6 +195,101 @@ fn data_sheets_write_the_whole_held_out_split_as_numpy_arrays() {
         (min, max),
         (0.0, 255.0),
         "the lowest and highest of 17 levels"
+    );
+}
+
+/// `quality` scores each sampler at each n against the held-out split: a table row per pair, the Markdown file and
+/// the plot; a sampler sampled in fewer steps than it needs scores worse than in many.
+#[test]
+fn quality_scores_every_sampler_at_every_step_count() {
+    let out = temp_dir("cli-quality").join("names.png");
+    let output = bfn_train(&[
+        "quality",
+        "--model",
+        "assets/models/names.safetensors",
+        "--samplers",
+        "standard,ode2",
+        "--steps",
+        "1,30",
+        "--count",
+        "64",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let table = std::fs::read_to_string(out.with_extension("md")).unwrap();
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .filter(|l| l.starts_with("| standard") || l.starts_with("| ode2"))
+        .map(|l| l.split('|').map(str::trim).collect())
+        .collect();
+    assert_eq!(rows.len(), 4, "{table}");
+    let bigrams = |sampler: &str, steps: &str| -> f64 {
+        let row = rows
+            .iter()
+            .find(|r| r[1] == sampler && r[2] == steps)
+            .unwrap();
+        row[3].parse().unwrap()
+    };
+    for sampler in ["standard", "ode2"] {
+        assert!(
+            bigrams(sampler, "1") > bigrams(sampler, "30"),
+            "{sampler}: one step should be further from the data than thirty\n{table}"
+        );
+    }
+    let png = std::fs::read(&out).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+}
+
+/// The sampler is chosen by name; one the model's file does not name needs its steps, and an unknown one is named.
+#[test]
+fn sample_takes_a_sampler_by_name() {
+    let out = temp_dir("cli-sampler").join("names.txt");
+    let output = bfn_train(&[
+        "sample",
+        "--model",
+        "assets/models/names.safetensors",
+        "--sampler",
+        "ode2",
+        "--steps",
+        "8",
+        "--count",
+        "4",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("ode2, 8 steps"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 4);
+    let model = "assets/models/names.safetensors";
+    let path = out.to_str().unwrap();
+    assert_fails_with(
+        &[
+            "sample",
+            "--model",
+            model,
+            "--sampler",
+            "ode3",
+            "--out",
+            path,
+        ],
+        "unknown sampler \"ode3\"",
+    );
+    assert_fails_with(
+        &[
+            "sample",
+            "--model",
+            model,
+            "--sampler",
+            "ode2",
+            "--out",
+            path,
+        ],
+        "give --steps as well",
     );
 }
 

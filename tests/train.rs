@@ -230,6 +230,7 @@ fn tiny_config(kind: KindConfig, layout: Layout) -> ModelConfig {
         legend: Vec::new(),
         normalisation: None,
         sampling_steps: None,
+        sampler: None,
         provenance: "test".into(),
         training_data: None,
         patch: 1,

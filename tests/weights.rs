@@ -31,6 +31,7 @@ fn config() -> ModelConfig {
         legend: vec![" ".into(), ".".into(), "#".into(), "~".into(), "+".into()],
         normalisation: None,
         sampling_steps: None,
+        sampler: None,
         provenance: "test".into(),
         training_data: None,
         patch: 1,

@@ -94,6 +94,7 @@ fn reference_weights() -> Result<Weights, Box<dyn std::error::Error>> {
         legend: Vec::new(),
         normalisation: None,
         sampling_steps: None,
+        sampler: None,
         provenance: "bfn-bench reference configuration, random weights".into(),
         training_data: None,
     };

@@ -12,14 +12,17 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use bevy_bfn::model::content::example_count;
+use bevy_bfn::flow::SamplingMethod;
+use bevy_bfn::model::content::{example_count, png_bytes};
 use bevy_bfn::model::{ModelConfig, Samples, Weights};
+use bevy_bfn::train::Quality;
 use bevy_bfn::train::config::TrainConfig;
 use bevy_bfn::train::dataset::DataSpec;
-use bevy_bfn::train::dataset::{DataSplit, Examples};
+use bevy_bfn::train::dataset::{DataSplit, Dataset, Examples};
 use bevy_bfn::train::datasets::load;
 use bevy_bfn::train::eval::evaluate;
-use bevy_bfn::train::sample_sheet::{is_array_path, sample, write_sheet};
+use bevy_bfn::train::plot::{PLOT_SIZE, line_plot};
+use bevy_bfn::train::sample_sheet::{is_array_path, sample, sample_with, write_sheet};
 use bevy_bfn::train::trainer::{Progress, Trainer};
 use clap::{Parser, Subcommand};
 
@@ -110,6 +113,10 @@ enum Command {
         /// Sampling steps n; default: the steps the model's file says its samples need (50 if it says none).
         #[arg(long)]
         steps: Option<u32>,
+        /// The sampler: standard, ode1, ode2, sde2 or redraw (its default settings); default: the model file's
+        /// (standard if it names none). With a sampler other than the file's, give --steps too.
+        #[arg(long)]
+        sampler: Option<SamplingMethod>,
         /// Seed.
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -124,6 +131,36 @@ enum Command {
         /// several (RGBA sprites). The data's pixels, never the network's patches.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Score samples against the held-out data for each sampler and number of steps: the Jensen–Shannon divergence
+    /// of 2×2 class patterns (maps) or bigrams (sequences), the Fréchet distance of the raw value vectors (images,
+    /// heights), and the divergence of the class or value frequencies; 0 is the data's own. Prints a table with
+    /// the CPU milliseconds per sample, and with --out writes it as Markdown beside a PNG plot of the main
+    /// distance against the steps, one line per sampler in the table's order (blue, orange, green, red, purple).
+    Quality {
+        /// The model file (it names the data it was trained on, whose held-out split is the reference).
+        #[arg(long)]
+        model: PathBuf,
+        /// The samplers, by name.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "standard,ode1,ode2,sde2,redraw"
+        )]
+        samplers: Vec<SamplingMethod>,
+        /// The numbers of steps n.
+        #[arg(long, value_delimiter = ',', default_values_t = [5, 10, 20, 50],
+              value_parser = clap::value_parser!(u32).range(1..))]
+        steps: Vec<u32>,
+        /// Samples drawn for each sampler and n.
+        #[arg(long, default_value_t = 64, value_parser = at_least_one())]
+        count: usize,
+        /// Seed of the samples.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// The plot to write (.png); the table goes beside it as .md.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -174,20 +211,40 @@ fn run(command: Command) -> Result<(), AnyError> {
         Command::Sample {
             model,
             steps,
+            sampler,
             seed,
             count,
             out,
         } => {
             let weights = Weights::load(&model)?;
-            let steps = steps.unwrap_or_else(|| weights.config().sampling_steps());
-            let samples = sample(&weights, count, steps, seed)?;
-            write_output(weights.config(), &samples, &out)?;
+            let config = weights.config();
+            // The file's steps belong to the file's sampler: a solver's 10 are not the standard sampler's 10.
+            if sampler.is_some_and(|s| s != config.sampler()) && steps.is_none() {
+                return Err(format!(
+                    "--sampler {} differs from the model's own ({}): give --steps as well",
+                    sampler.unwrap_or_default(),
+                    config.sampler()
+                )
+                .into());
+            }
+            let steps = steps.unwrap_or_else(|| config.sampling_steps());
+            let sampler = sampler.unwrap_or_else(|| config.sampler());
+            let samples = sample_with(&weights, count, steps, seed, sampler)?;
+            write_output(config, &samples, &out)?;
             eprintln!(
-                "wrote {count} samples ({steps} steps, seed {seed}) to {}",
+                "wrote {count} samples ({sampler}, {steps} steps, seed {seed}) to {}",
                 out.display()
             );
             Ok(())
         }
+        Command::Quality {
+            model,
+            samplers,
+            steps,
+            count,
+            seed,
+            out,
+        } => quality(&model, &samplers, &steps, count, seed, out.as_deref()),
     }
 }
 
@@ -227,17 +284,7 @@ fn eval(
     seed: u64,
 ) -> Result<(), AnyError> {
     let weights = Weights::load(&model)?;
-    let spec: DataSpec = match &weights.config().training_data {
-        Some(value) => serde_json::from_value(value.clone())?,
-        None => {
-            return Err(format!(
-                "{} does not record the data it was trained on",
-                model.display()
-            )
-            .into());
-        }
-    };
-    let data = load(&spec)?;
+    let data = training_data(&weights, &model)?;
     let started = Instant::now();
     let result = evaluate(&weights, &data, steps, repeats, draws, seed)?;
     // The reconstruction term L^r apart: it is what the final, independent per-variable decision at t = 1 costs,
@@ -265,6 +312,85 @@ fn eval(
         "baseline", result.marginal_bits
     );
     eprintln!("({:.1} s)", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The data a model file says it was trained on, loaded: its held-out split is what the model is measured on.
+fn training_data(weights: &Weights, model: &Path) -> Result<Dataset, AnyError> {
+    let spec: DataSpec = match &weights.config().training_data {
+        Some(value) => serde_json::from_value(value.clone())?,
+        None => {
+            return Err(format!(
+                "{} does not record the data it was trained on",
+                model.display()
+            )
+            .into());
+        }
+    };
+    Ok(load(&spec)?)
+}
+
+fn quality(
+    model: &Path,
+    samplers: &[SamplingMethod],
+    steps: &[u32],
+    count: usize,
+    seed: u64,
+    out: Option<&Path>,
+) -> Result<(), AnyError> {
+    let weights = Weights::load(model)?;
+    let config = weights.config();
+    let reference = match training_data(&weights, model)?
+        .patched(config)?
+        .spread(DataSplit::Test, usize::MAX)
+    {
+        Examples::Values(v) => Samples::Values(v),
+        Examples::Classes(c) => Samples::Classes(c),
+    };
+    let main_distance = |q: &Quality| q.patterns.or(q.frechet).unwrap_or(q.frequencies);
+    let mut table = format!(
+        "{}: {count} samples against {} held-out examples, seed {seed}\n\n\
+         | sampler | steps | {} | frequencies (JS, bits) | CPU ms/sample |\n|---|---|---|---|---|\n",
+        model.display(),
+        example_count(config, &reference),
+        if matches!(reference, Samples::Classes(_)) {
+            if config.pixel_layout().height == 1 {
+                "bigrams (JS, bits)"
+            } else {
+                "2×2 patterns (JS, bits)"
+            }
+        } else {
+            "Fréchet distance"
+        },
+    );
+    let mut series = Vec::new();
+    for &sampler in samplers {
+        let mut line = Vec::new();
+        for &n in steps {
+            let started = Instant::now();
+            let samples = sample_with(&weights, count, n, seed, sampler)?;
+            let ms = started.elapsed().as_secs_f64() * 1e3 / count as f64;
+            let q = bevy_bfn::train::quality(config, &samples, &reference)?;
+            let row = format!(
+                "| {sampler} | {n} | {:.4} | {:.4} | {ms:.1} |\n",
+                main_distance(&q),
+                q.frequencies
+            );
+            print!("{row}");
+            table.push_str(&row);
+            line.push((n, main_distance(&q)));
+        }
+        series.push(line);
+    }
+    if let Some(out) = out {
+        let (width, height) = PLOT_SIZE;
+        std::fs::write(out, png_bytes(width, height, &line_plot(&series))?)
+            .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+        let markdown = out.with_extension("md");
+        std::fs::write(&markdown, &table)
+            .map_err(|e| format!("cannot write {}: {e}", markdown.display()))?;
+        eprintln!("wrote {} and {}", out.display(), markdown.display());
+    }
     Ok(())
 }
 

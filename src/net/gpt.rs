@@ -34,6 +34,7 @@ use crate::net::{Block, Dropout, InputAdapter, LayerNorm, Linear};
 ///     legend: Vec::new(),
 ///     normalisation: None,
 ///     sampling_steps: None,
+///     sampler: None,
 ///     provenance: String::new(),
 ///     training_data: None,
 /// };

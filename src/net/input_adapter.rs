@@ -27,6 +27,7 @@ use crate::net::Linear;
 ///     legend: Vec::new(),
 ///     normalisation: None,
 ///     sampling_steps: None,
+///     sampler: None,
 ///     provenance: String::new(),
 ///     training_data: None,
 /// };

@@ -94,6 +94,7 @@ mod tests {
             legend: Vec::new(),
             normalisation: None,
             sampling_steps: None,
+            sampler: None,
             provenance: String::new(),
             training_data: None,
         }

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::flow::SamplingMethod;
 use crate::model::{KindConfig, Layout, ModelConfig, NetworkConfig, Positions};
 use crate::train::augment::Augment;
 use crate::train::dataset::{DataSpec, Dataset, Examples};
@@ -50,6 +51,10 @@ pub struct ModelSection {
     /// (default: none written, and samplers take 50).
     #[serde(default)]
     pub sampling_steps: Option<u32>,
+    /// The sampler its samples are drawn with, by name (`"ode2"`) or with settings (`{ redraw = { temperature
+    /// = 0.5 } }`), written into the model file beside `sampling_steps` (default: none, the standard sampler).
+    #[serde(default)]
+    pub sampler: Option<SamplingMethod>,
 }
 
 /// `[training]`.
@@ -243,6 +248,7 @@ impl TrainConfig {
             legend: data.legend.clone(),
             normalisation: data.normalisation,
             sampling_steps: self.model.sampling_steps,
+            sampler: self.model.sampler,
             provenance: format!(
                 "trained by bfn-train from config `{}`{} on {}",
                 self.name,

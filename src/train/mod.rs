@@ -11,6 +11,7 @@ mod heap;
 pub mod loss;
 pub mod npy;
 pub mod optimizer;
+pub mod plot;
 pub mod quality;
 pub mod sample_array;
 pub mod sample_sheet;
