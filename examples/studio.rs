@@ -313,8 +313,9 @@ fn captions(
             continue;
         };
         let caption = format!(
-            "{name} · {} steps · standard sampler{}",
+            "{name} · {} steps · {} sampler{}",
             generator.steps_for(config),
+            generator.sampler_for(config),
             if progress.finished { " · done" } else { "" }
         );
         egui::Area::new(egui::Id::new(("caption", entity)))

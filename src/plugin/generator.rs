@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use bevy::prelude::*;
 
+use crate::flow::SamplingMethod;
 use crate::gpu::JobSettings;
 use crate::model::{ModelConfig, Weights};
 use crate::plugin::asset::BfnModel;
@@ -35,6 +36,10 @@ pub struct BfnGenerator {
     pub seed: u64,
     /// σ₁ or β₁ to sample with instead of the model's own (`None`: the model's).
     pub accuracy: Option<f64>,
+    /// The sampler instead of the model's own (`None`: the model's, [`ModelConfig::sampler`]). The model's steps
+    /// are meant for its own sampler: with another, set `steps` too. (Not reflected: `flow` knows no Bevy.)
+    #[reflect(ignore)]
+    pub sampler: Option<SamplingMethod>,
     /// Holds the flow where it is ([`BfnStepOnce`] still steps it).
     pub paused: bool,
 }
@@ -50,6 +55,7 @@ impl BfnGenerator {
             gpu_budget_ms: None,
             seed: 0,
             accuracy: None,
+            sampler: None,
             paused: false,
         }
     }
@@ -90,6 +96,13 @@ impl BfnGenerator {
         self
     }
 
+    /// With `sampler` instead of the model's own, in `steps` steps (a model's own steps are its own sampler's).
+    pub fn with_sampler(mut self, sampler: SamplingMethod, steps: u32) -> Self {
+        self.sampler = Some(sampler);
+        self.steps = Some(steps);
+        self
+    }
+
     /// Paused from the start: nothing runs until `paused` is cleared or [`BfnStepOnce`] is triggered.
     pub fn paused(mut self) -> Self {
         self.paused = true;
@@ -99,6 +112,11 @@ impl BfnGenerator {
     /// The n it samples a model of this configuration with: its own `steps`, or the model's.
     pub fn steps_for(&self, model: &ModelConfig) -> u32 {
         self.steps.unwrap_or_else(|| model.sampling_steps())
+    }
+
+    /// The sampler it samples a model of this configuration with: its own `sampler`, or the model's.
+    pub fn sampler_for(&self, model: &ModelConfig) -> SamplingMethod {
+        self.sampler.unwrap_or_else(|| model.sampler())
     }
 
     /// What its GPU job samples, for a model of this configuration.

@@ -8,7 +8,7 @@ use bevy_egui::{EguiContexts, EguiPlugin, EguiPrimaryContextPass, EguiTextureHan
 
 use std::collections::HashMap;
 
-use crate::flow::Step;
+use crate::flow::SamplingMethod;
 use crate::model::content::palette;
 use crate::model::{KindConfig, ModelConfig};
 use crate::plugin::{
@@ -202,6 +202,9 @@ fn settings(
             generator.accuracy = Some(accuracy);
         }
         ui.end_row();
+        ui.label("sampler");
+        sampler_menu(ui, generator, config);
+        ui.end_row();
         ui.label("seed");
         ui.add(egui::DragValue::new(&mut generator.seed));
         ui.end_row();
@@ -231,6 +234,40 @@ fn settings(
     });
 }
 
+/// The sampler, by name, and the redraw's temperature. A change keeps the steps the generator has now: the
+/// model's steps are its own sampler's, and a designer choosing another chooses its steps next.
+fn sampler_menu(ui: &mut egui::Ui, generator: &mut BfnGenerator, config: &ModelConfig) {
+    let current = generator.sampler_for(config);
+    ui.horizontal(|ui| {
+        egui::ComboBox::from_id_salt("sampler")
+            .selected_text(current.name())
+            .show_ui(ui, |ui| {
+                for name in SamplingMethod::NAMES {
+                    if ui.selectable_label(current.name() == name, name).clicked()
+                        && current.name() != name
+                        && let Ok(method) = name.parse()
+                    {
+                        generator.steps = Some(generator.steps_for(config));
+                        generator.sampler = Some(method);
+                    }
+                }
+            });
+        if let SamplingMethod::Redraw {
+            mut temperature,
+            fixed_noise,
+        } = current
+            && ui
+                .add(egui::Slider::new(&mut temperature, 0.05..=2.0).text("τ"))
+                .changed()
+        {
+            generator.sampler = Some(SamplingMethod::Redraw {
+                temperature,
+                fixed_noise,
+            });
+        }
+    });
+}
+
 /// β(t) over t ∈ [0, 1] and α_i for i = 1..n, with the current step marked.
 fn schedule_plots(ui: &mut egui::Ui, generator: &BfnGenerator, config: &ModelConfig, done: u32) {
     let accuracy = generator.accuracy.unwrap_or(config.kind.accuracy());
@@ -243,8 +280,10 @@ fn schedule_plots(ui: &mut egui::Ui, generator: &BfnGenerator, config: &ModelCon
     let betas: Vec<f64> = (0..=100)
         .map(|i| schedule.beta(f64::from(i) / 100.0))
         .collect();
-    let alphas: Vec<f64> = (1..=n)
-        .filter_map(|i| Step::new(i, n).ok().map(|s| schedule.alpha::<f64>(s)))
+    // The accuracy each update adds on the sampler's own grid (the solvers' runs from η, with one update fewer).
+    let method = generator.sampler_for(config);
+    let alphas: Vec<f64> = (1..=method.updates(n))
+        .map(|i| schedule.beta(method.time(i, n)) - schedule.beta(method.time(i - 1, n)))
         .collect();
     let marker = f64::from(done.min(n)) / f64::from(n);
     ui.horizontal(|ui| {
@@ -253,7 +292,10 @@ fn schedule_plots(ui: &mut egui::Ui, generator: &BfnGenerator, config: &ModelCon
             plot(ui, &betas, marker, false);
         });
         ui.vertical(|ui| {
-            ui.label("α_i per step");
+            ui.label(format!(
+                "α_i per step ({})",
+                generator.sampler_for(config).name()
+            ));
             plot(ui, &alphas, marker, true);
         });
     });
