@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use bevy::prelude::*;
 
+use crate::flow::SamplingMethod;
 use crate::gpu::JobSettings;
 use crate::model::{ModelConfig, Weights};
 use crate::plugin::asset::BfnModel;
@@ -108,6 +109,7 @@ impl BfnGenerator {
             steps: self.steps_for(model),
             seed: self.seed,
             accuracy: self.accuracy,
+            sampler: SamplingMethod::Standard,
         }
     }
 }

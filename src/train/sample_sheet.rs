@@ -7,15 +7,26 @@ use candle_core::Device;
 
 use crate::atomic_file::write_atomic;
 use crate::error::{BfnError, Result};
-use crate::flow::{Sampler, Shape};
+use crate::flow::{Sampler, SamplingMethod, Shape};
 use crate::model::content::{example_count, example_pixels, example_text, png_bytes};
 use crate::model::{Kind, Layout, ModelConfig, Samples, Weights};
 use crate::net::Gpt;
 use crate::train::denoiser::GptDenoiser;
 use crate::train::sample_array::array_bytes;
 
-/// Draws `count` samples from a model with `steps` steps from `seed`.
+/// Draws `count` samples from a model with `steps` steps of the standard sampler from `seed`.
 pub fn sample(weights: &Weights, count: usize, steps: u32, seed: u64) -> Result<Samples> {
+    sample_with(weights, count, steps, seed, SamplingMethod::Standard)
+}
+
+/// Draws `count` samples from a model with `steps` steps of `method` from `seed`.
+pub fn sample_with(
+    weights: &Weights,
+    count: usize,
+    steps: u32,
+    seed: u64,
+    method: SamplingMethod,
+) -> Result<Samples> {
     let device = Device::Cpu;
     let gpt = Gpt::from_weights(weights, &device).map_err(|e| BfnError::Denoiser(e.to_string()))?;
     let mut denoiser = GptDenoiser {
@@ -24,15 +35,21 @@ pub fn sample(weights: &Weights, count: usize, steps: u32, seed: u64) -> Result<
     };
     let shape = Shape::new(count, weights.config().layout.variables())?;
     Ok(match weights.kind() {
-        Kind::Continuous(k) => {
-            Samples::Values(Sampler::new(k, steps, seed)?.sample(&mut denoiser, shape)?)
-        }
-        Kind::Discretised(k) => {
-            Samples::Values(Sampler::new(k, steps, seed)?.sample(&mut denoiser, shape)?)
-        }
-        Kind::Discrete(k) => {
-            Samples::Classes(Sampler::new(k, steps, seed)?.sample(&mut denoiser, shape)?)
-        }
+        Kind::Continuous(k) => Samples::Values(
+            Sampler::new(k, steps, seed)?
+                .with_method(method)?
+                .sample(&mut denoiser, shape)?,
+        ),
+        Kind::Discretised(k) => Samples::Values(
+            Sampler::new(k, steps, seed)?
+                .with_method(method)?
+                .sample(&mut denoiser, shape)?,
+        ),
+        Kind::Discrete(k) => Samples::Classes(
+            Sampler::new(k, steps, seed)?
+                .with_method(method)?
+                .sample(&mut denoiser, shape)?,
+        ),
     })
 }
 
