@@ -122,6 +122,15 @@ fn largest_logit(v: u32) -> f32 {
     return largest;
 }
 
+// Σ_k exp(logit_k − largest) over variable v's output logits: p_O's unnormalised weights summed.
+fn output_weight_sum(v: u32, largest: f32) -> f32 {
+    var total = 0.0;
+    for (var k = 0u; k < CLASSES; k++) {
+        total += exp(output[v * CLASSES + k] - largest);
+    }
+    return total;
+}
+
 // θ ← softmax(θ) for the K logits from `base`, as `softmax_in_place` computes it: exp(z − (max + ln Σ exp(z − max))).
 fn softmax_theta(base: u32) {
     var largest = theta[base];
@@ -149,10 +158,7 @@ fn gaussian_update(v: u32, x: f32, entry: StepEntry) {
 fn discrete_step(v: u32, entry: StepEntry) {
     let base = v * CLASSES;
     let largest = largest_logit(v);
-    var total = 0.0;
-    for (var k = 0u; k < CLASSES; k++) {
-        total += exp(output[base + k] - largest);
-    }
+    let total = output_weight_sum(v, largest);
     let threshold = random_uniform(job.key, entry.step, STREAM_OUTPUT, v) * total;
     var cumulative = 0.0;
     var drawn = 0u;
@@ -215,10 +221,8 @@ fn flow_step(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgrou
     if (KIND == 2u) {
         width = CLASSES;
         let largest = largest_logit(v);
-        for (var k = 0u; k < CLASSES; k++) {
-            log_norm += exp(output[v * CLASSES + k] - largest);
-        }
-        log_norm = largest + log(log_norm);
+        // ln Σ exp(logit), so that p̂ = exp(logit − log_norm) as `softmax_in_place` computes it.
+        log_norm = largest + log(output_weight_sum(v, largest));
     }
     let base = v * width;
     for (var k = 0u; k < width; k++) {

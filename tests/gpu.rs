@@ -393,6 +393,25 @@ fn settings_and_sizes_out_of_range_are_errors() {
     };
     assert!(matches!(job(0, 10), Err(GpuError::Settings(_))));
     assert!(matches!(job(1, 0), Err(GpuError::Settings(_))));
+    for sampler in [
+        SamplingMethod::Ode1 { eta: 1.0 },
+        SamplingMethod::Redraw {
+            temperature: 0.0,
+            fixed_noise: false,
+        },
+    ] {
+        let settings = JobSettings {
+            sampler,
+            ..Default::default()
+        };
+        assert!(
+            matches!(
+                SamplingJob::new(&gpu.device, &model, settings),
+                Err(GpuError::Settings(_))
+            ),
+            "{sampler:?} was not refused"
+        );
+    }
     match job(1 << 30, 10) {
         Err(GpuError::TooLarge {
             what,

@@ -71,7 +71,7 @@ pub struct SamplingJob {
     staging: wgpu::Buffer,
     /// An asynchronous read-back of the samples under way.
     pending: Option<PendingMap>,
-    /// Updates recorded, of [`SamplingMethod::updates`].
+    /// Updates recorded so far, and in the whole run ([`SamplingMethod::updates`]: n, or n − 1 for the solvers).
     recorded: u32,
     updates: u32,
     finish_recorded: bool,
