@@ -1,14 +1,15 @@
-// One BFN sampling step for every variable of a job — draw from the output distribution p_O, send the draw
-// through the sender with accuracy α, update θ by Bayes' rule — and the final mode at t = 1. Twin of
+// The sampling steps for every variable of a job and the final mode. `step` is the paper's: draw from the output
+// distribution p_O, send the draw through the sender with accuracy α, update θ by Bayes' rule. `flow_step` is the
+// few-step samplers': move the flow's state u along the Bayesian flow with the table's coefficients. Twin of
 // `Sampling::step` / `Sampling::finish` (`src/flow/sampler.rs`) with the data kinds' `draw_output`,
-// `sender_sample`, `bayesian_update` and `output_mode` (`src/flow/{continuous,discretised,discrete}.rs`).
-// One invocation per variable; the noise is keyed by (seed, step, variable) as on the CPU.
+// `sender_sample`, `bayesian_update`, `output_mean` and `output_mode` (`src/flow/{continuous,discretised,
+// discrete}.rs`). One invocation per variable; the noise is keyed by (seed, step, variable) as on the CPU.
 
 struct Job {
     key: vec2<u32>,
     variables: u32,
-    // Steps n: entry n of the table is the final ask at t = 1.
-    steps: u32,
+    // The run's updates u: entry u of the table is the final ask.
+    last: u32,
 }
 
 // 0: continuous, 1: discretised, 2: discrete (DataKind's three implementations).
@@ -28,6 +29,9 @@ const SIGMA_MAX: f32 = 10.0;
 @group(0) @binding(4) var<storage, read> table: array<StepEntry>;
 @group(0) @binding(5) var<storage, read_write> progress: array<u32>;
 @group(0) @binding(6) var<uniform> job: Job;
+// The few-step samplers' state u (μ, or the logits z with θ = softmax(z)) and their previous x̂.
+@group(0) @binding(7) var<storage, read_write> state: array<f32>; // [variables, input width]
+@group(0) @binding(8) var<storage, read_write> previous: array<f32>; // [variables, input width]
 
 struct Normal {
     mean: f32,
@@ -101,12 +105,46 @@ fn bin_mass(p: Normal, k: u32) -> f32 {
     return hi - lo;
 }
 
+// Σ_k p(k)·centre(k): `DiscretisedNormal::mean_value`.
+fn discretised_mean(p: Normal) -> f32 {
+    var mean = 0.0;
+    for (var k = 0u; k < CLASSES; k++) {
+        mean += bin_mass(p, k) * bin_centre(k);
+    }
+    return mean;
+}
+
 fn largest_logit(v: u32) -> f32 {
     var largest = output[v * CLASSES];
     for (var k = 1u; k < CLASSES; k++) {
         largest = max(largest, output[v * CLASSES + k]);
     }
     return largest;
+}
+
+// Σ_k exp(logit_k − largest) over variable v's output logits: p_O's unnormalised weights summed.
+fn output_weight_sum(v: u32, largest: f32) -> f32 {
+    var total = 0.0;
+    for (var k = 0u; k < CLASSES; k++) {
+        total += exp(output[v * CLASSES + k] - largest);
+    }
+    return total;
+}
+
+// θ ← softmax(θ) for the K logits from `base`, as `softmax_in_place` computes it: exp(z − (max + ln Σ exp(z − max))).
+fn softmax_theta(base: u32) {
+    var largest = theta[base];
+    for (var k = 1u; k < CLASSES; k++) {
+        largest = max(largest, theta[base + k]);
+    }
+    var norm = 0.0;
+    for (var k = 0u; k < CLASSES; k++) {
+        norm += exp(theta[base + k] - largest);
+    }
+    norm = largest + log(norm);
+    for (var k = 0u; k < CLASSES; k++) {
+        theta[base + k] = exp(theta[base + k] - norm);
+    }
 }
 
 // y = x + N(0, 1/α), then μ ← (ρμ + αy)/(ρ + α).
@@ -120,10 +158,7 @@ fn gaussian_update(v: u32, x: f32, entry: StepEntry) {
 fn discrete_step(v: u32, entry: StepEntry) {
     let base = v * CLASSES;
     let largest = largest_logit(v);
-    var total = 0.0;
-    for (var k = 0u; k < CLASSES; k++) {
-        total += exp(output[base + k] - largest);
-    }
+    let total = output_weight_sum(v, largest);
     let threshold = random_uniform(job.key, entry.step, STREAM_OUTPUT, v) * total;
     var cumulative = 0.0;
     var drawn = 0u;
@@ -139,25 +174,15 @@ fn discrete_step(v: u32, entry: StepEntry) {
     }
     let classes = f32(CLASSES);
     let spread = sqrt(entry.alpha * classes);
-    var updated_max = -3.4028235e38;
     for (var k = 0u; k < CLASSES; k++) {
         var mean = -entry.alpha;
         if (k == drawn) {
             mean = entry.alpha * (classes - 1.0);
         }
         let y = mean + spread * random_gaussian(job.key, entry.step, STREAM_SENDER, v * CLASSES + k);
-        let logit = log(theta[base + k]) + y;
-        theta[base + k] = logit;
-        updated_max = max(updated_max, logit);
+        theta[base + k] = log(theta[base + k]) + y;
     }
-    var norm = 0.0;
-    for (var k = 0u; k < CLASSES; k++) {
-        norm += exp(theta[base + k] - updated_max);
-    }
-    norm = updated_max + log(norm);
-    for (var k = 0u; k < CLASSES; k++) {
-        theta[base + k] = exp(theta[base + k] - norm);
-    }
+    softmax_theta(base);
 }
 
 @compute @workgroup_size(64)
@@ -181,14 +206,60 @@ fn step(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
     }
 }
 
-// The mode of p_O at t = 1: the sample (class index, or the value's f32 bits).
+// A few-step sampler's update (`Sampling::move_along_flow`): x̂ = the mean of p_O at t (`output_mean`: p̂, the
+// clipped x̂, or the discretised distribution's mean), u′ = keep·u + pull·x̂ + slope·(x̂ − x̂₋) + noise·ε, and θ
+// from u′ (μ = u, or θ = softmax(z)). x̂ is kept as the next step's x̂₋.
+@compute @workgroup_size(64)
+fn flow_step(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let v = element_index(id, groups, 64u);
+    if (v >= job.variables) {
+        return;
+    }
+    let entry = table[progress[0]];
+    var width = 1u;
+    var log_norm = 0.0;
+    if (KIND == 2u) {
+        width = CLASSES;
+        let largest = largest_logit(v);
+        // ln Σ exp(logit), so that p̂ = exp(logit − log_norm) as `softmax_in_place` computes it.
+        log_norm = largest + log(output_weight_sum(v, largest));
+    }
+    let base = v * width;
+    for (var k = 0u; k < width; k++) {
+        var x: f32;
+        if (KIND == 2u) {
+            x = exp(output[base + k] - log_norm);
+            preview[base + k] = x;
+        } else if (KIND == 1u) {
+            let p = discretised_normal(theta[v], v, entry);
+            preview[v] = clamp(p.mean, -1.0, 1.0);
+            x = discretised_mean(p);
+        } else {
+            x = continuous_estimate(theta[v], output[v], entry);
+            preview[v] = x;
+        }
+        var u = entry.keep * state[base + k] + entry.pull * x + entry.slope * (x - previous[base + k]);
+        if (entry.noise != 0.0) {
+            u += entry.noise * random_gaussian(job.key, entry.step, STREAM_FLOW, base + k);
+        }
+        state[base + k] = u;
+        previous[base + k] = x;
+        theta[base + k] = u;
+    }
+    if (KIND == 2u) {
+        softmax_theta(base);
+    }
+}
+
+// The mode of p_O at the final entry's time (t = 1, or the solvers' t_{n−1}): the sample (class index, or the
+// value's f32 bits).
 @compute @workgroup_size(64)
 fn finish(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let v = element_index(id, groups, 64u);
     if (v >= job.variables) {
         return;
     }
-    let entry = table[job.steps];
+    let entry = table[job.last];
     if (KIND == 2u) {
         var best = 0u;
         for (var k = 1u; k < CLASSES; k++) {
@@ -217,5 +288,5 @@ fn finish(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups)
 // Moves the job's counter to the next table entry; one invocation, after every step's update.
 @compute @workgroup_size(1)
 fn advance() {
-    progress[0] = min(progress[0] + 1u, job.steps);
+    progress[0] = min(progress[0] + 1u, job.last);
 }

@@ -3,6 +3,7 @@
 
 const STREAM_OUTPUT: u32 = 0u;
 const STREAM_SENDER: u32 = 1u;
+const STREAM_FLOW: u32 = 2u;
 const PI: f32 = 3.141592653589793;
 
 fn rotate_left(x: u32, r: u32) -> u32 {

@@ -5,17 +5,32 @@
 
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use bevy_bfn::flow::Step;
+use bevy_bfn::flow::{DEFAULT_ETA, SamplingMethod, Step};
 use bevy_bfn::gpu::{
     DeviceKernels, GpuContext, GpuError, GpuModel, JobSettings, PendingMap, SamplingJob, StepTimer,
 };
 use bevy_bfn::model::{Samples, Weights};
 use bevy_bfn::net::Gpt;
-use bevy_bfn::train::sample_sheet::sample;
+use bevy_bfn::train::sample_sheet::sample_with;
 use candle_core::{Device, Tensor};
 
 /// Every shipped model: among them discrete tokens of one variable (names) and of a 2 × 2 patch (dungeon).
 const MODELS: [&str; 5] = ["digits", "dungeon", "names", "sprites", "terrain"];
+
+/// Every sampler besides the standard one, with η and τ at and off their defaults.
+const FEW_STEP: [SamplingMethod; 5] = [
+    SamplingMethod::Ode1 { eta: DEFAULT_ETA },
+    SamplingMethod::Ode2 { eta: 1e-3 },
+    SamplingMethod::Sde2 { eta: DEFAULT_ETA },
+    SamplingMethod::Redraw {
+        temperature: 0.5,
+        fixed_noise: false,
+    },
+    SamplingMethod::Redraw {
+        temperature: 1.0,
+        fixed_noise: true,
+    },
+];
 
 /// One device for all tests, used by one test at a time (lavapipe is not fond of concurrent devices).
 fn gpu() -> MutexGuard<'static, GpuContext> {
@@ -75,6 +90,7 @@ fn network_forward_matches_candle_on_every_shipped_model() {
             steps,
             seed: 11,
             accuracy: None,
+            sampler: SamplingMethod::Standard,
         };
         let mut job = SamplingJob::new(&gpu.device, &model, settings).unwrap();
         // Some steps first, so that θ is no longer the prior and t is not 0.
@@ -106,52 +122,94 @@ fn network_forward_matches_candle_on_every_shipped_model() {
     }
 }
 
+/// Samples `name` on the GPU, recording the steps in uneven chunks as frames would, and on the CPU sampler driven
+/// by candle's network from the same seed, and asserts that ≥ 99% of them agree: classes equal, values within
+/// 1e−3.
+fn assert_gpu_follows_cpu(gpu: &GpuContext, name: &str, settings: JobSettings) {
+    let weights = weights(name);
+    let model = GpuModel::new(&gpu.device, &weights).unwrap();
+    let mut job = SamplingJob::new(&gpu.device, &model, settings).unwrap();
+    for k in [1, 5, 3, 100] {
+        run_steps(gpu, &mut job, k);
+    }
+    assert!(job.is_finished());
+    let on_gpu = job.read_samples(&gpu.device, &gpu.queue).unwrap();
+    let JobSettings {
+        batch,
+        steps,
+        seed,
+        sampler,
+        ..
+    } = settings;
+    let on_cpu = sample_with(&weights, batch, steps, seed, sampler).unwrap();
+    let label = format!("{name}, {sampler:?}, n = {steps}");
+    match (on_gpu, on_cpu) {
+        (Samples::Classes(g), Samples::Classes(c)) => {
+            let same = g.iter().zip(&c).filter(|(a, b)| a == b).count();
+            let share = same as f64 / c.len() as f64;
+            eprintln!("{label}: {same}/{} classes equal", c.len());
+            assert!(
+                share >= 0.99,
+                "{label}: only {share:.4} of the classes agree"
+            );
+        }
+        (Samples::Values(g), Samples::Values(c)) => {
+            let close = g
+                .iter()
+                .zip(&c)
+                .filter(|(a, b)| (*a - *b).abs() <= 1e-3)
+                .count();
+            let share = close as f64 / c.len() as f64;
+            let largest = g
+                .iter()
+                .zip(&c)
+                .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+            eprintln!(
+                "{label}: {close}/{} values within 1e-3, largest difference {largest:.1e}",
+                c.len()
+            );
+            assert!(
+                share >= 0.99,
+                "{label}: only {share:.4} of the values agree"
+            );
+        }
+        _ => panic!("{label}: the GPU and CPU samples are of different kinds"),
+    }
+}
+
 #[test]
 fn sampling_runs_follow_the_cpu_sampler_from_the_same_seed() {
     let gpu = gpu();
     for name in MODELS {
-        let weights = weights(name);
-        let model = GpuModel::new(&gpu.device, &weights).unwrap();
-        let (batch, steps, seed) = (4, 25, 3);
-        let mut job = SamplingJob::new(
-            &gpu.device,
-            &model,
-            JobSettings {
+        let settings = JobSettings {
+            batch: 4,
+            steps: 25,
+            seed: 3,
+            accuracy: None,
+            sampler: SamplingMethod::Standard,
+        };
+        assert_gpu_follows_cpu(&gpu, name, settings);
+    }
+}
+
+#[test]
+fn every_few_step_sampler_follows_the_cpu_sampler_from_the_same_seed() {
+    let gpu = gpu();
+    for name in MODELS {
+        // A step of sprites or terrain costs about a second on lavapipe at batch 4.
+        let (batch, steps) = match name {
+            "sprites" | "terrain" => (2, 5),
+            _ => (4, 12),
+        };
+        for sampler in FEW_STEP {
+            let settings = JobSettings {
                 batch,
                 steps,
-                seed,
+                seed: 8,
                 accuracy: None,
-            },
-        )
-        .unwrap();
-        // Uneven chunks, as frames would record them.
-        for k in [1, 5, 3, 100] {
-            run_steps(&gpu, &mut job, k);
-        }
-        assert!(job.is_finished());
-        let on_gpu = job.read_samples(&gpu.device, &gpu.queue).unwrap();
-        let on_cpu = sample(&weights, batch, steps, seed).unwrap();
-        match (on_gpu, on_cpu) {
-            (Samples::Classes(g), Samples::Classes(c)) => {
-                let same = g.iter().zip(&c).filter(|(a, b)| a == b).count();
-                let share = same as f64 / c.len() as f64;
-                eprintln!("{name}: {same}/{} classes equal", c.len());
-                assert!(
-                    share >= 0.99,
-                    "{name}: only {share:.4} of the classes agree"
-                );
-            }
-            (Samples::Values(g), Samples::Values(c)) => {
-                let close = g
-                    .iter()
-                    .zip(&c)
-                    .filter(|(a, b)| (*a - *b).abs() <= 1e-3)
-                    .count();
-                let share = close as f64 / c.len() as f64;
-                eprintln!("{name}: {close}/{} values within 1e-3", c.len());
-                assert!(share >= 0.99, "{name}: only {share:.4} of the values agree");
-            }
-            _ => panic!("{name}: the GPU and CPU samples are of different kinds"),
+                sampler,
+            };
+            assert_gpu_follows_cpu(&gpu, name, settings);
         }
     }
 }
@@ -161,25 +219,41 @@ fn the_same_seed_gives_the_same_samples_and_restart_repeats_them() {
     let gpu = gpu();
     let weights = weights("dungeon");
     let model = GpuModel::new(&gpu.device, &weights).unwrap();
-    let settings = JobSettings {
-        batch: 2,
-        steps: 10,
-        seed: 5,
-        accuracy: None,
-    };
-    let mut job = SamplingJob::new(&gpu.device, &model, settings).unwrap();
-    run_steps(&gpu, &mut job, 10);
-    let first = job.read_samples(&gpu.device, &gpu.queue).unwrap();
-    job.restart(&gpu.queue, 6);
-    assert_eq!(job.steps_recorded(), 0);
-    run_steps(&gpu, &mut job, 10);
-    let other_seed = job.read_samples(&gpu.device, &gpu.queue).unwrap();
-    job.restart(&gpu.queue, 5);
-    run_steps(&gpu, &mut job, 4);
-    run_steps(&gpu, &mut job, 6);
-    let again = job.read_samples(&gpu.device, &gpu.queue).unwrap();
-    assert_eq!(first, again, "same seed, same samples, whatever the chunks");
-    assert_ne!(first, other_seed, "another seed, another map");
+    let mut standard = None;
+    for sampler in [SamplingMethod::Standard].into_iter().chain(FEW_STEP) {
+        let settings = JobSettings {
+            batch: 2,
+            steps: 10,
+            seed: 5,
+            accuracy: None,
+            sampler,
+        };
+        let mut job = SamplingJob::new(&gpu.device, &model, settings).unwrap();
+        let updates = job.steps_in_run();
+        assert_eq!(updates, sampler.updates(10));
+        run_steps(&gpu, &mut job, updates);
+        let first = job.read_samples(&gpu.device, &gpu.queue).unwrap();
+        job.restart(&gpu.queue, 6);
+        assert_eq!(job.steps_recorded(), 0);
+        run_steps(&gpu, &mut job, updates);
+        let other_seed = job.read_samples(&gpu.device, &gpu.queue).unwrap();
+        job.restart(&gpu.queue, 5);
+        run_steps(&gpu, &mut job, 4);
+        run_steps(&gpu, &mut job, 6);
+        let again = job.read_samples(&gpu.device, &gpu.queue).unwrap();
+        assert_eq!(
+            first, again,
+            "{sampler:?}: same seed, same samples, whatever the chunks"
+        );
+        assert_ne!(first, other_seed, "{sampler:?}: another seed, another map");
+        match &standard {
+            None => standard = Some(first),
+            Some(standard) => assert_ne!(
+                &first, standard,
+                "{sampler:?}: the job runs its own sampler, not the standard one"
+            ),
+        }
+    }
 }
 
 /// The preview shader against what the CPU draws from the same preview buffer: for values the sheets' own
@@ -201,6 +275,7 @@ fn the_preview_texture_is_what_the_cpu_draws_from_the_preview() {
             steps: 6,
             seed: 9,
             accuracy: None,
+            sampler: SamplingMethod::Standard,
         };
         let mut job = SamplingJob::new(device, &model, settings).unwrap();
         // Midway, so that discrete previews are blends and values are not yet the final samples.
@@ -312,11 +387,31 @@ fn settings_and_sizes_out_of_range_are_errors() {
                 steps,
                 seed: 1,
                 accuracy: None,
+                sampler: SamplingMethod::Standard,
             },
         )
     };
     assert!(matches!(job(0, 10), Err(GpuError::Settings(_))));
     assert!(matches!(job(1, 0), Err(GpuError::Settings(_))));
+    for sampler in [
+        SamplingMethod::Ode1 { eta: 1.0 },
+        SamplingMethod::Redraw {
+            temperature: 0.0,
+            fixed_noise: false,
+        },
+    ] {
+        let settings = JobSettings {
+            sampler,
+            ..Default::default()
+        };
+        assert!(
+            matches!(
+                SamplingJob::new(&gpu.device, &model, settings),
+                Err(GpuError::Settings(_))
+            ),
+            "{sampler:?} was not refused"
+        );
+    }
     match job(1 << 30, 10) {
         Err(GpuError::TooLarge {
             what,
@@ -342,6 +437,7 @@ fn settings_and_sizes_out_of_range_are_errors() {
         steps: 10,
         seed: 1,
         accuracy: None,
+        sampler: SamplingMethod::Standard,
     };
     match SamplingJob::new(&gpu.device, &names, settings) {
         Err(GpuError::TooLarge {
@@ -444,6 +540,7 @@ fn a_lost_device_is_an_error() {
         steps: 2,
         seed: 1,
         accuracy: None,
+        sampler: SamplingMethod::Standard,
     };
     let mut job = SamplingJob::new(&own.device, &model, settings).unwrap();
     run_steps(&own, &mut job, 2);
@@ -471,6 +568,7 @@ fn the_step_timer_turns_a_gpu_budget_into_steps() {
         steps: 30,
         seed: 2,
         accuracy: None,
+        sampler: SamplingMethod::Standard,
     };
     let mut job = SamplingJob::new(&gpu.device, &model, settings).unwrap();
     while timer.ms_per_step().is_none() {

@@ -16,6 +16,7 @@ use bevy::render::render_resource::{PipelineCache, PipelineDescriptor};
 use bevy::render::{RenderApp, RenderPlugin};
 use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
+use bevy_bfn::flow::SamplingMethod;
 use bevy_bfn::gpu::{GpuContext, GpuModel, JobSettings, SamplingJob};
 use bevy_bfn::model::Weights;
 use bevy_bfn::plugin::{
@@ -174,6 +175,7 @@ fn settings(batch: usize, steps: u32, seed: u64) -> JobSettings {
         steps,
         seed,
         accuracy: None,
+        sampler: SamplingMethod::Standard,
     }
 }
 
@@ -264,6 +266,7 @@ fn generators_run_in_a_headless_app() {
                 steps: dungeon_steps,
                 seed: 9,
                 accuracy: None,
+                sampler: SamplingMethod::Standard,
             },
         ),
         (
@@ -274,6 +277,7 @@ fn generators_run_in_a_headless_app() {
                 steps: names_steps,
                 seed: 4,
                 accuracy: None,
+                sampler: SamplingMethod::Standard,
             },
         ),
         (
@@ -284,6 +288,7 @@ fn generators_run_in_a_headless_app() {
                 steps: NAMED_STEPS,
                 seed: named_seed,
                 accuracy: None,
+                sampler: SamplingMethod::Standard,
             },
         ),
     ] {

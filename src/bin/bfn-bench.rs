@@ -13,7 +13,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use bevy_bfn::flow::{DataKind, Sampler, Shape};
+use bevy_bfn::flow::{DataKind, Sampler, SamplingMethod, Shape};
 use bevy_bfn::gpu::matmul::{Epilogue, Matmul, MatmulBuffers, MatmulShape};
 use bevy_bfn::gpu::{GpuContext, GpuModel, JobSettings, SamplingJob};
 use bevy_bfn::model::{Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Positions, Weights};
@@ -221,6 +221,7 @@ fn frame_ms(
                 steps: 50,
                 seed: g as u64,
                 accuracy: None,
+                sampler: SamplingMethod::Standard,
             };
             SamplingJob::new(&gpu.device, &model, settings)
         })
@@ -299,6 +300,7 @@ fn run(cli: &Cli) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
                 steps: cli.steps,
                 seed: 0,
                 accuracy: None,
+                sampler: SamplingMethod::Standard,
             };
             let mut job = SamplingJob::new(&gpu.device, &model, settings)?;
             let run_ms = gpu_run_ms(&gpu, &mut job, cli.repeats)?;

@@ -26,7 +26,7 @@
 //! them from a table as it takes the standard sampler's accuracies.
 
 use crate::flow::normal::softmax_in_place;
-use crate::flow::{Real, SamplingMethod};
+use crate::flow::{CounterRng, Real, SamplingMethod, Stream, VariableNoise};
 
 /// An input side's Bayesian flow as u = a(t)·x + s(t)·ε.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -93,6 +93,37 @@ impl FlowSpace {
     /// drops p_F's mean a(η)·x, negligible at small η.
     pub fn start_std(&self, eta: f64) -> f64 {
         self.scales(eta).s
+    }
+
+    /// Components of u per variable: 1 (μ), or K (the logits).
+    pub fn width(&self) -> usize {
+        match *self {
+            Self::Gaussian { .. } => 1,
+            Self::Logits { classes, .. } => classes as usize,
+        }
+    }
+
+    /// The solvers' start at η for every variable: u ~ N(0, s(η)²) from step 0's [`Stream::Flow`] noise into
+    /// `state`, and θ from it into `input`. One function for the CPU sampler and the GPU job, which uploads it,
+    /// so that both start from the same numbers.
+    pub fn start<F: Real>(&self, eta: f64, rng: CounterRng, state: &mut [F], input: &mut [F]) {
+        let width = self.width();
+        let std = F::from_f64(self.start_std(eta));
+        for (v, (state, input)) in state
+            .chunks_exact_mut(width)
+            .zip(input.chunks_exact_mut(width))
+            .enumerate()
+        {
+            let noise = VariableNoise {
+                rng,
+                step: 0,
+                variable: v as u32,
+            };
+            for (k, u) in state.iter_mut().enumerate() {
+                *u = std * noise.gaussian(Stream::Flow, k as u32, width as u32);
+            }
+            self.input_from_state(state, input);
+        }
     }
 
     /// θ from the state u: μ itself, or softmax(z).

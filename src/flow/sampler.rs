@@ -128,21 +128,8 @@ impl<K> Sampler<K> {
             previous: vec![F::ZERO; state_len],
         };
         if let Some(eta) = self.method.eta() {
-            let space = flow.flow_space();
-            let std = F::from_f64(space.start_std(eta));
-            let values = run.input.values_mut();
-            for (v, (state, input)) in run
-                .state
-                .chunks_exact_mut(width)
-                .zip(values.chunks_exact_mut(width))
-                .enumerate()
-            {
-                let noise = variable_noise(run.rng, 0, v);
-                for (k, u) in state.iter_mut().enumerate() {
-                    *u = std * noise.gaussian(Stream::Flow, k as u32, width as u32);
-                }
-                space.input_from_state(state, input);
-            }
+            flow.flow_space()
+                .start(eta, run.rng, &mut run.state, run.input.values_mut());
             run.precision = precision + flow.schedule().beta(F::from_f64(eta));
         }
         run

@@ -1,5 +1,5 @@
-//! Host side of `shaders/bfn_step.wgsl`: the BFN step, the final mode and the step counter, compiled for one
-//! data kind.
+//! Host side of `shaders/bfn_step.wgsl`: the standard and the few-step samplers' steps, the final mode and the
+//! step counter, compiled for one data kind.
 
 use crate::gpu::kernel::{Binding, Compiler, Kernel, wgsl};
 use crate::gpu::kernel_source::KernelSource;
@@ -7,10 +7,11 @@ use crate::model::Kind;
 
 const SOURCE: &str = include_str!("../../shaders/bfn_step.wgsl");
 
-/// The three entry points, specialised for a kind and its class or bin count.
+/// The four entry points, specialised for a kind and its class or bin count.
 #[derive(Clone, Debug)]
 pub(crate) struct BfnStep {
     pub step: Kernel,
+    pub flow_step: Kernel,
     pub finish: Kernel,
     pub advance: Kernel,
 }
@@ -24,7 +25,7 @@ fn specialisation(kind: &Kind) -> (u32, u32) {
     }
 }
 
-/// θ, output, preview, result, table, progress, job: `bfn_step.wgsl`'s bindings in order.
+/// θ, output, preview, result, table, progress, job, state, previous x̂: `bfn_step.wgsl`'s bindings in order.
 const BINDINGS: &[Binding] = &[
     Binding::ReadWrite,
     Binding::Read,
@@ -33,6 +34,8 @@ const BINDINGS: &[Binding] = &[
     Binding::Read,
     Binding::ReadWrite,
     Binding::Uniform,
+    Binding::ReadWrite,
+    Binding::ReadWrite,
 ];
 
 impl BfnStep {
@@ -43,17 +46,19 @@ impl BfnStep {
             ("KIND", format!("{kind}u")),
             ("CLASSES", format!("{classes}u")),
         ];
-        let [step, finish, advance] = ["step", "finish", "advance"].map(|entry| {
-            compiler.kernel(&KernelSource::new(
-                "bfn_step",
-                &[wgsl::DISPATCH, wgsl::RNG, wgsl::STEP_TABLE, SOURCE],
-                entry,
-                &constants,
-                Some(BINDINGS),
-            ))
-        });
+        let [step, flow_step, finish, advance] =
+            ["step", "flow_step", "finish", "advance"].map(|entry| {
+                compiler.kernel(&KernelSource::new(
+                    "bfn_step",
+                    &[wgsl::DISPATCH, wgsl::RNG, wgsl::STEP_TABLE, SOURCE],
+                    entry,
+                    &constants,
+                    Some(BINDINGS),
+                ))
+            });
         Ok(Self {
             step: step?,
+            flow_step: flow_step?,
             finish: finish?,
             advance: advance?,
         })

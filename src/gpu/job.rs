@@ -3,13 +3,14 @@
 
 use crate::error::BfnError;
 use crate::flow::accuracy_schedule::check_steps;
+use crate::flow::{CounterRng, SamplingMethod};
 use crate::gpu::device::checked;
 use crate::gpu::error::GpuError;
 use crate::gpu::kernel::{Dispatch, check_groups, grid, storage, storage_with};
 use crate::gpu::model::{GpuModel, check_binding};
 use crate::gpu::network::{NetworkInputs, NetworkPass};
 use crate::gpu::read_back::PendingMap;
-use crate::gpu::step_table::{ENTRY_WORDS, step_table};
+use crate::gpu::step_table::{ENTRY_WORDS, flow_space, step_table};
 use crate::gpu::step_timer::StepTimer;
 use crate::model::{Kind, Samples};
 
@@ -21,22 +22,25 @@ const STEP_WORKGROUP: u32 = 64;
 pub struct JobSettings {
     /// Examples sampled together.
     pub batch: usize,
-    /// n, the number of BFN steps.
+    /// n, the number of BFN steps (what it counts depends on the sampler: [`SamplingMethod`]).
     pub steps: u32,
     /// The seed: the same seed gives the same samples as the CPU sampler's (up to rounding).
     pub seed: u64,
     /// σ₁ or β₁ to sample with instead of the model's own (see [`crate::model::KindConfig::with_accuracy`]).
     pub accuracy: Option<f64>,
+    /// The sampler: the paper's, a few-step solver or a flow redraw, each the CPU sampler's twin.
+    pub sampler: SamplingMethod,
 }
 
 impl Default for JobSettings {
-    /// One example, 50 steps, seed 0, the model's own accuracy.
+    /// One example, 50 steps, seed 0, the model's own accuracy, the standard sampler.
     fn default() -> Self {
         Self {
             batch: 1,
             steps: 50,
             seed: 0,
             accuracy: None,
+            sampler: SamplingMethod::Standard,
         }
     }
 }
@@ -52,6 +56,9 @@ pub struct SamplingJob {
     variables: usize,
     input_width: usize,
     theta: wgpu::Buffer,
+    /// The few-step samplers' state u and previous x̂ (one word each for the standard sampler, which has none).
+    state: wgpu::Buffer,
+    previous: wgpu::Buffer,
     preview: wgpu::Buffer,
     result: wgpu::Buffer,
     table: wgpu::Buffer,
@@ -64,19 +71,23 @@ pub struct SamplingJob {
     staging: wgpu::Buffer,
     /// An asynchronous read-back of the samples under way.
     pending: Option<PendingMap>,
+    /// Updates recorded so far, and in the whole run ([`SamplingMethod::updates`]: n, or n − 1 for the solvers).
     recorded: u32,
+    updates: u32,
     finish_recorded: bool,
 }
 
 impl SamplingJob {
     /// Allocates the job's buffers and binds its dispatches; fails with [`GpuError::TooLarge`] when a buffer
-    /// would exceed the device's limits and with [`GpuError::Settings`] for a batch of 0 or n out of range.
+    /// would exceed the device's limits and with [`GpuError::Settings`] for a batch of 0, n out of range or a
+    /// sampler's setting out of range ([`SamplingMethod::check`]).
     pub fn new(
         device: &wgpu::Device,
         model: &GpuModel,
         settings: JobSettings,
     ) -> Result<Self, GpuError> {
         check_steps(settings.steps)?;
+        settings.sampler.check()?;
         if settings.batch == 0 {
             return Err(BfnError::Config("the batch must hold at least one example".into()).into());
         }
@@ -87,18 +98,21 @@ impl SamplingJob {
         let (input_width, _) = kind.input_width_and_prior();
         let variables = settings.batch * model.config().layout.variables();
         check_binding(device, "θ", (variables * input_width * 4) as u64)?;
+        let updates = settings.sampler.updates(settings.steps);
         check_binding(
             device,
             "the step table",
-            (settings.steps as u64 + 1) * ENTRY_WORDS as u64 * 4,
+            (u64::from(updates) + 1) * ENTRY_WORDS as u64 * 4,
         )?;
         let groups = grid(variables, STEP_WORKGROUP);
         check_groups(device, "the BFN step over the job's variables", groups)?;
-        let table = step_table(&kind, settings.steps)?;
+        let table = step_table(&kind, settings.sampler, settings.steps)?;
         checked(device, "the sampling job", || {
-            let prior = prior_values(&kind, variables);
-            let theta = storage_with(device, "θ", &prior);
-            let preview = storage_with(device, "preview", &prior);
+            let start = Start::new(&kind, settings, variables);
+            let theta = storage_with(device, "θ", &start.theta);
+            let state = storage_with(device, "flow state", &start.state);
+            let previous = storage(device, "previous x̂", start.state.len());
+            let preview = storage_with(device, "preview", &start.prior);
             let result = storage(device, "result", variables);
             let table = storage_with(device, "step table", &table);
             let progress = storage_with(device, "progress", &[0u32]);
@@ -110,7 +124,9 @@ impl SamplingJob {
             });
             job.slice(..)
                 .get_mapped_range_mut()
-                .copy_from_slice(bytemuck::cast_slice(&job_words(settings, variables)));
+                .copy_from_slice(bytemuck::cast_slice(&job_words(
+                    settings, variables, updates,
+                )));
             job.unmap();
             let network = NetworkPass::new(
                 device,
@@ -131,8 +147,14 @@ impl SamplingJob {
                 &table,
                 &progress,
                 &job,
+                &state,
+                &previous,
             ];
-            let step = kernels.step.bind(device, &buffers, groups);
+            let step = match settings.sampler {
+                SamplingMethod::Standard => &kernels.step,
+                _ => &kernels.flow_step,
+            }
+            .bind(device, &buffers, groups);
             let finish = kernels.finish.bind(device, &buffers, groups);
             let advance = kernels.advance.bind(device, &buffers, [1, 1, 1]);
             let largest = (variables * input_width)
@@ -150,6 +172,8 @@ impl SamplingJob {
                 variables,
                 input_width,
                 theta,
+                state,
+                previous,
                 preview,
                 result,
                 table,
@@ -162,6 +186,7 @@ impl SamplingJob {
                 staging,
                 pending: None,
                 recorded: 0,
+                updates,
                 finish_recorded: false,
             })
         })
@@ -177,6 +202,8 @@ impl SamplingJob {
     pub fn memory_bytes(&self) -> u64 {
         [
             &self.theta,
+            &self.state,
+            &self.previous,
             &self.preview,
             &self.result,
             &self.table,
@@ -190,18 +217,25 @@ impl SamplingJob {
             + self.network.bytes
     }
 
-    /// Steps recorded so far.
+    /// Steps recorded so far: updates of θ, of which a run has n, or n − 1 for the solvers
+    /// ([`SamplingMethod::updates`]).
     pub fn steps_recorded(&self) -> u32 {
         self.recorded
     }
 
-    /// Whether all n steps and the final ask have been recorded.
+    /// Updates in the whole run: n, or n − 1 for the solvers, whose n counts network calls.
+    pub fn steps_in_run(&self) -> u32 {
+        self.updates
+    }
+
+    /// Whether all updates and the final ask have been recorded.
     pub fn is_finished(&self) -> bool {
         self.finish_recorded
     }
 
-    /// Records the next `k` steps (fewer if fewer are left) into `encoder`; once the n-th step is recorded, the
-    /// final ask at t = 1 follows, which writes the samples. Returns the number of steps recorded.
+    /// Records the next `k` steps (fewer if fewer are left) into `encoder`; once the last is recorded, the final
+    /// ask follows (at t = 1, or for the solvers at t_{n−1}), which writes the samples. Returns the number of
+    /// steps recorded.
     pub fn record_steps(&mut self, encoder: &mut wgpu::CommandEncoder, k: u32) -> u32 {
         self.record_steps_timed(encoder, k, None)
     }
@@ -213,7 +247,7 @@ impl SamplingJob {
         k: u32,
         mut timer: Option<&mut StepTimer>,
     ) -> u32 {
-        let todo = k.min(self.settings.steps - self.recorded);
+        let todo = k.min(self.updates - self.recorded);
         if todo == 0 && self.finish_recorded {
             return 0;
         }
@@ -235,7 +269,7 @@ impl SamplingJob {
             self.advance.record(&mut pass);
         }
         self.recorded += todo;
-        if self.recorded == self.settings.steps {
+        if self.recorded == self.updates {
             self.network.record(&mut pass);
             self.finish.record(&mut pass);
             self.finish_recorded = true;
@@ -257,7 +291,8 @@ impl SamplingJob {
         self.network.record(&mut pass);
     }
 
-    /// Starts again from the prior with `seed`: the writes go through `queue` and take effect at its next
+    /// Starts again with `seed` (from the prior, or the solvers' start at η): the writes go through `queue` and
+    /// take effect at its next
     /// submission, before any command recorded after this call. A read-back of the samples still under way is
     /// abandoned (its buffer unmapped), so that the next finish can copy into it again.
     pub fn restart(&mut self, queue: &wgpu::Queue, seed: u64) {
@@ -265,21 +300,23 @@ impl SamplingJob {
             self.staging.unmap();
         }
         self.settings.seed = seed;
-        let prior = prior_values(&self.kind, self.variables);
-        queue.write_buffer(&self.theta, 0, bytemuck::cast_slice(&prior));
-        queue.write_buffer(&self.preview, 0, bytemuck::cast_slice(&prior));
+        let start = Start::new(&self.kind, self.settings, self.variables);
+        queue.write_buffer(&self.theta, 0, bytemuck::cast_slice(&start.theta));
+        queue.write_buffer(&self.state, 0, bytemuck::cast_slice(&start.state));
+        queue.write_buffer(&self.preview, 0, bytemuck::cast_slice(&start.prior));
         queue.write_buffer(&self.progress, 0, bytemuck::cast_slice(&[0u32]));
         queue.write_buffer(
             &self.job,
             0,
-            bytemuck::cast_slice(&job_words(self.settings, self.variables)),
+            bytemuck::cast_slice(&job_words(self.settings, self.variables, self.updates)),
         );
         self.recorded = 0;
         self.finish_recorded = false;
     }
 
     /// Replaces θ (variables × input width values, the CPU's [`crate::flow::InputParams`] layout), for starting
-    /// from given beliefs.
+    /// from given beliefs. The standard sampler and the redraw read θ alone; the solvers move their own state u,
+    /// which this leaves as it is, so that their next step overwrites θ.
     pub fn write_input_params(&self, queue: &wgpu::Queue, values: &[f32]) -> Result<(), GpuError> {
         crate::error::check_len("θ", values.len(), self.variables * self.input_width)?;
         queue.write_buffer(&self.theta, 0, bytemuck::cast_slice(values));
@@ -334,7 +371,7 @@ impl SamplingJob {
         if !self.finish_recorded {
             return Err(BfnError::StepOutOfRange {
                 i: self.recorded.into(),
-                n: self.settings.steps.into(),
+                n: self.updates.into(),
             }
             .into());
         }
@@ -391,17 +428,41 @@ impl SamplingJob {
     }
 }
 
-fn prior_values(kind: &Kind, variables: usize) -> Vec<f32> {
-    let (width, (value, _)) = kind.input_width_and_prior();
-    vec![value; variables * width]
+/// Where a run starts: θ and the flow state u (the solvers' draw at η, computed by the CPU sampler's own
+/// [`FlowSpace::start`](crate::flow::FlowSpace::start); zeros for the redraw, whose first step forgets u; one
+/// word for the standard sampler), and the prior, which the preview shows until the first step.
+struct Start {
+    theta: Vec<f32>,
+    state: Vec<f32>,
+    prior: Vec<f32>,
 }
 
-fn job_words(settings: JobSettings, variables: usize) -> [u32; 4] {
+impl Start {
+    fn new(kind: &Kind, settings: JobSettings, variables: usize) -> Self {
+        let (width, (value, _)) = kind.input_width_and_prior();
+        let prior = vec![value; variables * width];
+        let mut theta = prior.clone();
+        let mut state = match settings.sampler {
+            SamplingMethod::Standard => vec![0.0],
+            _ => vec![0.0; variables * width],
+        };
+        if let Some(eta) = settings.sampler.eta() {
+            flow_space(kind).start(eta, CounterRng::new(settings.seed), &mut state, &mut theta);
+        }
+        Self {
+            theta,
+            state,
+            prior,
+        }
+    }
+}
+
+fn job_words(settings: JobSettings, variables: usize, updates: u32) -> [u32; 4] {
     [
         settings.seed as u32,
         (settings.seed >> 32) as u32,
         variables as u32,
-        settings.steps,
+        updates,
     ]
 }
 

@@ -8,10 +8,11 @@
 //! the GPU, and the job's own counter on the GPU says which step comes next.
 //!
 //! Every kernel (`shaders/*.wgsl`) is the twin of CPU code: the network of [`crate::net::Gpt`] (feature
-//! `train`), the step of [`crate::flow::Sampling`], the generator of [`crate::flow::CounterRng`]. From one seed a
+//! `train`), the steps of [`crate::flow::Sampling`] for every [`crate::flow::SamplingMethod`], the generator of [`crate::flow::CounterRng`]. From one seed a
 //! GPU run follows the CPU run's trajectory, up to `f32` rounding (see `tests/gpu.rs`).
 //!
 //! ```no_run
+//! use bevy_bfn::flow::SamplingMethod;
 //! use bevy_bfn::gpu::{GpuContext, GpuModel, JobSettings, SamplingJob};
 //! use bevy_bfn::model::{Samples, Weights};
 //!
@@ -19,7 +20,10 @@
 //! let gpu = GpuContext::new()?;
 //! let weights = Weights::load("assets/models/dungeon.safetensors")?;
 //! let model = GpuModel::new(&gpu.device, &weights)?;
-//! let mut job = SamplingJob::new(&gpu.device, &model, JobSettings { batch: 4, steps: 50, seed: 7, accuracy: None })?;
+//! // Ten network calls of the second-order ODE solver.
+//! let sampler = SamplingMethod::Ode2 { eta: 1e-5 };
+//! let settings = JobSettings { batch: 4, steps: 10, seed: 7, accuracy: None, sampler };
+//! let mut job = SamplingJob::new(&gpu.device, &model, settings)?;
 //! while !job.is_finished() {
 //!     let mut encoder = gpu.device.create_command_encoder(&Default::default());
 //!     job.record_steps(&mut encoder, 5); // a frame's worth

@@ -126,6 +126,7 @@ impl BfnGenerator {
             steps: self.steps_for(model),
             seed: self.seed,
             accuracy: self.accuracy,
+            sampler: SamplingMethod::Standard,
         }
     }
 }
