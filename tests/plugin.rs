@@ -568,6 +568,43 @@ fn accuracy_override_gives_the_cpu_samplers_result_on_the_gpu() {
     }
 }
 
+/// A sampler set on the generator runs on the GPU: its result is the standalone job's with that sampler, and its
+/// progress counts the solver's updates (n − 1).
+#[test]
+fn a_generators_sampler_gives_the_standalone_jobs_result() {
+    let (_app, mut app, server) = app_on_shipped_models();
+    let (steps, seed) = (6, 3);
+    for sampler in ["ode2", "sde2", "redraw"] {
+        let sampler: SamplingMethod = sampler.parse().unwrap();
+        let entity = app
+            .world_mut()
+            .spawn(
+                BfnGenerator::new(server.load("models/dungeon.safetensors"))
+                    .with_sampler(sampler, steps)
+                    .with_steps_per_frame(2)
+                    .with_seed(seed),
+            )
+            .id();
+        update_until(&mut app, 300, "the result", |app| {
+            progress(app, entity).finished
+        });
+        assert_eq!(progress(&app, entity).steps, sampler.updates(steps));
+        let expected = standalone(
+            "dungeon",
+            JobSettings {
+                sampler,
+                ..settings(1, steps, seed)
+            },
+        );
+        assert_eq!(results_of(&app, entity), [expected], "{sampler}");
+        assert_ne!(
+            results_of(&app, entity),
+            [standalone("dungeon", settings(1, steps, seed))],
+            "{sampler} is not the standard sampler"
+        );
+    }
+}
+
 /// Paused, a generator takes no steps; each single step takes exactly one; resumed, it goes on k a frame; and
 /// the sample is the uninterrupted run's.
 #[test]

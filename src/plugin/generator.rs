@@ -126,7 +126,7 @@ impl BfnGenerator {
             steps: self.steps_for(model),
             seed: self.seed,
             accuracy: self.accuracy,
-            sampler: SamplingMethod::Standard,
+            sampler: self.sampler_for(model),
         }
     }
 }
@@ -163,9 +163,9 @@ pub(crate) struct Run {
 #[derive(Component, Reflect, Clone, Debug, Default, PartialEq)]
 #[reflect(Component)]
 pub struct BfnProgress {
-    /// Steps taken.
+    /// Steps taken (updates of θ).
     pub steps_done: u32,
-    /// Steps in all.
+    /// Steps in all: n, or n − 1 for a few-step solver, whose n-th network call is the sample itself.
     pub steps: u32,
     /// GPU milliseconds per step, as measured by timestamp queries (where the device has them).
     pub gpu_ms_per_step: Option<f32>,

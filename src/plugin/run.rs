@@ -36,7 +36,8 @@ pub(crate) fn start_runs(
         run.epoch += 1;
         run.key = Some((settings, Arc::clone(&model.weights)));
         *progress = BfnProgress {
-            steps: settings.steps,
+            // The updates of θ the job records: n, or n − 1 for a solver, whose last network call is the sample.
+            steps: settings.sampler.updates(settings.steps),
             ..default()
         };
     }
