@@ -40,6 +40,10 @@ struct Cli {
     /// Steps n of each sampling run.
     #[arg(long, default_value_t = 50)]
     steps: u32,
+    /// The sampler the sampling rows time (standard, ode1, ode2, sde2 or redraw): with `--steps`, what a sample
+    /// costs at the steps each sampler needs.
+    #[arg(long, default_value = "standard")]
+    sampler: SamplingMethod,
     /// Timed runs per measurement (after one warm-up run).
     #[arg(long, default_value_t = 5)]
     repeats: usize,
@@ -253,8 +257,8 @@ fn run(cli: &Cli) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
     );
     println!("adapter: {adapter}");
     println!(
-        "n = {} steps, {} timed runs after a warm-up",
-        cli.steps, cli.repeats
+        "{} sampler, n = {} steps, {} timed runs after a warm-up",
+        cli.sampler, cli.steps, cli.repeats
     );
     let mut matmuls = Vec::new();
     for &n in &cli.matmul {
@@ -300,11 +304,13 @@ fn run(cli: &Cli) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
                 steps: cli.steps,
                 seed: 0,
                 accuracy: None,
-                sampler: SamplingMethod::Standard,
+                sampler: cli.sampler,
             };
             let mut job = SamplingJob::new(&gpu.device, &model, settings)?;
             let run_ms = gpu_run_ms(&gpu, &mut job, cli.repeats)?;
-            let step_ms = run_ms / f64::from(cli.steps + 1);
+            // Network calls: one per update and the final ask (the solvers' last call is their sample).
+            let calls = cli.sampler.updates(cli.steps) + 1;
+            let step_ms = run_ms / f64::from(calls);
             let samples_per_s = batch as f64 / (run_ms / 1e3);
             let mib = (job.memory_bytes() + model.memory_bytes()) as f64 / (1 << 20) as f64;
             let cpu = if cli.cpu_batches.contains(&batch) {
@@ -318,7 +324,7 @@ fn run(cli: &Cli) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
                 cpu.map_or("-".into(), |c| format!("{:.1}×", c / step_ms)),
             );
             rows.push(json!({
-                "model": name, "batch": batch, "steps": cli.steps,
+                "model": name, "batch": batch, "steps": cli.steps, "sampler": cli.sampler.to_string(),
                 "gpu_ms_per_step": step_ms, "gpu_ms_per_run": run_ms, "samples_per_s": samples_per_s,
                 "gpu_memory_mib": mib, "cpu_ms_per_step": cpu,
             }));

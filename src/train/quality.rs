@@ -23,6 +23,8 @@ use crate::model::{ModelConfig, Samples};
 const VALUE_BINS: usize = 64;
 /// The most iterations of the Newton–Schulz square root (it converges quadratically once close, and stops then).
 const SQRT_ITERATIONS: usize = 60;
+/// The ridge added to a matrix (scaled to unit norm) before its square root is taken.
+const RIDGE: f64 = 1e-12;
 
 /// How far samples are from reference data.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -177,14 +179,22 @@ pub fn frechet_distance(a: &[Vec<f64>], b: &[Vec<f64>]) -> Result<f64> {
             .and_then(|d| d.sqr()?.sum_all())
             .map_err(candle)?,
     )?;
-    let product = cov_a.matmul(&cov_b).map_err(candle)?;
-    let root = square_root(&product).map_err(candle)?;
+    // tr (Σ_a Σ_b)^½ = tr (Σ_a^½ Σ_b Σ_a^½)^½: both roots are of symmetric positive semi-definite matrices, on
+    // which the iteration is stable (on the product itself, which is not symmetric, rounding makes it diverge
+    // once the covariances are singular, as they are with fewer samples than dimensions).
+    let root_a = square_root(&cov_a).map_err(candle)?;
+    let inner = root_a
+        .matmul(&cov_b)
+        .and_then(|m| m.matmul(&root_a))
+        .and_then(|m| (&m + m.t()?)? * 0.5)
+        .map_err(candle)?;
+    let root = square_root(&inner).map_err(candle)?;
     Ok(mean_term + trace(&cov_a)? + trace(&cov_b)? - 2.0 * trace(&root)?)
 }
 
-/// The principal square root of a matrix whose eigenvalues are real and non-negative (a product of two
-/// covariances), by the coupled Newton–Schulz iteration on the matrix scaled to unit Frobenius norm: matrix
-/// products only, so candle's matmul does the work, and no eigendecomposition is needed.
+/// The principal square root of a symmetric positive semi-definite matrix (a covariance), by the coupled
+/// Newton–Schulz iteration on the matrix scaled to unit Frobenius norm, which puts its eigenvalues in [0, 1]:
+/// matrix products only, so candle's matmul does the work, and no eigendecomposition is needed.
 fn square_root(a: &Tensor) -> candle_core::Result<Tensor> {
     let n = a.dim(0)?;
     let norm = a.sqr()?.sum_all()?.sqrt()?.to_scalar::<f64>()?;
@@ -193,7 +203,10 @@ fn square_root(a: &Tensor) -> candle_core::Result<Tensor> {
     }
     let identity = Tensor::eye(n, DType::F64, a.device())?;
     let three = (&identity * 3.0)?;
-    let (mut y, mut z) = ((a / norm)?, identity.clone());
+    // Z tends to A^(−½), which a zero eigenvalue (a covariance of fewer samples than dimensions) sends to
+    // infinity: a ridge of RIDGE·‖A‖ keeps it finite, and moves each root by at most √RIDGE·‖A‖^½.
+    let scaled = ((a / norm)? + (&identity * RIDGE)?)?;
+    let (mut y, mut z) = (scaled, identity.clone());
     for _ in 0..SQRT_ITERATIONS {
         let t = ((&three - z.matmul(&y)?)? * 0.5)?;
         // Converged once the correction is the identity: the rest would only spend products.
@@ -262,28 +275,42 @@ mod tests {
 
     #[test]
     fn the_square_root_squares_back() {
-        // A product of two covariances: not symmetric, eigenvalues real and positive.
-        let s1 = Tensor::new(
-            &[[2.0f64, 0.3, 0.0], [0.3, 1.0, 0.2], [0.0, 0.2, 0.5]],
-            &Device::Cpu,
-        )
-        .unwrap();
-        let s2 = Tensor::new(
-            &[[1.0f64, -0.2, 0.1], [-0.2, 3.0, 0.0], [0.1, 0.0, 0.7]],
-            &Device::Cpu,
-        )
-        .unwrap();
-        let product = s1.matmul(&s2).unwrap();
-        let root = square_root(&product).unwrap();
-        let back = root.matmul(&root).unwrap();
-        let error = (back - &product)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f64>()
-            .unwrap();
-        assert!(error < 1e-9, "{error}");
+        // A covariance, and a singular one (rank 1), as fewer samples than dimensions give.
+        for values in [
+            [[2.0f64, 0.3, 0.0], [0.3, 1.0, 0.2], [0.0, 0.2, 0.5]],
+            [[1.0, 2.0, 0.0], [2.0, 4.0, 0.0], [0.0, 0.0, 0.0]],
+        ] {
+            let s = Tensor::new(&values, &Device::Cpu).unwrap();
+            let root = square_root(&s).unwrap();
+            let back = root.matmul(&root).unwrap();
+            let error = (back - &s)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap();
+            assert!(error < 1e-5, "{error}");
+        }
+    }
+
+    /// Fewer vectors than dimensions (singular covariances): finite, and 0 for a set against itself.
+    #[test]
+    fn frechet_distance_is_finite_with_fewer_samples_than_dimensions() {
+        let vectors = |seed: u64| -> Vec<Vec<f64>> {
+            (0..8u64)
+                .map(|i| {
+                    (0..64u64)
+                        .map(|d| ((i * 31 + d * 17 + seed * 7) % 23) as f64 / 23.0)
+                        .collect()
+                })
+                .collect()
+        };
+        let fd = frechet_distance(&vectors(1), &vectors(2)).unwrap();
+        assert!(fd.is_finite() && fd > 0.0, "{fd}");
+        let same = frechet_distance(&vectors(1), &vectors(1)).unwrap();
+        // The ridge moves each of the 57 null directions' roots by about 10⁻⁶: 3·10⁻⁴ in all here.
+        assert!(same.abs() < 1e-3 * fd, "{same} against {fd}");
     }
 }
