@@ -53,8 +53,9 @@ struct Cli {
     /// CPU steps timed per measurement.
     #[arg(long, default_value_t = 3)]
     cpu_steps: u32,
-    /// Square matmul sizes to time (none: skip).
-    #[arg(long, value_delimiter = ',', default_value = "1024,2048")]
+    /// Square matmul sizes to time (`--matmul` with none: skip).
+    #[arg(long, value_delimiter = ',', default_value = "1024,2048", num_args = 0..,
+          value_parser = clap::value_parser!(u32).range(1..))]
     matmul: Vec<u32>,
     /// Generators of the per-frame scenario: that many jobs of `--frame-model` sharing a frame, each recording
     /// `--frame-steps` steps into one command encoder, as the Bevy plugin does (0: skip).
