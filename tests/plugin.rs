@@ -169,13 +169,22 @@ fn results_of(app: &App, entity: Entity) -> Vec<BfnOutput> {
         .collect()
 }
 
-fn settings(batch: usize, steps: u32, seed: u64) -> JobSettings {
+/// A shipped model's own sampler: what a generator not told one samples with.
+fn own_sampler(name: &str) -> SamplingMethod {
+    Weights::load(format!("assets/models/{name}.safetensors"))
+        .unwrap()
+        .config()
+        .sampler()
+}
+
+/// What a generator of shipped model `name` with this batch, n and seed samples, with the model's own sampler.
+fn settings(name: &str, batch: usize, steps: u32, seed: u64) -> JobSettings {
     JobSettings {
         batch,
         steps,
         seed,
         accuracy: None,
-        sampler: SamplingMethod::Standard,
+        sampler: own_sampler(name),
     }
 }
 
@@ -245,51 +254,30 @@ fn generators_run_in_a_headless_app() {
             .is_some_and(|e| e.contains("safetensors") || e.contains("complete")),
         "the corrupt model should report a load error, got {error:?}"
     );
-    // Once running, a generator takes exactly k steps a frame until n: after f frames, min(n, f·k).
-    for (trace, n, k) in [
-        (&seen[0], dungeon_steps, dungeon_k),
-        (&seen[1], names_steps, names_k),
-        (&seen[2], NAMED_STEPS, named_k),
+    // Once running, a generator takes exactly k steps a frame until its n updates (n − 1 for a solver, whose
+    // last network call is the sample): after f frames, min(updates, f·k).
+    for (trace, name, n, k) in [
+        (&seen[0], "dungeon", dungeon_steps, dungeon_k),
+        (&seen[1], "names", names_steps, names_k),
+        (&seen[2], "names", NAMED_STEPS, named_k),
     ] {
+        let n = own_sampler(name).updates(n);
         let expected: Vec<u32> = (1..=n.div_ceil(k)).map(|f| (f * k).min(n)).collect();
         assert_eq!(trace, &expected, "steps after each frame");
     }
     let results = &app.world().resource::<Results>().0;
     assert_eq!(results.len(), 3, "the generators finish, side by side");
-    assert_eq!(progress(&app, named).steps, NAMED_STEPS);
+    assert_eq!(
+        progress(&app, named).steps,
+        own_sampler("names").updates(NAMED_STEPS)
+    );
     for (entity, name, settings) in [
-        (
-            dungeon,
-            "dungeon",
-            JobSettings {
-                batch: 2,
-                steps: dungeon_steps,
-                seed: 9,
-                accuracy: None,
-                sampler: SamplingMethod::Standard,
-            },
-        ),
-        (
-            names,
-            "names",
-            JobSettings {
-                batch: 3,
-                steps: names_steps,
-                seed: 4,
-                accuracy: None,
-                sampler: SamplingMethod::Standard,
-            },
-        ),
+        (dungeon, "dungeon", settings("dungeon", 2, dungeon_steps, 9)),
+        (names, "names", settings("names", 3, names_steps, 4)),
         (
             named,
             "names",
-            JobSettings {
-                batch: 2,
-                steps: NAMED_STEPS,
-                seed: named_seed,
-                accuracy: None,
-                sampler: SamplingMethod::Standard,
-            },
+            settings("names", 2, NAMED_STEPS, named_seed),
         ),
     ] {
         let finished = results.iter().find(|r| r.entity == entity).unwrap();
@@ -401,9 +389,9 @@ fn restart_seed_and_batch_changes_around_a_finish_keep_the_app_running() {
         cases.iter().all(|&(_, _, e)| progress(app, e).finished)
     });
     let expected = |action| match action {
-        Action::Restart => standalone("names", settings(1, steps, seed)),
-        Action::Seed => standalone("names", settings(1, steps, seed + 1)),
-        Action::Batch => standalone("names", settings(2, steps, seed)),
+        Action::Restart => standalone("names", settings("names", 1, steps, seed)),
+        Action::Seed => standalone("names", settings("names", 1, steps, seed + 1)),
+        Action::Batch => standalone("names", settings("names", 2, steps, seed)),
     };
     let expected = [Action::Restart, Action::Seed, Action::Batch].map(expected);
     for &(action, frame, entity) in &cases {
@@ -444,7 +432,7 @@ fn reload_of_a_replaced_model_file_reaches_a_running_generator() {
     });
     assert_eq!(
         results_of(&app, running)[0],
-        standalone("names", settings(2, 8, 3))
+        standalone("names", settings("names", 2, 8, 3))
     );
 
     // Another kind of model altogether (tile maps instead of names) under the same path.
@@ -460,7 +448,10 @@ fn reload_of_a_replaced_model_file_reaches_a_running_generator() {
     let reloaded = results_of(&app, running)[1].clone();
     assert!(matches!(reloaded, BfnOutput::Tiles(_)), "{reloaded:?}");
     assert_eq!(reloaded, results_of(&app, fresh)[0]);
-    assert_eq!(reloaded, standalone("dungeon", settings(2, 8, 3)));
+    assert_eq!(
+        reloaded,
+        standalone("dungeon", settings("dungeon", 2, 8, 3))
+    );
     std::fs::remove_dir_all(assets).ok();
 }
 
@@ -499,7 +490,7 @@ fn limit_an_oversized_batch_is_an_error_and_the_app_keeps_running() {
     assert_eq!(progress(&app, entity).error, None, "the error is cleared");
     assert_eq!(
         results_of(&app, entity),
-        [standalone("names", settings(2, 4, 2))]
+        [standalone("names", settings("names", 2, 4, 2))]
     );
 }
 
@@ -519,7 +510,7 @@ fn accuracy_override_gives_the_cpu_samplers_result_on_the_gpu() {
             .spawn(
                 BfnGenerator::new(server.load(format!("models/{name}.safetensors")))
                     .with_batch(batch)
-                    .with_steps(steps)
+                    .with_sampler(SamplingMethod::Standard, steps)
                     .with_steps_per_frame(25)
                     .with_seed(seed)
                     .with_accuracy(accuracy),
@@ -593,13 +584,13 @@ fn a_generators_sampler_gives_the_standalone_jobs_result() {
             "dungeon",
             JobSettings {
                 sampler,
-                ..settings(1, steps, seed)
+                ..settings("dungeon", 1, steps, seed)
             },
         );
         assert_eq!(results_of(&app, entity), [expected], "{sampler}");
         assert_ne!(
             results_of(&app, entity),
-            [standalone("dungeon", settings(1, steps, seed))],
+            [standalone("dungeon", settings("dungeon", 1, steps, seed))],
             "{sampler} is not the standard sampler"
         );
     }
@@ -615,7 +606,7 @@ fn pause_single_step_and_resume_give_exact_counts_and_the_same_sample() {
         .world_mut()
         .spawn(
             BfnGenerator::new(server.load("models/names.safetensors"))
-                .with_steps(steps)
+                .with_sampler(SamplingMethod::Standard, steps)
                 .with_steps_per_frame(k)
                 .with_seed(seed)
                 .paused(),
@@ -669,7 +660,13 @@ fn pause_single_step_and_resume_give_exact_counts_and_the_same_sample() {
     });
     assert_eq!(
         results_of(&app, entity),
-        [standalone("names", settings(1, steps, seed))]
+        [standalone(
+            "names",
+            JobSettings {
+                sampler: SamplingMethod::Standard,
+                ..settings("names", 1, steps, seed)
+            }
+        )]
     );
 }
 
@@ -685,7 +682,7 @@ fn budget_adjusts_the_steps_per_frame() {
         app.world_mut()
             .spawn(
                 BfnGenerator::new(model.clone())
-                    .with_steps(steps)
+                    .with_sampler(SamplingMethod::Standard, steps)
                     .with_gpu_budget_ms(ms),
             )
             .id()

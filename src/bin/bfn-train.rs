@@ -158,6 +158,10 @@ enum Command {
         /// Seed of the samples.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// The split to measure against: held out by default; the training split where the held-out one is not a
+        /// random subset (terrain's held-out crops are one strip of the map, lower than most).
+        #[arg(long, value_enum, default_value_t = DataSplit::Test)]
+        split: DataSplit,
         /// The plot to write (.png); the table goes beside it as .md.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -243,8 +247,17 @@ fn run(command: Command) -> Result<(), AnyError> {
             steps,
             count,
             seed,
+            split,
             out,
-        } => quality(&model, &samplers, &steps, count, seed, out.as_deref()),
+        } => {
+            let runs = Runs {
+                samplers: &samplers,
+                steps: &steps,
+                count,
+                seed,
+            };
+            quality(&model, &runs, split, out.as_deref())
+        }
     }
 }
 
@@ -330,29 +343,45 @@ fn training_data(weights: &Weights, model: &Path) -> Result<Dataset, AnyError> {
     Ok(load(&spec)?)
 }
 
-fn quality(
-    model: &Path,
-    samplers: &[SamplingMethod],
-    steps: &[u32],
+/// The sampling runs `quality` scores: every sampler at every n, `count` samples each from `seed`.
+struct Runs<'a> {
+    samplers: &'a [SamplingMethod],
+    steps: &'a [u32],
     count: usize,
     seed: u64,
+}
+
+fn quality(
+    model: &Path,
+    runs: &Runs,
+    split: DataSplit,
     out: Option<&Path>,
 ) -> Result<(), AnyError> {
+    let Runs {
+        samplers,
+        steps,
+        count,
+        seed,
+    } = *runs;
     let weights = Weights::load(model)?;
     let config = weights.config();
     let reference = match training_data(&weights, model)?
         .patched(config)?
-        .spread(DataSplit::Test, usize::MAX)
+        .spread(split, usize::MAX)
     {
         Examples::Values(v) => Samples::Values(v),
         Examples::Classes(c) => Samples::Classes(c),
     };
     let main_distance = |q: &Quality| q.patterns.or(q.frechet).unwrap_or(q.frequencies);
     let mut table = format!(
-        "{}: {count} samples against {} held-out examples, seed {seed}\n\n\
+        "{}: {count} samples against {} {} examples, seed {seed}\n\n\
          | sampler | steps | {} | frequencies (JS, bits) | CPU ms/sample |\n|---|---|---|---|---|\n",
         model.display(),
         example_count(config, &reference),
+        match split {
+            DataSplit::Train => "training",
+            DataSplit::Test => "held-out",
+        },
         if matches!(reference, Samples::Classes(_)) {
             if config.pixel_layout().height == 1 {
                 "bigrams (JS, bits)"
