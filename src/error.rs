@@ -86,6 +86,15 @@ pub enum BfnError {
         /// The largest number accepted.
         max: u64,
     },
+    /// A constraint's strength w must lie in [0, 1] (see [`crate::flow::Known`]).
+    #[error("a constraint's strength must lie in [0, 1], got {0}")]
+    StrengthOutOfRange(f64),
+    /// A discrete variable's set of allowed classes must not be empty.
+    #[error("variable {variable} has no allowed class")]
+    NoAllowedClass {
+        /// The variable, flattened over the batch.
+        variable: usize,
+    },
     /// A model configuration is inconsistent.
     #[error("model configuration: {0}")]
     Config(String),

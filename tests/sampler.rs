@@ -8,25 +8,7 @@ use bevy_bfn::flow::{
     Continuous, CounterRng, DataKind, Discrete, Discretised, InputParams, Sampler, Shape,
     VariableNoise,
 };
-use common::assert_matches_distribution;
-
-fn values(count: usize) -> Vec<f64> {
-    (0..count)
-        .map(|v| ((v * 37 % 101) as f64 / 50.0) - 1.0)
-        .collect()
-}
-
-/// Checks that `z` looks like draws of N(0, 1): mean within five standard errors of 0, variance within five of 1.
-fn assert_standard_normal(z: &[f64], what: &str) {
-    let n = z.len() as f64;
-    let mean = z.iter().sum::<f64>() / n;
-    let variance = z.iter().map(|z| (z - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    assert!(mean.abs() < 5.0 / n.sqrt(), "{what}: mean {mean}");
-    assert!(
-        (variance - 1.0).abs() < 5.0 * (2.0 / n).sqrt(),
-        "{what}: variance {variance}"
-    );
-}
+use common::{assert_matches_distribution, assert_standard_normal, values};
 
 /// With a network that knows x, the sender's messages come from x, so after n steps θ must follow the Bayesian
 /// flow distribution at t = 1 whatever n: for discrete data ln θ_x − ln θ_j ~ N(β₁K, 2β₁K) for any other class j.

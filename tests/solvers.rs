@@ -9,26 +9,7 @@ use bevy_bfn::flow::{
     SamplingMethod, Shape,
 };
 use bevy_bfn::{BfnError, Result};
-use common::{assert_matches_distribution, fickle, wild};
-
-const ETA: f64 = 1e-5;
-
-fn methods() -> [SamplingMethod; 6] {
-    [
-        SamplingMethod::Standard,
-        SamplingMethod::Ode1 { eta: ETA },
-        SamplingMethod::Ode2 { eta: ETA },
-        SamplingMethod::Sde2 { eta: ETA },
-        SamplingMethod::Redraw {
-            temperature: 1.0,
-            fixed_noise: false,
-        },
-        SamplingMethod::Redraw {
-            temperature: 0.5,
-            fixed_noise: true,
-        },
-    ]
-}
+use common::{ETA, assert_matches_distribution, fickle, methods, values, wild};
 
 fn sampler<K>(kind: K, method: SamplingMethod, steps: u32, seed: u64) -> Sampler<K> {
     Sampler::new(kind, steps, seed)
@@ -47,12 +28,6 @@ fn constant<const K: usize>(
         }
         Ok(())
     }
-}
-
-fn values(count: usize) -> Vec<f64> {
-    (0..count)
-        .map(|v| ((v * 37 % 101) as f64 / 50.0) - 1.0)
-        .collect()
 }
 
 /// Every θ of a run and its sample.

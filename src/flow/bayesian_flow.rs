@@ -32,6 +32,10 @@ pub trait BayesianFlow<F: Real>: Copy + Debug + Send + Sync + 'static {
     /// Fails unless `x` is a valid datum (a finite value in [−1, 1], or a class below K).
     fn check_datum(&self, x: Self::Datum) -> Result<()>;
 
+    /// x in θ's coordinates (input-width values): its one-hot e_x, or x itself. It is the prediction x̂ of a
+    /// network certain of x, which the few-step samplers put in place of x̂ for a known variable.
+    fn point_mean(&self, x: Self::Datum, mean: &mut [F]);
+
     /// y ~ p_S(· ∣ x; α) into `y` (input-width values), using the [`Stream::Sender`](crate::flow::Stream) noise.
     fn sender_sample(&self, x: Self::Datum, alpha: F, noise: VariableNoise, y: &mut [F]);
 

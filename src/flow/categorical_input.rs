@@ -115,6 +115,11 @@ impl<F: Real> BayesianFlow<F> for CategoricalInput {
         Ok(())
     }
 
+    fn point_mean(&self, x: u32, mean: &mut [F]) {
+        mean.fill(F::ZERO);
+        mean[x as usize] = F::ONE;
+    }
+
     fn sender_sample(&self, x: u32, alpha: F, noise: VariableNoise, y: &mut [F]) {
         self.gaussian_logits(x, alpha, noise, Stream::Sender, y);
     }

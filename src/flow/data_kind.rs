@@ -31,6 +31,12 @@ pub trait DataKind<F: Real>: Copy + Debug + Send + Sync + 'static {
     /// The most likely value of p_O(· ∣ θ; t): what the sampler returns after its last step.
     fn output_mode(&self, input: &[F], output: &[F], t: F) -> Datum<F, Self>;
 
+    /// The output value nearest to a valid datum x: the centre of x's bin for discretised data, x itself
+    /// otherwise. A known value is moved there, so that a sample which keeps it is still a value of the kind.
+    fn nearest_output(&self, x: Datum<F, Self>) -> Datum<F, Self> {
+        x
+    }
+
     /// The mean of p_O(· ∣ θ; t) in θ's coordinates (input-width values: the expected one-hot p̂, or the expected value): the data
     /// prediction x̂ the few-step samplers move θ towards ([`FlowSpace`](crate::flow::FlowSpace)).
     fn output_mean(&self, input: &[F], output: &[F], t: F, mean: &mut [F]);

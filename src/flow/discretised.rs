@@ -90,6 +90,10 @@ impl<F: Real> DataKind<F> for Discretised {
         )
     }
 
+    fn nearest_output(&self, x: F) -> F {
+        bin_centre(bin_of(x, self.bins), self.bins)
+    }
+
     /// The mean of the discretised distribution, not its mode bin's centre: it moves smoothly with the network's
     /// output, as the solvers' Taylor steps assume, and it is the x̂ the continuous-time loss trains.
     fn output_mean(&self, input: &[F], output: &[F], t: F, mean: &mut [F]) {

@@ -111,6 +111,10 @@ impl<F: Real> BayesianFlow<F> for GaussianInput {
         Ok(())
     }
 
+    fn point_mean(&self, x: F, mean: &mut [F]) {
+        mean[0] = x;
+    }
+
     /// y ~ N(x, 1/α).
     fn sender_sample(&self, x: F, alpha: F, noise: VariableNoise, y: &mut [F]) {
         y[0] = x + noise.gaussian::<F>(Stream::Sender, 0, 1) / alpha.sqrt();

@@ -13,6 +13,7 @@
 pub(crate) mod accuracy_schedule;
 mod bayesian_flow;
 pub mod categorical_input;
+mod constraints;
 mod continuous;
 mod data_kind;
 mod discrete;
@@ -34,6 +35,7 @@ mod sampling_method;
 
 pub use accuracy_schedule::{AccuracySchedule, MAX_STEPS, Step};
 pub use bayesian_flow::BayesianFlow;
+pub use constraints::{Constraints, Known};
 pub use continuous::{Continuous, RECONSTRUCTION_BINS};
 pub use data_kind::{DataKind, Datum};
 pub use discrete::Discrete;

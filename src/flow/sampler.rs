@@ -28,10 +28,11 @@
 
 use crate::error::{BfnError, Result};
 use crate::flow::accuracy_schedule::check_steps;
+use crate::flow::constraints::Conditioning;
 use crate::flow::input_params::check_finite;
 use crate::flow::{
-    BayesianFlow, CounterRng, DataKind, Datum, FlowUpdate, InputParams, Real, SamplingMethod,
-    Shape, Step, Stream, VariableNoise,
+    BayesianFlow, Constraints, CounterRng, DataKind, Datum, FlowUpdate, InputParams, Real,
+    SamplingMethod, Shape, Step, Stream, VariableNoise,
 };
 
 /// The network, seen from the sampler: θ and t in, output parameters out.
@@ -104,6 +105,30 @@ impl<K> Sampler<K> {
     where
         K: DataKind<F>,
     {
+        self.start_conditioned(shape, Conditioning::none())
+    }
+
+    /// As [`start`](Self::start), for a run that keeps `constraints`; fails as
+    /// [`Constraints`] says for constraints that do not fit the kind or the batch.
+    pub fn start_constrained<F: Real>(
+        &self,
+        shape: Shape,
+        constraints: &Constraints<Datum<F, K>>,
+    ) -> Result<Sampling<F, K>>
+    where
+        K: DataKind<F>,
+    {
+        Ok(self.start_conditioned(shape, constraints.conditioning(&self.kind, shape)?))
+    }
+
+    fn start_conditioned<F: Real>(
+        &self,
+        shape: Shape,
+        conditioning: Conditioning<Datum<F, K>>,
+    ) -> Sampling<F, K>
+    where
+        K: DataKind<F>,
+    {
         let flow = self.kind.flow();
         let (value, precision) = flow.prior();
         let width = flow.input_width();
@@ -126,6 +151,7 @@ impl<K> Sampler<K> {
             state: vec![F::ZERO; state_len],
             prediction: vec![F::ZERO; state_len],
             previous: vec![F::ZERO; state_len],
+            conditioning,
         };
         if let Some(eta) = self.method.eta() {
             flow.flow_space()
@@ -145,6 +171,19 @@ impl<K> Sampler<K> {
         K: DataKind<F>,
     {
         self.sample_observed(denoiser, shape, |_, _| {})
+    }
+
+    /// As [`sample`](Self::sample), keeping `constraints`: known values and allowed classes.
+    pub fn sample_constrained<F: Real, D: Denoiser<F> + ?Sized>(
+        &self,
+        denoiser: &mut D,
+        shape: Shape,
+        constraints: &Constraints<Datum<F, K>>,
+    ) -> Result<Vec<Datum<F, K>>>
+    where
+        K: DataKind<F>,
+    {
+        self.start_constrained(shape, constraints)?.finish(denoiser)
     }
 
     /// As [`sample`](Self::sample), showing θ to `observe` before the first step (step 0) and after every step
@@ -170,7 +209,7 @@ impl<K> Sampler<K> {
 
 /// One sampling run in progress: θ, the accumulated precision and the buffers, allocated once.
 #[derive(Clone, Debug)]
-pub struct Sampling<F, K> {
+pub struct Sampling<F: Real, K: DataKind<F>> {
     kind: K,
     method: SamplingMethod,
     steps: u32,
@@ -185,6 +224,8 @@ pub struct Sampling<F, K> {
     state: Vec<F>,
     prediction: Vec<F>,
     previous: Vec<F>,
+    /// What the run must keep ([`Constraints`]).
+    conditioning: Conditioning<Datum<F, K>>,
 }
 
 impl<F: Real, K: DataKind<F>> Sampling<F, K> {
@@ -241,7 +282,7 @@ impl<F: Real, K: DataKind<F>> Sampling<F, K> {
         Ok(())
     }
 
-    /// The standard step: draw from p_O, send it, update θ with Bayes' rule.
+    /// The standard step: draw from p_O (or take the known value), send it, update θ with Bayes' rule.
     fn send<D: Denoiser<F> + ?Sized>(&mut self, denoiser: &mut D, step: Step) -> Result<()> {
         let t = step.t::<F>();
         self.ask(denoiser, t)?;
@@ -253,7 +294,10 @@ impl<F: Real, K: DataKind<F>> Sampling<F, K> {
             let noise = variable_noise(self.rng, step.i(), v);
             let theta = &mut values[v * in_width..][..in_width];
             let output = &self.output[v * out_width..][..out_width];
-            let datum = self.kind.draw_output(theta, output, t, noise);
+            let datum = match self.conditioning.at(v, t.to_f64()) {
+                Some(x) => x,
+                None => self.kind.draw_output(theta, output, t, noise),
+            };
             flow.sender_sample(datum, alpha, noise, &mut self.y);
             flow.bayesian_update(theta, self.precision, &self.y, alpha);
         }
@@ -296,7 +340,10 @@ impl<F: Real, K: DataKind<F>> Sampling<F, K> {
             .enumerate()
         {
             let output = &self.output[v * out_width..][..out_width];
-            self.kind.output_mean(input, output, t, mean);
+            match self.conditioning.at(v, t.to_f64()) {
+                Some(x) => flow.point_mean(x, mean),
+                None => self.kind.output_mean(input, output, t, mean),
+            }
             let noise = variable_noise(self.rng, noise_step, v);
             for (k, ((u, &x), &x_prev)) in state.iter_mut().zip(&*mean).zip(previous).enumerate() {
                 *u = keep * *u + pull * x + slope * (x - x_prev);
@@ -326,7 +373,9 @@ impl<F: Real, K: DataKind<F>> Sampling<F, K> {
         Ok((0..self.input.shape().len())
             .map(|v| {
                 let output = &self.output[v * out_width..][..out_width];
-                self.kind.output_mode(self.input.variable(v), output, t)
+                self.conditioning
+                    .hard(v)
+                    .unwrap_or_else(|| self.kind.output_mode(self.input.variable(v), output, t))
             })
             .collect())
     }
@@ -334,7 +383,9 @@ impl<F: Real, K: DataKind<F>> Sampling<F, K> {
     fn ask<D: Denoiser<F> + ?Sized>(&mut self, denoiser: &mut D, t: F) -> Result<()> {
         self.t.fill(t);
         denoiser.output_params(&self.input, &self.t, &mut self.output)?;
-        check_finite("network output", self.output.iter().copied())
+        check_finite("network output", self.output.iter().copied())?;
+        self.conditioning.forbid(&mut self.output);
+        Ok(())
     }
 }
 

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use bevy_bfn::Result;
-use bevy_bfn::flow::{InputParams, Real};
+use bevy_bfn::flow::{InputParams, Real, SamplingMethod};
 
 /// Pearson's χ² statistic of observed counts against expected probabilities, over the classes with an expected
 /// count of at least 5 (the rest pooled into one cell), and its degrees of freedom.
@@ -44,6 +44,25 @@ pub fn assert_matches_distribution(what: &str, counts: &[u64], probs: &[f64]) {
     );
 }
 
+/// `count` values spread over [−1, 1], 101 of them, in a scrambled order.
+pub fn values(count: usize) -> Vec<f64> {
+    (0..count)
+        .map(|v| ((v * 37 % 101) as f64 / 50.0) - 1.0)
+        .collect()
+}
+
+/// Checks that `z` looks like draws of N(0, 1): mean within five standard errors of 0, variance within five of 1.
+pub fn assert_standard_normal(z: &[f64], what: &str) {
+    let n = z.len() as f64;
+    let mean = z.iter().sum::<f64>() / n;
+    let variance = z.iter().map(|z| (z - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    assert!(mean.abs() < 5.0 / n.sqrt(), "{what}: mean {mean}");
+    assert!(
+        (variance - 1.0).abs() < 5.0 * (2.0 / n).sqrt(),
+        "{what}: variance {variance}"
+    );
+}
+
 /// A fresh-enough folder for one test's files, named by the test and the process.
 pub fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("bevy_bfn-{name}-{}", std::process::id()));
@@ -74,4 +93,25 @@ pub fn wild<F: Real>(_input: &InputParams<F>, t: &[F], output: &mut [F]) -> Resu
         *o = F::from_f64(sign * 1e6 * if j % 2 == 0 { 1.0 } else { -0.5 });
     }
     Ok(())
+}
+
+/// The solvers' start time in the tests: BFN-Solver's default.
+pub const ETA: f64 = 1e-5;
+
+/// Every sampler, the redraw with and without its options.
+pub fn methods() -> [SamplingMethod; 6] {
+    [
+        SamplingMethod::Standard,
+        SamplingMethod::Ode1 { eta: ETA },
+        SamplingMethod::Ode2 { eta: ETA },
+        SamplingMethod::Sde2 { eta: ETA },
+        SamplingMethod::Redraw {
+            temperature: 1.0,
+            fixed_noise: false,
+        },
+        SamplingMethod::Redraw {
+            temperature: 0.5,
+            fixed_noise: true,
+        },
+    ]
 }
