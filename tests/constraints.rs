@@ -8,7 +8,7 @@ use bevy_bfn::flow::discretised_normal::{bin_centre, bin_of};
 use bevy_bfn::flow::oracle::Oracle;
 use bevy_bfn::flow::{
     Constraints, Continuous, DataKind, Datum, Denoiser, Discrete, Discretised, InputParams, Known,
-    Sampler, SamplingMethod, Shape,
+    RuntimeDatum, Sampler, SamplingMethod, Shape,
 };
 use common::{assert_standard_normal, fickle, methods, values, wild};
 
@@ -338,4 +338,32 @@ fn bad_constraints_are_refused() {
         Some(BfnError::Config(_))
     ));
     assert!(start(known(-1.0, 0.3), Vec::new()).is_none());
+}
+
+#[test]
+fn retyped_constraints_keep_their_values_and_refuse_the_other_type() {
+    let classes = Constraints {
+        known: vec![
+            None,
+            Some(Known {
+                value: 3u32,
+                strength: 0.5,
+            }),
+        ],
+        allowed: vec![Some(vec![1, 3]), None],
+    };
+    assert_eq!(classes.retyped(RuntimeDatum::class).unwrap(), classes);
+    assert!(matches!(
+        classes.retyped(RuntimeDatum::value),
+        Err(BfnError::Config(_))
+    ));
+    // No known value: any type will do, and the allowed classes carry over.
+    let allowed = Constraints::<f32> {
+        known: Vec::new(),
+        allowed: classes.allowed.clone(),
+    };
+    assert_eq!(
+        allowed.retyped(RuntimeDatum::class).unwrap().allowed,
+        classes.allowed
+    );
 }

@@ -51,7 +51,64 @@ impl<D> Default for Constraints<D> {
     }
 }
 
+/// A datum of a model whose kind is known only at run time (a weights file, a GPU job): a class of discrete data
+/// or a value of the others, so that one call takes the constraints of any model.
+pub trait RuntimeDatum: Copy {
+    /// The datum as a class, if it is one.
+    fn class(self) -> Option<u32>;
+    /// The datum as a value, if it is one.
+    fn value(self) -> Option<f32>;
+}
+
+impl RuntimeDatum for u32 {
+    fn class(self) -> Option<u32> {
+        Some(self)
+    }
+
+    fn value(self) -> Option<f32> {
+        None
+    }
+}
+
+impl RuntimeDatum for f32 {
+    fn class(self) -> Option<u32> {
+        None
+    }
+
+    fn value(self) -> Option<f32> {
+        Some(self)
+    }
+}
+
 impl<D: Copy> Constraints<D> {
+    /// The same constraints with every known value passed through `datum`, for a model whose kind is known only at
+    /// run time (allowed classes carry over as they are, so that no known value needs no type). Fails with
+    /// [`BfnError::Config`] where `datum` gives none: a value for discrete data, or a class for the others.
+    pub fn retyped<T>(&self, datum: impl Fn(D) -> Option<T>) -> Result<Constraints<T>> {
+        let known = self
+            .known
+            .iter()
+            .map(|known| {
+                known
+                    .map(|Known { value, strength }| {
+                        let value = datum(value).ok_or_else(|| {
+                            BfnError::Config(
+                                "a known value of another type than the model's data (classes for discrete \
+                                 data, values for the others)"
+                                    .into(),
+                            )
+                        })?;
+                        Ok(Known { value, strength })
+                    })
+                    .transpose()
+            })
+            .collect::<Result<_>>()?;
+        Ok(Constraints {
+            known,
+            allowed: self.allowed.clone(),
+        })
+    }
+
     /// Checks the constraints against the kind and the batch and makes them ready for a run. Fails with
     /// [`BfnError::ShapeMismatch`] for a list of another length than the batch, the kind's error for an invalid
     /// value ([`BfnError::ClassOutOfRange`], [`BfnError::NotFinite`], [`BfnError::DataOutOfRange`]),

@@ -7,7 +7,7 @@ use candle_core::Device;
 
 use crate::atomic_file::write_atomic;
 use crate::error::{BfnError, Result};
-use crate::flow::{Sampler, SamplingMethod, Shape};
+use crate::flow::{Constraints, RuntimeDatum, Sampler, SamplingMethod, Shape};
 use crate::model::content::{example_count, example_pixels, example_text, png_bytes};
 use crate::model::{Kind, Layout, ModelConfig, Samples, Weights};
 use crate::net::Gpt;
@@ -27,6 +27,26 @@ pub fn sample_with(
     seed: u64,
     method: SamplingMethod,
 ) -> Result<Samples> {
+    sample_constrained(
+        weights,
+        count,
+        steps,
+        seed,
+        method,
+        &Constraints::<f32>::default(),
+    )
+}
+
+/// As [`sample_with`], keeping `constraints` ([`Sampler::sample_constrained`]): known classes for a discrete
+/// model, known values for the others, allowed classes for a discrete one.
+pub fn sample_constrained<D: RuntimeDatum>(
+    weights: &Weights,
+    count: usize,
+    steps: u32,
+    seed: u64,
+    method: SamplingMethod,
+    constraints: &Constraints<D>,
+) -> Result<Samples> {
     let device = Device::Cpu;
     let gpt = Gpt::from_weights(weights, &device).map_err(|e| BfnError::Denoiser(e.to_string()))?;
     let mut denoiser = GptDenoiser {
@@ -34,21 +54,26 @@ pub fn sample_with(
         device: &device,
     };
     let shape = Shape::new(count, weights.config().layout.variables())?;
+    let values = || constraints.retyped(RuntimeDatum::value);
     Ok(match weights.kind() {
         Kind::Continuous(k) => Samples::Values(
             Sampler::new(k, steps, seed)?
                 .with_method(method)?
-                .sample(&mut denoiser, shape)?,
+                .sample_constrained(&mut denoiser, shape, &values()?)?,
         ),
         Kind::Discretised(k) => Samples::Values(
             Sampler::new(k, steps, seed)?
                 .with_method(method)?
-                .sample(&mut denoiser, shape)?,
+                .sample_constrained(&mut denoiser, shape, &values()?)?,
         ),
         Kind::Discrete(k) => Samples::Classes(
             Sampler::new(k, steps, seed)?
                 .with_method(method)?
-                .sample(&mut denoiser, shape)?,
+                .sample_constrained(
+                    &mut denoiser,
+                    shape,
+                    &constraints.retyped(RuntimeDatum::class)?,
+                )?,
         ),
     })
 }
