@@ -4,6 +4,8 @@
 // `Sampling::step` / `Sampling::finish` (`src/flow/sampler.rs`) with the data kinds' `draw_output`,
 // `sender_sample`, `bayesian_update`, `output_mean` and `output_mode` (`src/flow/{continuous,discretised,
 // discrete}.rs`). One invocation per variable; the noise is keyed by (seed, step, variable) as on the CPU.
+// Constraints are `Conditioning`'s (`src/flow/constraints.rs`): a known variable takes its value x in place of the
+// draw (step) or of x̂ (flow_step) while t < w, its sample is x for w = 1, and a forbidden class's logit is −∞.
 
 struct Job {
     key: vec2<u32>,
@@ -32,6 +34,38 @@ const SIGMA_MAX: f32 = 10.0;
 // The few-step samplers' state u (μ, or the logits z with θ = softmax(z)) and their previous x̂.
 @group(0) @binding(7) var<storage, read_write> state: array<f32>; // [variables, input width]
 @group(0) @binding(8) var<storage, read_write> previous: array<f32>; // [variables, input width]
+// Per variable its known value (a class, or f32 bits) and strength w (f32 bits, 0 if free); then, for discrete
+// data, MASK_WORDS words per variable, bit k set where class k is forbidden (`src/gpu/constraints.rs`).
+@group(0) @binding(9) var<storage, read> constraints: array<u32>;
+
+override MASK_WORDS: u32 = (CLASSES + 31u) / 32u;
+// −∞ as far as the discrete kernels are concerned (WGSL has no infinity): it loses every comparison with a finite
+// logit and exp(FORBIDDEN − m) is 0 for every finite m, as exp(−∞ − m) is on the CPU.
+const FORBIDDEN: f32 = -3.4028235e38;
+
+// Whether variable v is conditioned at time t (t < w).
+fn is_known_at(v: u32, t: f32) -> bool {
+    return t < bitcast<f32>(constraints[2u * v + 1u]);
+}
+
+// Whether variable v is held to the end (w = 1): its sample is its known value.
+fn is_held(v: u32) -> bool {
+    return bitcast<f32>(constraints[2u * v + 1u]) == 1.0;
+}
+
+// The known value of variable v (continuous and discretised data).
+fn known_value(v: u32) -> f32 {
+    return bitcast<f32>(constraints[2u * v]);
+}
+
+// Logit k of variable v, FORBIDDEN where the class is not allowed (`Conditioning::forbid`).
+fn logit(v: u32, k: u32) -> f32 {
+    let mask = constraints[2u * job.variables + v * MASK_WORDS + k / 32u];
+    if (((mask >> (k % 32u)) & 1u) != 0u) {
+        return FORBIDDEN;
+    }
+    return output[v * CLASSES + k];
+}
 
 struct Normal {
     mean: f32,
@@ -115,9 +149,9 @@ fn discretised_mean(p: Normal) -> f32 {
 }
 
 fn largest_logit(v: u32) -> f32 {
-    var largest = output[v * CLASSES];
+    var largest = logit(v, 0u);
     for (var k = 1u; k < CLASSES; k++) {
-        largest = max(largest, output[v * CLASSES + k]);
+        largest = max(largest, logit(v, k));
     }
     return largest;
 }
@@ -126,7 +160,7 @@ fn largest_logit(v: u32) -> f32 {
 fn output_weight_sum(v: u32, largest: f32) -> f32 {
     var total = 0.0;
     for (var k = 0u; k < CLASSES; k++) {
-        total += exp(output[v * CLASSES + k] - largest);
+        total += exp(logit(v, k) - largest);
     }
     return total;
 }
@@ -153,8 +187,8 @@ fn gaussian_update(v: u32, x: f32, entry: StepEntry) {
     theta[v] = (entry.accumulated * theta[v] + entry.alpha * y) / (entry.accumulated + entry.alpha);
 }
 
-// Draw a class by inversion of p_O = softmax(logits), then y_k = α(K·[k = x] − 1) + √(αK)·N(0, 1) and
-// θ ← softmax(ln θ + y).
+// Draw a class by inversion of p_O = softmax(logits) (or take the known class), then
+// y_k = α(K·[k = x] − 1) + √(αK)·N(0, 1) and θ ← softmax(ln θ + y).
 fn discrete_step(v: u32, entry: StepEntry) {
     let base = v * CLASSES;
     let largest = largest_logit(v);
@@ -164,13 +198,16 @@ fn discrete_step(v: u32, entry: StepEntry) {
     var drawn = 0u;
     var found = false;
     for (var k = 0u; k < CLASSES; k++) {
-        let w = exp(output[base + k] - largest);
+        let w = exp(logit(v, k) - largest);
         preview[base + k] = w / total;
         if (w > 0.0 && !found) {
             cumulative += w;
             drawn = k;
             found = threshold < cumulative;
         }
+    }
+    if (is_known_at(v, entry.t)) {
+        drawn = constraints[2u * v];
     }
     let classes = f32(CLASSES);
     let spread = sqrt(entry.alpha * classes);
@@ -197,18 +234,19 @@ fn step(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
     } else if (KIND == 1u) {
         let p = discretised_normal(theta[v], v, entry);
         preview[v] = clamp(p.mean, -1.0, 1.0);
-        let x = p.mean + p.scale * random_gaussian(job.key, entry.step, STREAM_OUTPUT, v);
-        gaussian_update(v, bin_centre(bin_of(x)), entry);
+        let draw = p.mean + p.scale * random_gaussian(job.key, entry.step, STREAM_OUTPUT, v);
+        gaussian_update(v, select(bin_centre(bin_of(draw)), known_value(v), is_known_at(v, entry.t)), entry);
     } else {
         let x = continuous_estimate(theta[v], output[v], entry);
         preview[v] = x;
-        gaussian_update(v, x, entry);
+        gaussian_update(v, select(x, known_value(v), is_known_at(v, entry.t)), entry);
     }
 }
 
 // A few-step sampler's update (`Sampling::move_along_flow`): x̂ = the mean of p_O at t (`output_mean`: p̂, the
 // clipped x̂, or the discretised distribution's mean), u′ = keep·u + pull·x̂ + slope·(x̂ − x̂₋) + noise·ε, and θ
-// from u′ (μ = u, or θ = softmax(z)). x̂ is kept as the next step's x̂₋.
+// from u′ (μ = u, or θ = softmax(z)). A known variable takes x (its one-hot, or its value) for x̂. x̂ is kept as the
+// next step's x̂₋.
 @compute @workgroup_size(64)
 fn flow_step(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let v = element_index(id, groups, 64u);
@@ -228,7 +266,7 @@ fn flow_step(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgrou
     for (var k = 0u; k < width; k++) {
         var x: f32;
         if (KIND == 2u) {
-            x = exp(output[base + k] - log_norm);
+            x = exp(logit(v, k) - log_norm);
             preview[base + k] = x;
         } else if (KIND == 1u) {
             let p = discretised_normal(theta[v], v, entry);
@@ -237,6 +275,9 @@ fn flow_step(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgrou
         } else {
             x = continuous_estimate(theta[v], output[v], entry);
             preview[v] = x;
+        }
+        if (is_known_at(v, entry.t)) {
+            x = select(known_value(v), select(0.0, 1.0, k == constraints[2u * v]), KIND == 2u);
         }
         var u = entry.keep * state[base + k] + entry.pull * x + entry.slope * (x - previous[base + k]);
         if (entry.noise != 0.0) {
@@ -251,8 +292,8 @@ fn flow_step(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgrou
     }
 }
 
-// The mode of p_O at the final entry's time (t = 1, or the solvers' t_{n−1}): the sample (class index, or the
-// value's f32 bits).
+// The mode of p_O at the final entry's time (t = 1, or the solvers' t_{n−1}), or the known value of a variable held
+// to the end: the sample (class index, or the value's f32 bits).
 @compute @workgroup_size(64)
 fn finish(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let v = element_index(id, groups, 64u);
@@ -260,10 +301,12 @@ fn finish(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups)
         return;
     }
     let entry = table[job.last];
-    if (KIND == 2u) {
+    if (is_held(v)) {
+        result[v] = constraints[2u * v];
+    } else if (KIND == 2u) {
         var best = 0u;
         for (var k = 1u; k < CLASSES; k++) {
-            if (output[v * CLASSES + k] > output[v * CLASSES + best]) {
+            if (logit(v, k) > logit(v, best)) {
                 best = k;
             }
         }

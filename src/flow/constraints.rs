@@ -214,6 +214,18 @@ impl<D: Copy> Conditioning<D> {
             .map(|known| known.value)
     }
 
+    /// Per variable, its checked known value, if any; empty where none is known (the GPU job encodes them).
+    #[cfg(feature = "gpu")]
+    pub(crate) fn known(&self) -> &[Option<Known<D>>] {
+        &self.known
+    }
+
+    /// Per variable and class, whether the class is forbidden; empty where none is (the GPU job encodes them).
+    #[cfg(feature = "gpu")]
+    pub(crate) fn forbidden(&self) -> &[bool] {
+        &self.forbidden
+    }
+
     /// Gives the forbidden classes of every variable the logit −∞ in `output` (K logits per variable).
     pub(crate) fn forbid<F: Real>(&self, output: &mut [F]) {
         for (logit, &forbidden) in output.iter_mut().zip(&self.forbidden) {

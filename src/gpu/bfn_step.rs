@@ -25,7 +25,8 @@ fn specialisation(kind: &Kind) -> (u32, u32) {
     }
 }
 
-/// θ, output, preview, result, table, progress, job, state, previous x̂: `bfn_step.wgsl`'s bindings in order.
+/// θ, output, preview, result, table, progress, job, state, previous x̂, constraints: `bfn_step.wgsl`'s bindings
+/// in order.
 const BINDINGS: &[Binding] = &[
     Binding::ReadWrite,
     Binding::Read,
@@ -36,6 +37,7 @@ const BINDINGS: &[Binding] = &[
     Binding::Uniform,
     Binding::ReadWrite,
     Binding::ReadWrite,
+    Binding::Read,
 ];
 
 impl BfnStep {

@@ -3,7 +3,8 @@
 
 use crate::error::BfnError;
 use crate::flow::accuracy_schedule::check_steps;
-use crate::flow::{CounterRng, SamplingMethod};
+use crate::flow::{Constraints, CounterRng, RuntimeDatum, SamplingMethod, Shape};
+use crate::gpu::constraints::{constraint_words, encode_constraints};
 use crate::gpu::device::checked;
 use crate::gpu::error::GpuError;
 use crate::gpu::kernel::{Dispatch, check_groups, grid, storage, storage_with};
@@ -59,6 +60,8 @@ pub struct SamplingJob {
     /// The few-step samplers' state u and previous x̂ (one word each for the standard sampler, which has none).
     state: wgpu::Buffer,
     previous: wgpu::Buffer,
+    /// What the run must keep ([`write_constraints`](Self::write_constraints)); all zeros for nothing.
+    constraints: wgpu::Buffer,
     preview: wgpu::Buffer,
     result: wgpu::Buffer,
     table: wgpu::Buffer,
@@ -112,6 +115,7 @@ impl SamplingJob {
             let theta = storage_with(device, "θ", &start.theta);
             let state = storage_with(device, "flow state", &start.state);
             let previous = storage(device, "previous x̂", start.state.len());
+            let constraints = storage(device, "constraints", constraint_words(&kind, variables));
             let preview = storage_with(device, "preview", &start.prior);
             let result = storage(device, "result", variables);
             let table = storage_with(device, "step table", &table);
@@ -149,6 +153,7 @@ impl SamplingJob {
                 &job,
                 &state,
                 &previous,
+                &constraints,
             ];
             let step = match settings.sampler {
                 SamplingMethod::Standard => &kernels.step,
@@ -174,6 +179,7 @@ impl SamplingJob {
                 theta,
                 state,
                 previous,
+                constraints,
                 preview,
                 result,
                 table,
@@ -204,6 +210,7 @@ impl SamplingJob {
             &self.theta,
             &self.state,
             &self.previous,
+            &self.constraints,
             &self.preview,
             &self.result,
             &self.table,
@@ -320,6 +327,24 @@ impl SamplingJob {
     pub fn write_input_params(&self, queue: &wgpu::Queue, values: &[f32]) -> Result<(), GpuError> {
         crate::error::check_len("θ", values.len(), self.variables * self.input_width)?;
         queue.write_buffer(&self.theta, 0, bytemuck::cast_slice(values));
+        Ok(())
+    }
+
+    /// Replaces the constraints the job keeps from its next step on: known classes (discrete data) or values (the
+    /// others) with their strength, and allowed classes (discrete data), for the job's batch
+    /// ([`Constraints`]); the empty [`Constraints::default`] lifts them all. The write goes through `queue`,
+    /// like [`restart`](Self::restart)'s, which keeps them. Fails as
+    /// [`Sampler::start_constrained`](crate::flow::Sampler::start_constrained) does for constraints that do not
+    /// fit the kind or the batch, and with [`GpuError::Settings`] for known values of the other type than the
+    /// kind's data.
+    pub fn write_constraints<D: RuntimeDatum>(
+        &self,
+        queue: &wgpu::Queue,
+        constraints: &Constraints<D>,
+    ) -> Result<(), GpuError> {
+        let shape = Shape::new(self.settings.batch, self.variables / self.settings.batch)?;
+        let words = encode_constraints(&self.kind, shape, constraints)?;
+        queue.write_buffer(&self.constraints, 0, bytemuck::cast_slice(&words));
         Ok(())
     }
 

@@ -5,7 +5,9 @@
 //! (θ, the step counter, the activations), allocated once; [`SamplingJob::record_steps`] encodes the next k steps
 //! into the caller's command encoder, so a game can spend a few steps of its frame on it. Nothing is allocated
 //! or compiled per step: every dispatch is bound when the job is made, the per-step constants sit in a table on
-//! the GPU, and the job's own counter on the GPU says which step comes next.
+//! the GPU, and the job's own counter on the GPU says which step comes next. What a run must keep (known values,
+//! allowed classes: [`crate::flow::Constraints`]) sits in a buffer of the job that
+//! [`SamplingJob::write_constraints`] rewrites between frames.
 //!
 //! Every kernel (`shaders/*.wgsl`) is the twin of CPU code: the network of [`crate::net::Gpt`] (feature
 //! `train`), the steps of [`crate::flow::Sampling`] for every [`crate::flow::SamplingMethod`], the generator of [`crate::flow::CounterRng`]. From one seed a
@@ -38,6 +40,7 @@
 
 mod attention;
 mod bfn_step;
+mod constraints;
 mod device;
 mod device_kernels;
 mod error;
