@@ -5,13 +5,13 @@
 
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use bevy_bfn::flow::{DEFAULT_ETA, SamplingMethod, Step};
+use bevy_bfn::flow::{Constraints, DEFAULT_ETA, Known, RuntimeDatum, SamplingMethod, Step};
 use bevy_bfn::gpu::{
     DeviceKernels, GpuContext, GpuError, GpuModel, JobSettings, PendingMap, SamplingJob, StepTimer,
 };
-use bevy_bfn::model::{Samples, Weights};
+use bevy_bfn::model::{Kind, Samples, Weights};
 use bevy_bfn::net::Gpt;
-use bevy_bfn::train::sample_sheet::sample_with;
+use bevy_bfn::train::sample_sheet::sample_constrained;
 use candle_core::{Device, Tensor};
 
 /// Every shipped model: among them discrete tokens of one variable (names) and of a 2 × 2 patch (dungeon).
@@ -126,9 +126,21 @@ fn network_forward_matches_candle_on_every_shipped_model() {
 /// by candle's network from the same seed, and asserts that ≥ 99% of them agree: classes equal, values within
 /// 1e−3.
 fn assert_gpu_follows_cpu(gpu: &GpuContext, name: &str, settings: JobSettings) {
+    assert_gpu_follows_cpu_constrained(gpu, name, settings, &Constraints::<f32>::default());
+}
+
+/// [`assert_gpu_follows_cpu`] for a run that keeps `constraints`, written into the job before its first step;
+/// returns the GPU's samples and the CPU's.
+fn assert_gpu_follows_cpu_constrained<D: RuntimeDatum>(
+    gpu: &GpuContext,
+    name: &str,
+    settings: JobSettings,
+    constraints: &Constraints<D>,
+) -> (Samples, Samples) {
     let weights = weights(name);
     let model = GpuModel::new(&gpu.device, &weights).unwrap();
     let mut job = SamplingJob::new(&gpu.device, &model, settings).unwrap();
+    job.write_constraints(&gpu.queue, constraints).unwrap();
     for k in [1, 5, 3, 100] {
         run_steps(gpu, &mut job, k);
     }
@@ -141,11 +153,11 @@ fn assert_gpu_follows_cpu(gpu: &GpuContext, name: &str, settings: JobSettings) {
         sampler,
         ..
     } = settings;
-    let on_cpu = sample_with(&weights, batch, steps, seed, sampler).unwrap();
+    let on_cpu = sample_constrained(&weights, batch, steps, seed, sampler, constraints).unwrap();
     let label = format!("{name}, {sampler:?}, n = {steps}");
-    match (on_gpu, on_cpu) {
+    match (&on_gpu, &on_cpu) {
         (Samples::Classes(g), Samples::Classes(c)) => {
-            let same = g.iter().zip(&c).filter(|(a, b)| a == b).count();
+            let same = g.iter().zip(c).filter(|(a, b)| a == b).count();
             let share = same as f64 / c.len() as f64;
             eprintln!("{label}: {same}/{} classes equal", c.len());
             assert!(
@@ -156,14 +168,11 @@ fn assert_gpu_follows_cpu(gpu: &GpuContext, name: &str, settings: JobSettings) {
         (Samples::Values(g), Samples::Values(c)) => {
             let close = g
                 .iter()
-                .zip(&c)
+                .zip(c)
                 .filter(|(a, b)| (*a - *b).abs() <= 1e-3)
                 .count();
             let share = close as f64 / c.len() as f64;
-            let largest = g
-                .iter()
-                .zip(&c)
-                .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+            let largest = g.iter().zip(c).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
             eprintln!(
                 "{label}: {close}/{} values within 1e-3, largest difference {largest:.1e}",
                 c.len()
@@ -175,6 +184,7 @@ fn assert_gpu_follows_cpu(gpu: &GpuContext, name: &str, settings: JobSettings) {
         }
         _ => panic!("{label}: the GPU and CPU samples are of different kinds"),
     }
+    (on_gpu, on_cpu)
 }
 
 #[test]
@@ -212,6 +222,169 @@ fn every_few_step_sampler_follows_the_cpu_sampler_from_the_same_seed() {
             assert_gpu_follows_cpu(&gpu, name, settings);
         }
     }
+}
+
+/// Variable v's strength in the constrained runs: held (w = 1), steering the first half (w = 0.5), or free.
+fn strength(v: usize) -> Option<f64> {
+    [Some(1.0), Some(0.5), None][v % 3]
+}
+
+/// Known classes (v·7 mod K) with [`strength`], and two allowed classes on every other variable, among them
+/// the known class of the held ones.
+fn class_constraints(variables: usize, classes: u32) -> Constraints<u32> {
+    let class = |v: usize| (v as u32 * 7) % classes;
+    Constraints {
+        known: (0..variables)
+            .map(|v| {
+                strength(v).map(|strength| Known {
+                    value: class(v),
+                    strength,
+                })
+            })
+            .collect(),
+        allowed: (0..variables)
+            .map(|v| (v % 2 == 0).then(|| vec![class(v), (class(v) + 1) % classes]))
+            .collect(),
+    }
+}
+
+/// Known values spread over [−1, 1) with [`strength`].
+fn value_constraints(variables: usize) -> Constraints<f32> {
+    Constraints {
+        known: (0..variables)
+            .map(|v| {
+                strength(v).map(|strength| Known {
+                    value: ((v * 37) % 100) as f32 / 50.0 - 1.0,
+                    strength,
+                })
+            })
+            .collect(),
+        allowed: Vec::new(),
+    }
+}
+
+#[test]
+fn constraints_hold_on_the_gpu_and_it_follows_the_cpu_sampler_under_them() {
+    let gpu = gpu();
+    let ode2 = SamplingMethod::Ode2 { eta: 1e-3 };
+    // Discrete, discretised and continuous data, each under the standard sampler and a few-step one.
+    for (name, batch, steps, sampler) in [
+        ("dungeon", 4, 12, SamplingMethod::Standard),
+        ("dungeon", 4, 12, ode2),
+        ("names", 4, 12, FEW_STEP[3]),
+        ("digits", 2, 8, SamplingMethod::Standard),
+        ("digits", 2, 8, FEW_STEP[0]),
+        ("terrain", 1, 4, SamplingMethod::Standard),
+        ("terrain", 1, 4, ode2),
+    ] {
+        let settings = JobSettings {
+            batch,
+            steps,
+            seed: 5,
+            accuracy: None,
+            sampler,
+        };
+        let weights = weights(name);
+        let variables = batch * weights.config().layout.variables();
+        let label = format!("{name}, {sampler:?}");
+        match weights.kind() {
+            Kind::Discrete(k) => {
+                let constraints = class_constraints(variables, k.classes());
+                let (on_gpu, _) =
+                    assert_gpu_follows_cpu_constrained(&gpu, name, settings, &constraints);
+                let Samples::Classes(on_gpu) = on_gpu else {
+                    panic!("{label}: classes expected")
+                };
+                for (v, &class) in on_gpu.iter().enumerate() {
+                    if let Some(Known {
+                        value,
+                        strength: 1.0,
+                    }) = constraints.known[v]
+                    {
+                        assert_eq!(class, value, "{label}: held variable {v}");
+                    }
+                    if let Some(allowed) = &constraints.allowed[v] {
+                        assert!(
+                            allowed.contains(&class),
+                            "{label}: {v} took the forbidden {class}"
+                        );
+                    }
+                }
+            }
+            _ => {
+                let constraints = value_constraints(variables);
+                let (on_gpu, on_cpu) =
+                    assert_gpu_follows_cpu_constrained(&gpu, name, settings, &constraints);
+                let (Samples::Values(on_gpu), Samples::Values(on_cpu)) = (on_gpu, on_cpu) else {
+                    panic!("{label}: values expected")
+                };
+                // The CPU sampler's sample of a held variable is its value (at its bin's centre for discretised
+                // data): tests/constraints.rs.
+                for v in (0..variables).filter(|&v| strength(v) == Some(1.0)) {
+                    assert_eq!(
+                        on_gpu[v].to_bits(),
+                        on_cpu[v].to_bits(),
+                        "{label}: held variable {v}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn constraints_are_rewritten_between_frames_and_lifting_them_gives_the_unconstrained_run() {
+    let gpu = gpu();
+    let dungeon = weights("dungeon");
+    let model = GpuModel::new(&gpu.device, &dungeon).unwrap();
+    let settings = JobSettings {
+        batch: 2,
+        steps: 10,
+        seed: 4,
+        accuracy: None,
+        sampler: SamplingMethod::Standard,
+    };
+    let run = |job: &mut SamplingJob| {
+        run_steps(&gpu, job, settings.steps);
+        job.read_samples(&gpu.device, &gpu.queue).unwrap()
+    };
+    let unconstrained = run(&mut SamplingJob::new(&gpu.device, &model, settings).unwrap());
+    let mut job = SamplingJob::new(&gpu.device, &model, settings).unwrap();
+    let variables = settings.batch * dungeon.config().layout.variables();
+    let Kind::Discrete(kind) = dungeon.kind() else {
+        panic!("dungeon is discrete")
+    };
+    job.write_constraints(&gpu.queue, &class_constraints(variables, kind.classes()))
+        .unwrap();
+    assert_ne!(run(&mut job), unconstrained);
+    job.restart(&gpu.queue, settings.seed);
+    job.write_constraints(&gpu.queue, &Constraints::<u32>::default())
+        .unwrap();
+    assert_eq!(run(&mut job), unconstrained, "no constraints: bit for bit");
+
+    let wrong_length = class_constraints(variables + 1, kind.classes());
+    let values = value_constraints(variables);
+    for wrong in [
+        job.write_constraints(&gpu.queue, &wrong_length),
+        job.write_constraints(&gpu.queue, &values),
+    ] {
+        assert!(matches!(wrong, Err(GpuError::Settings(_))), "{wrong:?}");
+    }
+    let terrain = weights("terrain");
+    let job = SamplingJob::new(
+        &gpu.device,
+        &GpuModel::new(&gpu.device, &terrain).unwrap(),
+        settings,
+    )
+    .unwrap();
+    let allowed = Constraints::<f32> {
+        known: Vec::new(),
+        allowed: vec![Some(vec![0]); settings.batch * terrain.config().layout.variables()],
+    };
+    assert!(matches!(
+        job.write_constraints(&gpu.queue, &allowed),
+        Err(GpuError::Settings(_))
+    ));
 }
 
 #[test]
