@@ -18,7 +18,7 @@ use bevy_bfn::model::{ModelConfig, Samples, Weights};
 use bevy_bfn::train::Quality;
 use bevy_bfn::train::config::TrainConfig;
 use bevy_bfn::train::dataset::DataSpec;
-use bevy_bfn::train::dataset::{DataSplit, Dataset, Examples};
+use bevy_bfn::train::dataset::{DataSplit, Dataset};
 use bevy_bfn::train::datasets::load;
 use bevy_bfn::train::eval::evaluate;
 use bevy_bfn::train::plot::{PLOT_SIZE, line_plot};
@@ -365,13 +365,10 @@ fn quality(
     } = *runs;
     let weights = Weights::load(model)?;
     let config = weights.config();
-    let reference = match training_data(&weights, model)?
+    let reference: Samples = training_data(&weights, model)?
         .patched(config)?
         .spread(split, usize::MAX)
-    {
-        Examples::Values(v) => Samples::Values(v),
-        Examples::Classes(c) => Samples::Classes(c),
-    };
+        .into();
     let main_distance = |q: &Quality| q.patterns.or(q.frechet).unwrap_or(q.frequencies);
     let mut table = format!(
         "{}: {count} samples against {} {} examples, seed {seed}\n\n\
@@ -440,10 +437,7 @@ fn data_sheet(
     let (data, model) = config.prepare(load(&config.data)?)?;
     let whole_split = usize::MAX;
     let count = count.unwrap_or(if is_array_path(&out) { whole_split } else { 32 });
-    let examples = match data.spread(split, count) {
-        Examples::Values(v) => Samples::Values(v),
-        Examples::Classes(c) => Samples::Classes(c),
-    };
+    let examples: Samples = data.spread(split, count).into();
     write_output(&model, &examples, &out)?;
     eprintln!(
         "wrote {} {} examples of {} to {}",

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::ModelConfig;
 pub use crate::model::{Layout, Normalisation};
+use crate::model::{ModelConfig, Samples};
 
 /// The examples' variables, all examples concatenated (`len() = examples × layout.variables()`).
 #[derive(Clone, Debug, PartialEq)]
@@ -15,6 +15,16 @@ pub enum Examples {
     Values(Vec<f32>),
     /// Class indices below the number of classes.
     Classes(Vec<u32>),
+}
+
+/// Data as samples: what samples are measured against and drawn beside (`data-sheet`, `quality`).
+impl From<Examples> for Samples {
+    fn from(examples: Examples) -> Self {
+        match examples {
+            Examples::Values(v) => Samples::Values(v),
+            Examples::Classes(c) => Samples::Classes(c),
+        }
+    }
 }
 
 /// A dataset, loaded and checked.
