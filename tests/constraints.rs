@@ -10,7 +10,7 @@ use bevy_bfn::flow::{
     Constraints, Continuous, DataKind, Datum, Denoiser, Discrete, Discretised, InputParams, Known,
     RuntimeDatum, Sampler, SamplingMethod, Shape,
 };
-use common::{assert_standard_normal, fickle, methods, values, wild};
+use common::{assert_standard_normal, class_log_odds_z, fickle, methods, values, wild};
 
 /// Every `every`-th variable known with strength `strength`.
 fn known_every<D: Copy>(every: usize, known: &[D], strength: f64) -> Constraints<D> {
@@ -236,16 +236,7 @@ fn a_soft_known_variable_follows_the_flow_of_its_value_until_its_strength() {
         for _ in 0..conditioned {
             run.step(&mut fickle).unwrap();
         }
-        let bk = beta_1 * t * t * f64::from(classes);
-        let z: Vec<f64> = labels
-            .iter()
-            .enumerate()
-            .map(|(v, &x)| {
-                let theta = run.input_params().variable(v);
-                let other = (x as usize + 1) % classes as usize;
-                (theta[x as usize].ln() - theta[other].ln() - bk) / (2.0 * bk).sqrt()
-            })
-            .collect();
+        let z = class_log_odds_z(run.input_params(), &labels, classes, beta_1 * t * t);
         assert_standard_normal(
             &z,
             &format!("{method}: discrete ln θ_x − ln θ_j at t = {t}"),

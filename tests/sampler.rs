@@ -8,7 +8,7 @@ use bevy_bfn::flow::{
     Continuous, CounterRng, DataKind, Discrete, Discretised, InputParams, Sampler, Shape,
     VariableNoise,
 };
-use common::{assert_matches_distribution, assert_standard_normal, values};
+use common::{assert_matches_distribution, assert_standard_normal, class_log_odds_z, values};
 
 /// With a network that knows x, the sender's messages come from x, so after n steps θ must follow the Bayesian
 /// flow distribution at t = 1 whatever n: for discrete data ln θ_x − ln θ_j ~ N(β₁K, 2β₁K) for any other class j.
@@ -64,17 +64,7 @@ fn an_oracle_run_ends_on_the_bayesian_flow_distribution_at_t_1() {
         let data: Vec<u32> = (0..shape.len() as u32).map(|v| v * 7 % classes).collect();
         let mut run = Sampler::new(kind, steps, 3).unwrap().start::<f64>(shape);
         run.finish(&mut Oracle { kind, data: &data }).unwrap();
-        let k = f64::from(classes);
-        let z: Vec<f64> = data
-            .iter()
-            .enumerate()
-            .map(|(v, &x)| {
-                let theta = run.input_params().variable(v);
-                let other = (x as usize + 1) % classes as usize;
-                (theta[x as usize].ln() - theta[other].ln() - beta_1 * k)
-                    / (2.0 * beta_1 * k).sqrt()
-            })
-            .collect();
+        let z = class_log_odds_z(run.input_params(), &data, classes, beta_1);
         assert_standard_normal(&z, &format!("discrete ln θ_x − ln θ_j, n = {steps}"));
     }
 }

@@ -63,6 +63,26 @@ pub fn assert_standard_normal(z: &[f64], what: &str) {
     );
 }
 
+/// Per variable, ln θ_x − ln θ_j for its class x in `labels` and the next class j, standardised by what the
+/// Bayesian flow of x at accuracy β gives it, N(βK, 2βK): draws of N(0, 1) where θ is on that flow.
+pub fn class_log_odds_z(
+    theta: &InputParams<f64>,
+    labels: &[u32],
+    classes: u32,
+    beta: f64,
+) -> Vec<f64> {
+    let beta_k = beta * f64::from(classes);
+    labels
+        .iter()
+        .enumerate()
+        .map(|(v, &x)| {
+            let theta = theta.variable(v);
+            let other = (x as usize + 1) % classes as usize;
+            (theta[x as usize].ln() - theta[other].ln() - beta_k) / (2.0 * beta_k).sqrt()
+        })
+        .collect()
+}
+
 /// A fresh-enough folder for one test's files, named by the test and the process.
 pub fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("bevy_bfn-{name}-{}", std::process::id()));
