@@ -80,7 +80,73 @@ impl RuntimeDatum for f32 {
     }
 }
 
+/// A datum of either type, for constraints held where the model's kind is not known yet (a Bevy component).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AnyDatum {
+    /// A class of discrete data.
+    Class(u32),
+    /// A value of continuous or discretised data.
+    Value(f32),
+}
+
+impl RuntimeDatum for AnyDatum {
+    fn class(self) -> Option<u32> {
+        match self {
+            Self::Class(class) => Some(class),
+            Self::Value(_) => None,
+        }
+    }
+
+    fn value(self) -> Option<f32> {
+        match self {
+            Self::Value(value) => Some(value),
+            Self::Class(_) => None,
+        }
+    }
+}
+
 impl<D: Copy> Constraints<D> {
+    /// Known values held to the end (w = 1) for every variable, where `keep` is true.
+    pub fn keeping(values: impl IntoIterator<Item = (D, bool)>) -> Self {
+        Self {
+            known: values
+                .into_iter()
+                .map(|(value, keep)| {
+                    keep.then_some(Known {
+                        value,
+                        strength: 1.0,
+                    })
+                })
+                .collect(),
+            allowed: Vec::new(),
+        }
+    }
+
+    /// These constraints, with `other`'s wherever these set none: a known value of `self` wins over one of
+    /// `other`, and so do allowed classes. The two lists must be empty or of one length.
+    pub fn or(&self, other: &Self) -> Result<Self> {
+        fn either<T: Clone>(
+            what: &'static str,
+            a: &[Option<T>],
+            b: &[Option<T>],
+        ) -> Result<Vec<Option<T>>> {
+            if a.is_empty() {
+                return Ok(b.to_vec());
+            }
+            if !b.is_empty() {
+                check_len(what, b.len(), a.len())?;
+            }
+            Ok(a.iter()
+                .enumerate()
+                .map(|(v, x)| x.clone().or_else(|| b.get(v).cloned().flatten()))
+                .collect())
+        }
+        Ok(Self {
+            known: either("known values", &self.known, &other.known)?,
+            allowed: either("allowed classes", &self.allowed, &other.allowed)?,
+        })
+    }
+
     /// The same constraints with every known value passed through `datum`, for a model whose kind is known only at
     /// run time (allowed classes carry over as they are, so that no known value needs no type). Fails with
     /// [`BfnError::Config`] where `datum` gives none: a value for discrete data, or a class for the others.

@@ -35,7 +35,7 @@ mod sampling_method;
 
 pub use accuracy_schedule::{AccuracySchedule, MAX_STEPS, Step};
 pub use bayesian_flow::BayesianFlow;
-pub use constraints::{Constraints, Known, RuntimeDatum};
+pub use constraints::{AnyDatum, Constraints, Known, RuntimeDatum};
 pub use continuous::{Continuous, RECONSTRUCTION_BINS};
 pub use data_kind::{DataKind, Datum};
 pub use discrete::Discrete;

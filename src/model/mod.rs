@@ -6,6 +6,7 @@
 mod config;
 pub mod content;
 pub mod parameters;
+mod placement;
 pub mod positions;
 mod samples;
 pub mod weights;
