@@ -3,7 +3,7 @@
 //! file names when not told any, and a corrupt model is an asset error the app survives. Then what users do to
 //! a running generator: restart it, change its seed or batch around the moment it finishes, replace its model
 //! file, ask for a batch the device cannot hold, override σ₁/β₁, pause and single-step it, give it a GPU-time
-//! budget, and push the accuracy to its extremes.
+//! budget, push the accuracy to its extremes, paint constraints on it and regenerate a region of its result.
 #![cfg(feature = "studio")]
 
 use std::path::{Path, PathBuf};
@@ -17,11 +17,12 @@ use bevy::render::{RenderApp, RenderPlugin};
 use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 use bevy_bfn::flow::SamplingMethod;
+use bevy_bfn::flow::{AnyDatum, Known};
 use bevy_bfn::gpu::{GpuContext, GpuModel, JobSettings, SamplingJob};
 use bevy_bfn::model::Weights;
 use bevy_bfn::plugin::{
-    BfnFinished, BfnGenerator, BfnOutput, BfnPlugin, BfnProgress, BfnRestart, BfnStepOnce,
-    BfnSystems, BfnWatch,
+    BfnConstraints, BfnFinished, BfnGenerator, BfnOutput, BfnPlugin, BfnProgress, BfnRegenerate,
+    BfnRestart, BfnStepOnce, BfnSystems, BfnWatch, TileGrid,
 };
 
 /// The sampling steps the test's copy of the names model names.
@@ -63,10 +64,24 @@ fn asset_folder() -> PathBuf {
 }
 
 fn standalone(name: &str, settings: JobSettings) -> BfnOutput {
+    standalone_constrained(name, settings, &BfnConstraints::default())
+}
+
+/// As [`standalone`], the job keeping `constraints` (in the data's layout) as the plugin places them.
+fn standalone_constrained(
+    name: &str,
+    settings: JobSettings,
+    constraints: &BfnConstraints,
+) -> BfnOutput {
     let gpu = GpuContext::new().unwrap();
     let weights = Weights::load(format!("assets/models/{name}.safetensors")).unwrap();
     let model = GpuModel::new(&gpu.device, &weights).unwrap();
     let mut job = SamplingJob::new(&gpu.device, &model, settings).unwrap();
+    let placed = weights
+        .config()
+        .place_constraints(&constraints.0, settings.batch)
+        .unwrap();
+    job.write_constraints(&gpu.queue, &placed).unwrap();
     let mut encoder = gpu.device.create_command_encoder(&Default::default());
     job.record_steps(&mut encoder, settings.steps);
     gpu.queue.submit([encoder.finish()]);
@@ -774,4 +789,211 @@ fn finite_theta_and_results_at_extreme_accuracies_on_the_gpu() {
             other => panic!("{name}: {other:?}"),
         }
     }
+}
+
+/// The dungeon model's cell layout, and its floor and wall classes.
+fn dungeon_cells() -> (bevy_bfn::model::Layout, u32, u32) {
+    let weights = Weights::load("assets/models/dungeon.safetensors").unwrap();
+    let class = |name: &str| {
+        weights
+            .config()
+            .legend
+            .iter()
+            .position(|entry| entry.starts_with(name))
+            .unwrap() as u32
+    };
+    (
+        weights.config().pixel_layout(),
+        class("floor"),
+        class("wall"),
+    )
+}
+
+fn tiles(output: &BfnOutput) -> &[TileGrid] {
+    match output {
+        BfnOutput::Tiles(maps) => maps,
+        other => panic!("not maps: {other:?}"),
+    }
+}
+
+/// A corridor of floor painted across row 8 and walls only in the top-left 4 × 4 corner: every map of the batch
+/// keeps the corridor cell for cell and has nothing but walls in the corner, the result is the standalone GPU
+/// job's under the same constraints, a restart keeps them (the same result again), and lifting them gives the
+/// unconstrained run.
+#[test]
+fn painted_constraints_are_kept_survive_a_restart_and_lift() {
+    let (_app, mut app, server) = app_on_shipped_models();
+    let (layout, floor, wall) = dungeon_cells();
+    let mut constraints = BfnConstraints::free(layout);
+    let hard = |class| {
+        [Some(Known {
+            value: AnyDatum::Class(class),
+            strength: 1.0,
+        })]
+    };
+    for x in 0..layout.width {
+        constraints.paint(layout, x, 8, &hard(floor));
+    }
+    for (x, y) in (0..4).flat_map(|x| (0..4).map(move |y| (x, y))) {
+        constraints.allow(layout, x, y, Some(vec![wall]));
+    }
+    let (batch, steps, seed) = (2, 6, 9);
+    let entity = app
+        .world_mut()
+        .spawn((
+            BfnGenerator::new(server.load("models/dungeon.safetensors"))
+                .with_batch(batch)
+                .with_steps(steps)
+                .with_steps_per_frame(3)
+                .with_seed(seed),
+            constraints.clone(),
+        ))
+        .id();
+    let finished = |count: usize| move |app: &App| results_of(app, entity).len() == count;
+    update_until(&mut app, 300, "the constrained result", finished(1));
+    let first = results_of(&app, entity)[0].clone();
+    for map in tiles(&first) {
+        assert!((0..16).all(|x| map.class(x, 8) == floor), "the corridor");
+        assert!(
+            (0..4).all(|x| (0..4).all(|y| map.class(x, y) == wall)),
+            "only walls in the corner"
+        );
+    }
+    let settings = settings("dungeon", batch, steps, seed);
+    assert_eq!(
+        first,
+        standalone_constrained("dungeon", settings, &constraints)
+    );
+
+    app.world_mut().trigger(BfnRestart { entity });
+    update_until(&mut app, 300, "the result after a restart", finished(2));
+    assert_eq!(results_of(&app, entity)[1], first, "a restart keeps them");
+
+    app.world_mut()
+        .entity_mut(entity)
+        .remove::<BfnConstraints>();
+    update_until(&mut app, 300, "the unconstrained result", finished(3));
+    assert_eq!(results_of(&app, entity)[2], standalone("dungeon", settings));
+}
+
+/// Regenerating the left half of a finished batch keeps every cell of the right half of every map, samples the
+/// left half again on the next seed (so it changes), and is the standalone job's result under those constraints.
+#[test]
+fn regenerating_a_region_keeps_the_rest_of_every_map() {
+    let (_app, mut app, server) = app_on_shipped_models();
+    let (layout, ..) = dungeon_cells();
+    let (batch, steps, seed) = (2, 6, 21);
+    let entity = app
+        .world_mut()
+        .spawn(
+            BfnGenerator::new(server.load("models/dungeon.safetensors"))
+                .with_batch(batch)
+                .with_steps(steps)
+                .with_steps_per_frame(3)
+                .with_seed(seed),
+        )
+        .id();
+    update_until(&mut app, 300, "the first result", |app| {
+        results_of(app, entity).len() == 1
+    });
+    let left: Vec<bool> = (0..layout.tokens())
+        .map(|cell| cell % layout.width < 8)
+        .collect();
+    app.world_mut().trigger(BfnRegenerate {
+        entity,
+        region: left,
+    });
+    update_until(&mut app, 300, "the regenerated result", |app| {
+        results_of(app, entity).len() == 2
+    });
+    let results = results_of(&app, entity);
+    let (before, after) = (tiles(&results[0]), tiles(&results[1]));
+    for (old, new) in before.iter().zip(after) {
+        for (x, y) in (8..16).flat_map(|x| (0..16).map(move |y| (x, y))) {
+            assert_eq!(old.class(x, y), new.class(x, y), "kept cell ({x}, {y})");
+        }
+    }
+    assert!(
+        before
+            .iter()
+            .zip(after)
+            .any(|(old, new)| (0..8).any(|x| (0..16).any(|y| old.class(x, y) != new.class(x, y)))),
+        "the left half is sampled again"
+    );
+    let generator = app.world().get::<BfnGenerator>(entity).unwrap();
+    assert_eq!(generator.seed, seed + 1);
+    let kept = app.world().get::<BfnConstraints>(entity).unwrap().clone();
+    assert_eq!(
+        results[1],
+        standalone_constrained(
+            "dungeon",
+            settings("dungeon", batch, steps, seed + 1),
+            &kept
+        )
+    );
+}
+
+/// Constraints of a length that fits no example are an error on the generator, which runs once they are fixed.
+#[test]
+fn misfit_constraints_are_an_error_on_the_generator_and_the_app_runs_on() {
+    let (_app, mut app, server) = app_on_shipped_models();
+    let (layout, floor, _) = dungeon_cells();
+    let mut misfit = BfnConstraints::default();
+    misfit.0.known = vec![None; 7];
+    let entity = app
+        .world_mut()
+        .spawn((
+            BfnGenerator::new(server.load("models/dungeon.safetensors"))
+                .with_steps(4)
+                .with_steps_per_frame(2),
+            misfit,
+        ))
+        .id();
+    update_until(&mut app, 100, "the error", |app| {
+        progress(app, entity).error.is_some()
+    });
+    let error = progress(&app, entity).error.unwrap();
+    assert!(
+        error.contains("constraints") && error.contains('7'),
+        "{error}"
+    );
+    for _ in 0..5 {
+        update(&mut app);
+    }
+    assert!(results_of(&app, entity).is_empty(), "no unconstrained run");
+
+    // A class the model does not have: the render world refuses it, on the generator.
+    let mut out_of_range = BfnConstraints::free(layout);
+    out_of_range.paint(
+        layout,
+        0,
+        0,
+        &[Some(Known {
+            value: AnyDatum::Class(99),
+            strength: 1.0,
+        })],
+    );
+    app.world_mut().entity_mut(entity).insert(out_of_range);
+    update_until(&mut app, 100, "the class error", |app| {
+        progress(app, entity)
+            .error
+            .is_some_and(|e| e.contains("99"))
+    });
+
+    let mut fixed = BfnConstraints::free(layout);
+    fixed.paint(
+        layout,
+        0,
+        0,
+        &[Some(Known {
+            value: AnyDatum::Class(floor),
+            strength: 1.0,
+        })],
+    );
+    app.world_mut().entity_mut(entity).insert(fixed);
+    update_until(&mut app, 300, "the result", |app| {
+        progress(app, entity).finished
+    });
+    assert_eq!(progress(&app, entity).error, None);
+    assert_eq!(tiles(&results_of(&app, entity)[0])[0].class(0, 0), floor);
 }

@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use bevy::prelude::*;
 
-use crate::flow::SamplingMethod;
+use crate::flow::{AnyDatum, Constraints, SamplingMethod};
 use crate::gpu::JobSettings;
-use crate::model::{ModelConfig, Weights};
+use crate::model::{ModelConfig, Samples, Weights};
 use crate::plugin::asset::BfnModel;
+use crate::plugin::constraints::BfnConstraints;
 use crate::plugin::output::BfnOutput;
 
 /// Generates content with a model on the GPU, a few BFN steps each frame.
@@ -155,8 +156,31 @@ pub struct BfnStepOnce {
 pub(crate) struct Run {
     /// Counts the starts.
     pub epoch: u32,
-    /// What the current run samples: the job's settings and the model's content. `None` until the model loads.
-    pub key: Option<(JobSettings, Arc<Weights>)>,
+    /// What the current run samples. `None` until the model loads.
+    pub key: Option<RunKey>,
+    /// The last result that arrived, in the network's order, for [`BfnRegenerate`](crate::plugin::BfnRegenerate).
+    pub finished: Option<Samples>,
+}
+
+/// What a run samples: a change of any part starts a new one.
+#[derive(Clone, Debug)]
+pub(crate) struct RunKey {
+    pub settings: JobSettings,
+    /// The model's content.
+    pub weights: Arc<Weights>,
+    /// The generator's constraints as it holds them (in the data's layout).
+    pub constraints: Option<BfnConstraints>,
+    /// The same placed on the job's variables, or why they cannot be.
+    pub placed: Result<Arc<Constraints<AnyDatum>>, String>,
+}
+
+impl RunKey {
+    /// Whether a run of this key samples what `other` asks for.
+    pub fn same(&self, other: &RunKey) -> bool {
+        self.settings == other.settings
+            && Arc::ptr_eq(&self.weights, &other.weights)
+            && self.constraints == other.constraints
+    }
 }
 
 /// How far a generator is, as the render world last reported it.

@@ -6,7 +6,9 @@
 //! grids, strings, images or height fields).
 //!
 //! A generator is steered while it runs: changing its settings or reloading its model starts it again,
-//! [`BfnRestart`] starts it again as it is, `paused` holds it and [`BfnStepOnce`] takes one step. Whatever a
+//! [`BfnRestart`] starts it again as it is, `paused` holds it and [`BfnStepOnce`] takes one step.
+//! [`BfnConstraints`] keep painted cells and allowed classes, and [`BfnRegenerate`] samples a region of a finished
+//! result again, keeping the rest. Whatever a
 //! game asks that the device cannot do (a batch past its limits) is an error on the generator, not the end of
 //! the app.
 //!
@@ -33,6 +35,7 @@
 //! ```
 
 mod asset;
+mod constraints;
 mod generator;
 mod output;
 #[cfg(feature = "egui")]
@@ -46,6 +49,7 @@ use bevy::asset::AssetLoadFailedEvent;
 use bevy::prelude::*;
 
 pub use asset::{BfnModel, BfnModelLoader};
+pub use constraints::{BfnConstraints, BfnRegenerate};
 pub use generator::{
     BfnFinished, BfnGenerator, BfnPreview, BfnProgress, BfnRestart, BfnStepOnce, BfnWatch,
 };
@@ -81,6 +85,7 @@ impl Plugin for BfnPlugin {
             .init_resource::<run::PendingSteps>()
             .add_observer(run::restart)
             .add_observer(run::step_once)
+            .add_observer(constraints::regenerate)
             .configure_sets(Update, (BfnSystems::Setup, BfnSystems::Collect).chain())
             .add_systems(
                 Update,

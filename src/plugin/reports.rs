@@ -62,13 +62,13 @@ impl Reports {
 /// Takes the render world's reports: updates [`BfnProgress`] and [`BfnWatch`], sends [`BfnFinished`].
 pub(crate) fn collect_reports(
     reports: Res<Reports>,
-    mut generators: Query<(&BfnGenerator, &Run, &mut BfnProgress)>,
+    mut generators: Query<(&BfnGenerator, &mut Run, &mut BfnProgress)>,
     models: Res<Assets<BfnModel>>,
     mut finished: MessageWriter<BfnFinished>,
     mut watches: Query<&mut BfnWatch>,
 ) {
     for report in reports.drain() {
-        let Ok((generator, run, mut progress)) = generators.get_mut(report.entity) else {
+        let Ok((generator, mut run, mut progress)) = generators.get_mut(report.entity) else {
             continue;
         };
         if run.epoch != report.epoch {
@@ -89,6 +89,7 @@ pub(crate) fn collect_reports(
                         entity: report.entity,
                         output: BfnOutput::from_samples(model.weights.config(), &samples),
                     });
+                    run.finished = Some(samples);
                 }
                 None => {
                     progress.error =

@@ -1,5 +1,5 @@
 //! When a generator starts again, in the main world: a change of settings or of the model's content (a file
-//! reloaded from disk gives the asset new weights) and [`BfnRestart`] each begin a new [`Run`], which clears the
+//! reloaded from disk gives the asset new weights), of its constraints and [`BfnRestart`] each begin a new [`Run`], which clears the
 //! progress and its error, so that a failed generator is retried once something about it changes. Single steps
 //! are queued for the render world, which takes them at the next extraction.
 
@@ -9,14 +9,20 @@ use std::sync::Arc;
 use bevy::prelude::*;
 
 use crate::plugin::asset::BfnModel;
-use crate::plugin::generator::{BfnGenerator, BfnProgress, BfnRestart, BfnStepOnce, Run};
+use crate::plugin::constraints::BfnConstraints;
+use crate::plugin::generator::{BfnGenerator, BfnProgress, BfnRestart, BfnStepOnce, Run, RunKey};
 
 /// Begins a new run for every generator whose settings or model changed since its last one.
 pub(crate) fn start_runs(
-    mut generators: Query<(&BfnGenerator, &mut Run, &mut BfnProgress)>,
+    mut generators: Query<(
+        &BfnGenerator,
+        Option<&BfnConstraints>,
+        &mut Run,
+        &mut BfnProgress,
+    )>,
     models: Res<Assets<BfnModel>>,
 ) {
-    for (generator, mut run, mut progress) in &mut generators {
+    for (generator, constraints, mut run, mut progress) in &mut generators {
         let Some(model) = models.get(&generator.model) else {
             // Unloaded, or another model not loaded yet: the job goes, and the next load starts afresh.
             if run.key.is_some() {
@@ -26,20 +32,33 @@ pub(crate) fn start_runs(
             }
             continue;
         };
-        let settings = generator.job_settings(model.weights.config());
-        let unchanged = run.key.as_ref().is_some_and(|(current, weights)| {
-            *current == settings && Arc::ptr_eq(weights, &model.weights)
-        });
-        if unchanged {
+        let config = model.weights.config();
+        let settings = generator.job_settings(config);
+        let key = RunKey {
+            settings,
+            weights: Arc::clone(&model.weights),
+            constraints: constraints
+                .filter(|c| **c != BfnConstraints::default())
+                .cloned(),
+            placed: Ok(Arc::default()),
+        };
+        if run.key.as_ref().is_some_and(|current| current.same(&key)) {
             continue;
         }
+        let placed = key.constraints.as_ref().map_or(Ok(Arc::default()), |c| {
+            config
+                .place_constraints(&c.0, settings.batch)
+                .map(Arc::new)
+                .map_err(|e| format!("constraints: {e}"))
+        });
         run.epoch += 1;
-        run.key = Some((settings, Arc::clone(&model.weights)));
         *progress = BfnProgress {
             // The updates of θ the job records: n, or n − 1 for a solver, whose last network call is the sample.
             steps: settings.sampler.updates(settings.steps),
+            error: placed.as_ref().err().cloned(),
             ..default()
         };
+        run.key = Some(RunKey { placed, ..key });
     }
 }
 

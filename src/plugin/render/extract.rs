@@ -7,6 +7,7 @@ use std::sync::Arc;
 use bevy::prelude::*;
 use bevy::render::MainWorld;
 
+use crate::flow::{AnyDatum, Constraints};
 use crate::gpu::JobSettings;
 use crate::model::Weights;
 use crate::plugin::asset::BfnModel;
@@ -19,6 +20,8 @@ pub(crate) struct Extracted {
     pub model: AssetId<BfnModel>,
     pub weights: Arc<Weights>,
     pub settings: JobSettings,
+    /// On the job's variables; empty for none.
+    pub constraints: Arc<Constraints<AnyDatum>>,
     /// [`Run::epoch`]: a job on another epoch starts again.
     pub epoch: u32,
     pub steps_per_frame: u32,
@@ -59,7 +62,11 @@ pub(crate) fn extract_generators(
     let generators = generators.get_or_insert_with(|| main_world.query());
     let models = main_world.resource::<Assets<BfnModel>>();
     for (entity, generator, run, preview, watched) in generators.iter(&main_world) {
-        let Some((settings, weights)) = &run.key else {
+        // No key: the model is not loaded. Constraints that cannot be placed: the error is on the generator.
+        let Some(key) = &run.key else {
+            continue;
+        };
+        let Ok(constraints) = &key.placed else {
             continue;
         };
         if models.get(&generator.model).is_none() {
@@ -68,8 +75,9 @@ pub(crate) fn extract_generators(
         extracted.generators.push(Extracted {
             entity,
             model: generator.model.id(),
-            weights: Arc::clone(weights),
-            settings: *settings,
+            weights: Arc::clone(&key.weights),
+            settings: key.settings,
+            constraints: Arc::clone(constraints),
             epoch: run.epoch,
             steps_per_frame: generator.steps_per_frame,
             gpu_budget_ms: generator.gpu_budget_ms,

@@ -54,11 +54,13 @@ fn same_shape(current: JobSettings, wanted: JobSettings) -> bool {
 }
 
 /// Drops the jobs of generators that are gone or whose model or job shape changed, restarts in place the jobs
-/// of generators on a new run with the same shape, and frees the models no generator uses.
+/// of generators on a new run with the same shape (writing the run's constraints), and frees the models no
+/// generator uses.
 pub(crate) fn sync_jobs(
     mut jobs: ResMut<BfnJobs>,
     extracted: Res<ExtractedGenerators>,
     queue: Res<RenderQueue>,
+    reports: Res<Reports>,
 ) {
     let jobs = &mut *jobs;
     let current = |entity: Entity| extracted.generators.iter().find(|g| g.entity == entity);
@@ -75,6 +77,18 @@ pub(crate) fn sync_jobs(
             generation.job.restart(&queue, generator.settings.seed);
             generation.epoch = generator.epoch;
             generation.read_back = ReadBack::Waiting;
+            if let Err(error) = generation
+                .job
+                .write_constraints(&queue, &generator.constraints)
+            {
+                jobs.jobs.remove(&generator.entity);
+                jobs.failed.insert(generator.entity, generator.epoch);
+                reports.send(
+                    generator.entity,
+                    generator.epoch,
+                    News::Failed(error.to_string()),
+                );
+            }
         }
     }
     jobs.failed
@@ -155,6 +169,7 @@ fn build_job(
         }
     };
     let job = SamplingJob::new(device, &model, generator.settings)?;
+    job.write_constraints(queue, &generator.constraints)?;
     Ok(Some(Generation {
         epoch: generator.epoch,
         weights: Arc::clone(&generator.weights),

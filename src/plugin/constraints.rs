@@ -1,0 +1,169 @@
+//! What a generator must keep: painted cells, allowed classes, and a finished sample kept but for a region.
+//!
+//! Constraints live on the generator as a component in the data's own layout — the cells of the map the game
+//! shows, not the network's patches — and are placed on the job's variables when a run starts. Changing them
+//! starts a new run, as changing a setting does; a restart keeps them. On the GPU they are a buffer the job
+//! rewrites in place, so a new run under new constraints needs no new job.
+
+use bevy::prelude::*;
+
+use crate::flow::{AnyDatum, Constraints, Known};
+use crate::model::{Layout, ModelConfig, Samples};
+use crate::plugin::generator::{BfnGenerator, Run};
+
+/// The constraints of a generator's samples ([`Constraints`]), in the data's layout: cells (pixels) row-major with
+/// their channels innermost, as [`ModelConfig::pixel_layout`] gives them. Each list holds one example's variables,
+/// which every example of the batch gets, or the variables of each example in turn; an empty list constrains
+/// nothing. Known values are classes for a discrete model and values in model units [−1, 1] for the others.
+///
+/// A list of a length that fits neither is an error on the generator's [`BfnProgress`](crate::plugin::BfnProgress),
+/// as are known values the model cannot take (a class out of range, a value for a discrete model).
+#[derive(Component, Clone, Debug, Default, PartialEq)]
+pub struct BfnConstraints(pub Constraints<AnyDatum>);
+
+impl BfnConstraints {
+    /// No constraint yet, for painting on one example of `layout` ([`ModelConfig::pixel_layout`]).
+    pub fn free(layout: Layout) -> Self {
+        let n = layout.variables();
+        Self(Constraints {
+            known: vec![None; n],
+            allowed: Vec::new(),
+        })
+    }
+
+    /// Sets what cell (`x`, `y`) of `layout` holds, channel by channel (`None` frees it), in every example the
+    /// lists hold. Cells outside the layout are ignored, so a brush may run off the edge.
+    pub fn paint(&mut self, layout: Layout, x: usize, y: usize, known: &[Option<Known<AnyDatum>>]) {
+        if x >= layout.width || y >= layout.height {
+            return;
+        }
+        let n = layout.variables();
+        if self.0.known.is_empty() {
+            self.0.known = vec![None; n];
+        }
+        let first = (y * layout.width + x) * layout.channels;
+        for example in self.0.known.chunks_mut(n) {
+            for (channel, known) in known.iter().enumerate().take(layout.channels) {
+                if let Some(slot) = example.get_mut(first + channel) {
+                    *slot = *known;
+                }
+            }
+        }
+    }
+
+    /// Allows only `classes` at cell (`x`, `y`) of `layout` in every example (`None` lifts the restriction).
+    pub fn allow(&mut self, layout: Layout, x: usize, y: usize, classes: Option<Vec<u32>>) {
+        if x >= layout.width || y >= layout.height {
+            return;
+        }
+        let n = layout.variables();
+        if self.0.allowed.is_empty() {
+            self.0.allowed = vec![None; n];
+        }
+        let first = (y * layout.width + x) * layout.channels;
+        for example in self.0.allowed.chunks_mut(n) {
+            for slot in example.iter_mut().skip(first).take(layout.channels) {
+                slot.clone_from(&classes);
+            }
+        }
+    }
+
+    /// Hard constraints that keep `samples` (a finished batch, in the network's order) everywhere but in
+    /// `region`, with these constraints still applying inside it. `region` holds a flag per cell (not per
+    /// channel) of one example, for every example, or of each example in turn.
+    pub fn keeping_all_but(
+        &self,
+        config: &ModelConfig,
+        samples: &Samples,
+        region: &[bool],
+    ) -> crate::error::Result<Self> {
+        let pixels = config.pixel_layout();
+        let per_example = pixels.variables();
+        let values: Vec<AnyDatum> = match samples {
+            Samples::Classes(classes) => data_order(config, classes, AnyDatum::Class),
+            Samples::Values(values) => data_order(config, values, AnyDatum::Value),
+        };
+        let examples = values.len() / per_example;
+        let cells = pixels.tokens();
+        if region.len() != cells && region.len() != cells * examples {
+            return Err(crate::error::BfnError::Config(format!(
+                "a region of {} flags, but an example has {cells} cells ({} for {examples})",
+                region.len(),
+                cells * examples
+            )));
+        }
+        let kept = Constraints::keeping(values.into_iter().enumerate().map(|(v, value)| {
+            let cell = v / pixels.channels;
+            (value, !region[cell % region.len()])
+        }));
+        Ok(Self(kept.or(&self.repeated(examples * per_example))?))
+    }
+
+    /// These constraints with one example's lists repeated to `len` variables.
+    fn repeated(&self, len: usize) -> Constraints<AnyDatum> {
+        fn repeat<T: Clone>(list: &[T], len: usize) -> Vec<T> {
+            list.iter().cycle().take(len).cloned().collect()
+        }
+        Constraints {
+            known: repeat(&self.0.known, len),
+            allowed: repeat(&self.0.allowed, len),
+        }
+    }
+}
+
+/// Every example of `variables` (the network's order) in the data's order, as one list.
+fn data_order<T: Copy>(
+    config: &ModelConfig,
+    variables: &[T],
+    datum: impl Fn(T) -> AnyDatum,
+) -> Vec<AnyDatum> {
+    let examples = variables.len() / config.layout.variables();
+    (0..examples)
+        .flat_map(|e| crate::model::content::example_variables(config, variables, e))
+        .map(datum)
+        .collect()
+}
+
+/// Samples a region of a generator's finished result again and keeps the rest:
+/// `commands.trigger(BfnRegenerate { entity, region })`. The kept cells become hard constraints
+/// ([`BfnConstraints::keeping_all_but`]) and the generator starts again on its next seed, so that regenerating
+/// one region twice gives new content each time. Without a finished result, it warns and does nothing.
+#[derive(EntityEvent, Clone, Debug)]
+pub struct BfnRegenerate {
+    /// The generator.
+    pub entity: Entity,
+    /// A flag per cell of one example (for every example) or of each example in turn: true where to sample
+    /// again.
+    pub region: Vec<bool>,
+}
+
+/// [`BfnRegenerate`].
+pub(crate) fn regenerate(
+    event: On<BfnRegenerate>,
+    mut commands: Commands,
+    mut generators: Query<(&mut BfnGenerator, &Run, Option<&BfnConstraints>)>,
+    models: Res<Assets<crate::plugin::BfnModel>>,
+) {
+    let Ok((mut generator, run, constraints)) = generators.get_mut(event.entity) else {
+        warn!(
+            "BfnRegenerate for {}, which is not a generator",
+            event.entity
+        );
+        return;
+    };
+    let (Some(samples), Some(model)) = (&run.finished, models.get(&generator.model)) else {
+        warn!(
+            "BfnRegenerate for {}, which has no finished result to keep",
+            event.entity
+        );
+        return;
+    };
+    let constraints = constraints.cloned().unwrap_or_default();
+    match constraints.keeping_all_but(model.weights.config(), samples, &event.region) {
+        Ok(kept) => {
+            commands.entity(event.entity).insert(kept);
+            generator.seed = generator.seed.wrapping_add(1);
+        }
+        Err(error) => warn!("BfnRegenerate for {}: {error}", event.entity),
+    }
+}
