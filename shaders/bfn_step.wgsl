@@ -58,6 +58,21 @@ fn known_value(v: u32) -> f32 {
     return bitcast<f32>(constraints[2u * v]);
 }
 
+// A variable held to the end shows its known value in the preview, not the network's belief: that value is what its
+// sample will be, and a designer who painted it should see it painted.
+fn preview_held(v: u32) {
+    if (!is_held(v)) {
+        return;
+    }
+    if (KIND == 2u) {
+        for (var k = 0u; k < CLASSES; k++) {
+            preview[v * CLASSES + k] = select(0.0, 1.0, k == constraints[2u * v]);
+        }
+    } else {
+        preview[v] = known_value(v);
+    }
+}
+
 // Logit k of variable v, FORBIDDEN where the class is not allowed (`Conditioning::forbid`).
 fn logit(v: u32, k: u32) -> f32 {
     let mask = constraints[2u * job.variables + v * MASK_WORDS + k / 32u];
@@ -241,6 +256,7 @@ fn step(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
         preview[v] = x;
         gaussian_update(v, select(x, known_value(v), is_known_at(v, entry.t)), entry);
     }
+    preview_held(v);
 }
 
 // A few-step sampler's update (`Sampling::move_along_flow`): x̂ = the mean of p_O at t (`output_mean`: p̂, the
@@ -290,6 +306,7 @@ fn flow_step(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgrou
     if (KIND == 2u) {
         softmax_theta(base);
     }
+    preview_held(v);
 }
 
 // The mode of p_O at the final entry's time (t = 1, or the solvers' t_{n−1}), or the known value of a variable held

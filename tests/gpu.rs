@@ -332,6 +332,73 @@ fn constraints_hold_on_the_gpu_and_it_follows_the_cpu_sampler_under_them() {
     }
 }
 
+/// Midway through a constrained run the preview shows every held variable at its known value (a one-hot for
+/// classes), whatever the network believes of it, and the free ones as the network's output.
+#[test]
+fn the_preview_shows_held_variables_at_their_known_values() {
+    let gpu = gpu();
+    for (name, sampler) in [
+        ("dungeon", SamplingMethod::Standard),
+        ("dungeon", FEW_STEP[3]),
+        ("terrain", SamplingMethod::Standard),
+        ("terrain", SamplingMethod::Ode2 { eta: 1e-3 }),
+    ] {
+        let settings = JobSettings {
+            batch: 2,
+            steps: 8,
+            seed: 3,
+            accuracy: None,
+            sampler,
+        };
+        let weights = weights(name);
+        let model = GpuModel::new(&gpu.device, &weights).unwrap();
+        let mut job = SamplingJob::new(&gpu.device, &model, settings).unwrap();
+        let variables = settings.batch * weights.config().layout.variables();
+        let label = format!("{name}, {sampler:?}");
+        let held = |v: &usize| strength(*v) == Some(1.0);
+        match weights.kind() {
+            Kind::Discrete(k) => {
+                let classes = k.classes() as usize;
+                let constraints = class_constraints(variables, k.classes());
+                job.write_constraints(&gpu.queue, &constraints).unwrap();
+                run_steps(&gpu, &mut job, 4);
+                let preview = job.read_preview(&gpu.device, &gpu.queue).unwrap();
+                for v in (0..variables).filter(held) {
+                    let known = constraints.known[v].unwrap().value as usize;
+                    let shown = &preview[v * classes..][..classes];
+                    assert!(
+                        shown
+                            .iter()
+                            .enumerate()
+                            .all(|(k, &p)| p == f32::from(k == known)),
+                        "{label}: held variable {v} shows {shown:?}, not class {known}"
+                    );
+                }
+                let free_blends = (0..variables)
+                    .filter(|v| strength(*v).is_none())
+                    .any(|v| preview[v * classes..][..classes].iter().all(|&p| p < 1.0));
+                assert!(
+                    free_blends,
+                    "{label}: the free variables show the network's blends"
+                );
+            }
+            _ => {
+                let constraints = value_constraints(variables);
+                job.write_constraints(&gpu.queue, &constraints).unwrap();
+                run_steps(&gpu, &mut job, 4);
+                let preview = job.read_preview(&gpu.device, &gpu.queue).unwrap();
+                for v in (0..variables).filter(held) {
+                    assert_eq!(
+                        preview[v],
+                        constraints.known[v].unwrap().value,
+                        "{label}: held variable {v}"
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn constraints_are_rewritten_between_frames_and_lifting_them_gives_the_unconstrained_run() {
     let gpu = gpu();
