@@ -10,14 +10,12 @@
 //! Press R to keep the right half of every map and sample the left half again ([`BfnRegenerate`]).
 
 mod common;
+#[path = "common/corridor.rs"]
+mod corridor;
 
 use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, save_to_disk};
-use bevy_bfn::flow::{AnyDatum, Known};
-use bevy_bfn::model::Layout;
-use bevy_bfn::plugin::{
-    BfnConstraints, BfnGenerator, BfnModel, BfnPlugin, BfnProgress, BfnRegenerate,
-};
+use bevy_bfn::plugin::{BfnGenerator, BfnModel, BfnPlugin, BfnProgress, BfnRegenerate};
 
 /// Screen pixels per map cell.
 const CELL: f32 = 12.0;
@@ -71,14 +69,6 @@ fn setup(mut commands: Commands, assets: Res<AssetServer>) {
     ));
 }
 
-/// The corridor's cells: in from the left edge on row 4, down column 10, out to the right edge on row 11.
-fn corridor() -> impl Iterator<Item = (usize, usize)> {
-    let across = (0..=10).map(|x| (x, 4));
-    let down = (5..=11).map(|y| (10, y));
-    let out = (11..16).map(|x| (x, 11));
-    across.chain(down).chain(out)
-}
-
 /// Once the model is loaded (its legend names the classes), paints the corridor and the dry entrance, and marks
 /// the corridor on screen.
 fn paint_corridor(
@@ -90,50 +80,29 @@ fn paint_corridor(
         let Some(model) = models.get(&generator.model) else {
             continue;
         };
+        commands.entity(entity).remove::<Unpainted>();
         let config = model.weights.config();
-        let class = |name: &str| {
-            config
-                .legend
-                .iter()
-                .position(|entry| entry.starts_with(name))
-                .map(|class| class as u32)
-        };
-        let (Some(floor), Some(water), Some(lava)) =
-            (class("floor"), class("water"), class("lava"))
-        else {
-            error!("the model's legend has no floor, water or lava");
-            commands.entity(entity).remove::<Unpainted>();
-            continue;
-        };
-        let layout: Layout = config.pixel_layout();
-        let mut constraints = BfnConstraints::free(layout);
-        let dry: Vec<u32> = (0..config.legend.len() as u32)
-            .filter(|c| ![water, lava].contains(c))
-            .collect();
-        for (x, y) in (0..4).flat_map(|x| (1..8).map(move |y| (x, y))) {
-            constraints.allow(layout, x, y, Some(dry.clone()));
-        }
-        let floor = [Some(Known {
-            value: AnyDatum::Class(floor),
-            strength: 1.0,
-        })];
-        for (x, y) in corridor() {
-            constraints.paint(layout, x, y, &floor);
-            // A dot on the corridor's cells of every map, so that what was painted shows on what grew.
-            for example in 0..BATCH {
-                let column =
-                    (example * layout.width + x) as f32 - (BATCH * layout.width) as f32 / 2.0;
-                let row = layout.height as f32 / 2.0 - y as f32;
-                commands.spawn((
-                    Sprite::from_color(Color::srgb(1.0, 0.85, 0.1), Vec2::splat(CELL * 0.3)),
-                    Transform::from_xyz((column + 0.5) * CELL, (row - 0.5) * CELL, 1.0),
-                ));
+        match corridor::constraints(config) {
+            Ok(constraints) => {
+                commands.entity(entity).insert(constraints);
+            }
+            Err(error) => {
+                error!("{error}");
+                continue;
             }
         }
-        commands
-            .entity(entity)
-            .insert(constraints)
-            .remove::<Unpainted>();
+        let layout = config.pixel_layout();
+        // A dot on the corridor's cells of every map, so that what was painted shows on what grew.
+        for ((x, y), example) in
+            corridor::cells().flat_map(|cell| (0..BATCH).map(move |e| (cell, e)))
+        {
+            let column = (example * layout.width + x) as f32 - (BATCH * layout.width) as f32 / 2.0;
+            let row = layout.height as f32 / 2.0 - y as f32;
+            commands.spawn((
+                Sprite::from_color(Color::srgb(1.0, 0.85, 0.1), Vec2::splat(CELL * 0.3)),
+                Transform::from_xyz((column + 0.5) * CELL, (row - 0.5) * CELL, 1.0),
+            ));
+        }
     }
 }
 

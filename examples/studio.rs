@@ -7,11 +7,18 @@
 //! cargo run --release --example studio --features studio -- --headless      # no window: results to target/studio/
 //! cargo run --release --example studio --features studio -- --screenshot studio.png   # window, picture, exit
 //! cargo run --release --example studio --features studio -- --steps 20     # every model in 20 steps
+//! cargo run --release --example studio --features studio -- --paint        # a corridor painted on the dungeon
 //! ```
+//!
+//! The panel's brush paints on a map's or an image's preview: a class (a height, a colour) that must stay, erased
+//! to free, at a strength; a selection allows only some classes, or is sampled again keeping the rest.
 //!
 //! Each model samples with the steps its file says its samples need (`docs/models.md`): terrain's levels and
 //! sprites' opacity come out squeezed in 50 steps, so those two take 500 and 200 — on a GPU. A software one (Mesa's
 //! lavapipe) would take tens of minutes over them, so there every model takes 50.
+
+#[path = "common/corridor.rs"]
+mod corridor;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -39,6 +46,8 @@ struct Options {
     /// Steps for every model instead of each model's own.
     steps: Option<u32>,
     seed: u64,
+    /// Paint the paint example's corridor on the dungeon maps.
+    paint: bool,
 }
 
 fn options() -> Result<Options, String> {
@@ -48,12 +57,14 @@ fn options() -> Result<Options, String> {
         out: PathBuf::from("target/studio"),
         steps: None,
         seed: 1,
+        paint: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
             "--headless" => options.headless = true,
+            "--paint" => options.paint = true,
             "--screenshot" => options.screenshot = Some(value("--screenshot")?.into()),
             "--out" => options.out = value("--out")?.into(),
             "--steps" => {
@@ -168,7 +179,10 @@ fn main() -> AppExit {
         .insert_resource(options)
         .init_resource::<Written>()
         .add_systems(Startup, setup)
-        .add_systems(Update, (pace, write_results, finish).chain())
+        .add_systems(
+            Update,
+            (paint_corridor, pace, write_results, finish).chain(),
+        )
         .run()
 }
 
@@ -217,6 +231,32 @@ fn setup(
             if name == "dungeon" {
                 entity.insert(BfnWatch::default());
             }
+        }
+        if name == "dungeon" && options.paint {
+            entity.insert(Unpainted);
+        }
+    }
+}
+
+/// The dungeon generator, until its model has loaded and the corridor is painted on it (`--paint`).
+#[derive(Component)]
+struct Unpainted;
+
+fn paint_corridor(
+    mut commands: Commands,
+    generators: Query<(Entity, &BfnGenerator), With<Unpainted>>,
+    models: Res<Assets<BfnModel>>,
+) {
+    for (entity, generator) in &generators {
+        if let Some(model) = models.get(&generator.model) {
+            commands.entity(entity).remove::<Unpainted>();
+            match corridor::constraints(model.weights.config()) {
+                Ok(constraints) => commands.entity(entity).insert(constraints),
+                Err(error) => {
+                    error!("--paint: {error}");
+                    continue;
+                }
+            };
         }
     }
 }

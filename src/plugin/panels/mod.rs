@@ -12,8 +12,11 @@ use crate::flow::SamplingMethod;
 use crate::model::content::palette;
 use crate::model::{KindConfig, ModelConfig};
 use crate::plugin::{
-    BfnGenerator, BfnModel, BfnPreview, BfnProgress, BfnRestart, BfnStepOnce, BfnWatch,
+    BfnConstraints, BfnGenerator, BfnModel, BfnPreview, BfnProgress, BfnRestart, BfnStepOnce,
+    BfnWatch,
 };
+
+mod brush;
 
 /// Adds the panels (and bevy_egui's plugin if the app has not).
 #[derive(Default)]
@@ -42,32 +45,38 @@ struct FlowView {
     texture: Option<egui::TextureHandle>,
 }
 
+/// What a panel shows and steers of its generator.
+type PanelParts = (
+    Entity,
+    &'static mut BfnGenerator,
+    &'static BfnProgress,
+    &'static BfnPreview,
+    Option<&'static BfnWatch>,
+    Option<&'static BfnConstraints>,
+);
+
 fn generator_panels(
     mut commands: Commands,
     mut contexts: EguiContexts,
-    mut generators: Query<(
-        Entity,
-        &mut BfnGenerator,
-        &BfnProgress,
-        &BfnPreview,
-        Option<&BfnWatch>,
-    )>,
+    mut generators: Query<PanelParts>,
     models: Res<Assets<BfnModel>>,
     asset_server: Res<AssetServer>,
     mut views: Local<HashMap<Entity, FlowView>>,
+    mut brushes: Local<HashMap<Entity, brush::Brush>>,
 ) -> Result {
     // In spawn order, whatever components each carries: the first generator spawned gets the open panel.
     let mut entities: Vec<Entity> = generators.iter().map(|(entity, ..)| entity).collect();
     entities.sort_by_key(|entity| entity.index_u32());
     let mut previews = Vec::new();
-    for (_, _, _, preview, _) in generators.iter_many(&entities) {
+    for (_, _, _, preview, ..) in generators.iter_many(&entities) {
         previews.push(contexts.add_image(EguiTextureHandle::Weak(preview.image.id())));
     }
     let ctx = contexts.ctx_mut()?;
     let (right, bottom) = (ctx.viewport_rect().right(), ctx.viewport_rect().bottom());
     let count = entities.len();
     for (index, (&entity, preview)) in entities.iter().zip(previews).enumerate() {
-        let Ok((_, mut generator, progress, _, watch)) = generators.get_mut(entity) else {
+        let Ok((_, mut generator, progress, _, watch, constraints)) = generators.get_mut(entity)
+        else {
             continue;
         };
         let name = asset_server
@@ -122,11 +131,47 @@ fn generator_panels(
                 schedule_plots(ui, &generator, &config, progress.steps_done);
                 let width = config.pixel_layout().width * generator.batch.max(1);
                 let height = config.pixel_layout().height;
-                let scale = (300.0 / width.max(height * 4) as f32).max(1.0);
-                ui.image(egui::load::SizedTexture::new(
-                    preview,
-                    egui::vec2(width as f32 * scale, height as f32 * scale),
-                ));
+                // Maps and images are painted on: as wide as the panel, up to 240 points high.
+                let scale = if brush::paints(&config) {
+                    (ui.available_width() / width as f32).min(240.0 / height as f32)
+                } else {
+                    (300.0 / width.max(height * 4) as f32).max(1.0)
+                };
+                let shown = ui.add(
+                    egui::Image::new(egui::load::SizedTexture::new(
+                        preview,
+                        egui::vec2(width as f32 * scale, height as f32 * scale),
+                    ))
+                    .sense(egui::Sense::click_and_drag()),
+                );
+                if brush::paints(&config) {
+                    let brush = brushes.entry(entity).or_default();
+                    brush::fit(brush, &config);
+                    let canvas = brush::Canvas {
+                        rect: shown.rect,
+                        layout: config.pixel_layout(),
+                        batch: generator.batch.max(1),
+                    };
+                    let mut painted = constraints.cloned().unwrap_or_default();
+                    let mut changed = brush::stroke(&shown, &canvas, brush, &config, &mut painted);
+                    brush::overlay(ui.painter(), &canvas, brush, &config, &painted);
+                    brush::tools(ui, brush, &config);
+                    changed |= brush::selection_actions(
+                        ui,
+                        &mut commands,
+                        entity,
+                        brush,
+                        &canvas,
+                        progress.finished,
+                        &mut painted,
+                    );
+                    if changed {
+                        commands.entity(entity).insert(painted);
+                    }
+                    if constraints.is_some() && ui.button("free every cell").clicked() {
+                        commands.entity(entity).remove::<BfnConstraints>();
+                    }
+                }
                 let mut watching = watch.is_some();
                 if ui.checkbox(&mut watching, "watch the flow (θ)").changed() {
                     if watching {
