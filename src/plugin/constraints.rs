@@ -167,3 +167,73 @@ pub(crate) fn regenerate(
         Err(error) => warn!("BfnRegenerate for {}: {error}", event.entity),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 2 × 3 map in 2 × 2 patches would not fit; one cell a token keeps the orders equal, so that what is
+    /// tested is the painting and keeping, not the placement (`model::placement` has its own tests).
+    fn config() -> ModelConfig {
+        serde_json::from_str(
+            r#"{"kind":{"type":"discrete","beta_1":1.0,"classes":4},
+            "layout":{"height":2,"width":3,"channels":1},
+            "network":{"layers":1,"heads":1,"width":8,"positions":"grid"}}"#,
+        )
+        .unwrap()
+    }
+
+    fn held(class: u32) -> Option<Known<AnyDatum>> {
+        Some(Known {
+            value: AnyDatum::Class(class),
+            strength: 1.0,
+        })
+    }
+
+    #[test]
+    fn painting_sets_one_cell_in_every_example_and_ignores_the_outside() {
+        let layout = config().pixel_layout();
+        let mut constraints = BfnConstraints::default();
+        constraints.paint(layout, 2, 1, &[held(3)]);
+        constraints.paint(layout, 3, 0, &[held(1)]);
+        constraints.paint(layout, 0, 2, &[held(1)]);
+        let mut expected = vec![None; 6];
+        expected[5] = held(3);
+        assert_eq!(constraints.0.known, expected);
+
+        // Lists of a whole batch: the brush paints the cell of each example.
+        constraints.0.known = vec![None; 12];
+        constraints.paint(layout, 1, 0, &[held(2)]);
+        constraints.allow(layout, 1, 0, Some(vec![0, 2]));
+        assert_eq!(constraints.0.known[1], held(2));
+        assert_eq!(constraints.0.known[7], held(2));
+        assert_eq!(constraints.0.allowed[1], Some(vec![0, 2]));
+        assert_eq!(constraints.0.allowed.len(), 6);
+    }
+
+    #[test]
+    fn keeping_all_but_a_region_holds_the_rest_of_each_example_and_the_paint_inside() {
+        let config = config();
+        let layout = config.pixel_layout();
+        let mut painted = BfnConstraints::free(layout);
+        painted.paint(layout, 0, 0, &[held(3)]);
+        let samples = Samples::Classes((0..12).map(|v| v % 4).collect());
+        // The left column of every example is sampled again.
+        let region = [true, false, false, true, false, false];
+        let kept = painted.keeping_all_but(&config, &samples, &region).unwrap();
+        let expected: Vec<_> = (0..12u32)
+            .map(|v| match v % 6 {
+                0 => held(3),
+                3 => None,
+                _ => held(v % 4),
+            })
+            .collect();
+        assert_eq!(kept.0.known, expected);
+
+        let err = painted
+            .keeping_all_but(&config, &samples, &[true; 5])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("5 flags") && err.contains("6 cells"), "{err}");
+    }
+}

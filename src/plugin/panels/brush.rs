@@ -333,3 +333,36 @@ pub(super) fn overlay(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cell_under_the_pointer_is_found_in_any_example_and_nowhere_outside() {
+        // Two 16 × 8 examples side by side at 10 points a cell, from (100, 50).
+        let canvas = Canvas {
+            rect: egui::Rect::from_min_size(egui::pos2(100.0, 50.0), egui::vec2(320.0, 80.0)),
+            layout: Layout {
+                height: 8,
+                width: 16,
+                channels: 1,
+            },
+            batch: 2,
+        };
+        assert_eq!(canvas.cell(egui::pos2(100.0, 50.0)), Some((0, 0)));
+        assert_eq!(canvas.cell(egui::pos2(259.0, 129.0)), Some((15, 7)));
+        assert_eq!(
+            canvas.cell(egui::pos2(265.0, 55.0)),
+            Some((0, 0)),
+            "the second example"
+        );
+        assert_eq!(canvas.cell(egui::pos2(99.0, 55.0)), None);
+        assert_eq!(canvas.cell(egui::pos2(421.0, 55.0)), None);
+        assert_eq!(canvas.cell(egui::pos2(150.0, 131.0)), None);
+        assert_eq!(
+            canvas.rect_of(1, 0, 0),
+            egui::Rect::from_min_size(egui::pos2(260.0, 50.0), egui::vec2(10.0, 10.0))
+        );
+    }
+}
