@@ -14,6 +14,7 @@ pub mod optimizer;
 pub mod plot;
 pub mod quality;
 pub mod sample_array;
+pub mod sample_mosaic;
 pub mod sample_sheet;
 pub mod trainer;
 
