@@ -21,6 +21,22 @@ pub struct MapShape {
     pub tileable: bool,
 }
 
+impl MapShape {
+    /// A configuration of `model`'s data that reads the whole map as one example in the data's layout (one cell a
+    /// token), so that sheets, arrays, quality measures and constraint files take a map as they take samples.
+    pub fn config(&self, model: &ModelConfig) -> ModelConfig {
+        ModelConfig {
+            layout: Layout {
+                height: self.height,
+                width: self.width,
+                channels: model.pixel_layout().channels,
+            },
+            patch: 1,
+            ..model.clone()
+        }
+    }
+}
+
 /// One window of the canvas on the map: its top-left cell. Its cells are (`x` + column, `y` + row) modulo the
 /// map's size, which only a tileable map's closing windows ever wrap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,18 +166,9 @@ impl Mosaic {
         self.count
     }
 
-    /// A configuration that reads the whole map as one example in the data's layout (one cell a token), so that
-    /// sheets, arrays and quality measures take the finished map as they take samples.
+    /// A configuration that reads the whole map as one example ([`MapShape::config`]).
     pub fn map_config(&self) -> ModelConfig {
-        ModelConfig {
-            layout: Layout {
-                height: self.shape.height,
-                width: self.shape.width,
-                channels: self.canvas.channels,
-            },
-            patch: 1,
-            ..self.config.clone()
-        }
+        self.shape.config(&self.config)
     }
 
     /// Variables of one example of the map.

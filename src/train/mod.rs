@@ -17,6 +17,7 @@ pub mod sample_array;
 pub mod sample_mosaic;
 pub mod sample_sheet;
 pub mod trainer;
+pub mod user_constraints;
 
 pub use augment::Augment;
 pub use config::{ConfigError, ModelSection, TrainConfig, TrainingSection};

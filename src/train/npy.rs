@@ -230,12 +230,19 @@ mod tests {
 
     #[test]
     fn what_is_written_reads_back() {
-        let array = read_npy(&npy_bytes(&[2, 3], &[0.5f32, -1.0, 2.0, 3.0, f32::NAN, 5.0])).unwrap();
+        let array = read_npy(&npy_bytes(
+            &[2, 3],
+            &[0.5f32, -1.0, 2.0, 3.0, f32::NAN, 5.0],
+        ))
+        .unwrap();
         assert_eq!(array.shape, [2, 3]);
         assert_eq!(array.values[..4], [0.5, -1.0, 2.0, 3.0]);
         assert!(array.values[4].is_nan());
         let classes = read_npy(&npy_bytes(&[2], &[7u32, 65536])).unwrap();
-        assert_eq!((classes.shape, classes.values), (vec![2], vec![7.0, 65536.0]));
+        assert_eq!(
+            (classes.shape, classes.values),
+            (vec![2], vec![7.0, 65536.0])
+        );
     }
 
     /// `numpy.save(f, numpy.array([[-1, 3]], dtype="<i8"))`: a header as ours, with the type NumPy gives it.
@@ -243,7 +250,9 @@ mod tests {
     fn signed_integers_and_scalars_are_read() {
         let mut bytes = npy_bytes(&[1, 2], &[0u32; 2]);
         let header = 10 + usize::from(u16::from_le_bytes([bytes[8], bytes[9]]));
-        let text = String::from_utf8(bytes[10..header].to_vec()).unwrap().replace("<u4", "<i8");
+        let text = String::from_utf8(bytes[10..header].to_vec())
+            .unwrap()
+            .replace("<u4", "<i8");
         bytes.truncate(10);
         bytes.extend_from_slice(text.as_bytes());
         for v in [-1i64, 3] {
@@ -262,7 +271,10 @@ mod tests {
         assert!(error(&good[..good.len() - 1]).contains("needs 16 bytes"));
         let text = |from: &str, to: &str| {
             let mut bytes = good.clone();
-            let at = bytes.windows(from.len()).position(|w| w == from.as_bytes()).unwrap();
+            let at = bytes
+                .windows(from.len())
+                .position(|w| w == from.as_bytes())
+                .unwrap();
             bytes[at..at + from.len()].copy_from_slice(to.as_bytes());
             error(&bytes)
         };
