@@ -27,6 +27,7 @@ use bevy_bfn::train::sample_mosaic::sample_mosaic;
 use bevy_bfn::train::sample_sheet::{
     is_array_path, sample, sample_constrained, sample_with, write_sheet,
 };
+use bevy_bfn::train::seams::{SeamRun, half_inpainting, mosaic_seams, reference_patterns};
 use bevy_bfn::train::trainer::{Progress, Trainer};
 use bevy_bfn::train::user_constraints::{FreeMarks, UserInput, user_constraints};
 use clap::{Parser, Subcommand};
@@ -113,6 +114,40 @@ enum Command {
     /// NumPy array. With --known, keep values painted in a file and generate the rest (inpainting); with --size,
     /// draw maps larger than the model's canvas as overlapping windows (docs/control.md).
     Sample(SampleArgs),
+    /// Measure whether seams show, against a map model's held-out split (2×2 class patterns, Jensen–Shannon in
+    /// bits, 0 is the data's own): (a) the right half of --count held-out maps inpainted given their left half,
+    /// the patterns straddling the boundary (columns w/2 - 1 and w/2) beside the same patterns of --count
+    /// unconditional samples of the same seed; (b) --maps maps of --size drawn as a mosaic (plain and tileable),
+    /// patterns whose cells more than one window generated (across seams) beside patterns of one window
+    /// (inside), the larger set subsampled evenly to the smaller's size. Prints both tables; --out writes them as
+    /// Markdown. The same runs as `sample --known`, `sample` and `sample --size` with the same seed and counts,
+    /// so scripts/npy-seams.py checks the numbers from their .npy files.
+    Seams {
+        /// The model file (a map of classes that names its training data).
+        #[arg(long)]
+        model: PathBuf,
+        /// Held-out maps inpainted, and unconditional samples drawn, for (a).
+        #[arg(long, default_value_t = 256, value_parser = at_least_one())]
+        count: usize,
+        /// Maps drawn for each mosaic of (b).
+        #[arg(long, default_value_t = 16, value_parser = at_least_one())]
+        maps: usize,
+        /// The mosaics' size, WIDTHxHEIGHT.
+        #[arg(long, default_value = "64x48", value_parser = parse_size)]
+        size: (usize, usize),
+        /// Seed of every run.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Sampling steps n; default: the model file's.
+        #[arg(long)]
+        steps: Option<u32>,
+        /// The sampler; default: the model file's.
+        #[arg(long)]
+        sampler: Option<SamplingMethod>,
+        /// The Markdown file to write the tables to.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Score samples against the held-out data for each sampler and number of steps: the Jensen–Shannon divergence
     /// of 2×2 class patterns (maps) or bigrams (sequences), the Fréchet distance of the raw value vectors (images,
     /// heights), and the divergence of the class or value frequencies; 0 is the data's own. Prints a table with
@@ -273,6 +308,33 @@ fn run(command: Command) -> Result<(), AnyError> {
             out,
         } => data_sheet(config, count, split, out),
         Command::Sample(args) => sample_command(&args),
+        Command::Seams {
+            model,
+            count,
+            maps,
+            size: (width, height),
+            seed,
+            steps,
+            sampler,
+            out,
+        } => {
+            let weights = Weights::load(&model)?;
+            let (steps, method) = steps_and_sampler(weights.config(), steps, sampler)?;
+            let run = SeamRun {
+                weights: &weights,
+                count,
+                steps,
+                seed,
+                method,
+            };
+            let table = seams(&model, run, maps, (width, height))?;
+            if let Some(out) = out {
+                std::fs::write(&out, &table)
+                    .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+                eprintln!("wrote {}", out.display());
+            }
+            Ok(())
+        }
         Command::Quality {
             model,
             samplers,
@@ -534,6 +596,74 @@ fn quality(
         eprintln!("wrote {} and {}", out.display(), markdown.display());
     }
     Ok(())
+}
+
+/// `bfn-train seams`: both tables, printed as they are measured, and returned as Markdown.
+fn seams(
+    model: &Path,
+    run: SeamRun,
+    maps: usize,
+    (width, height): (usize, usize),
+) -> Result<String, AnyError> {
+    let config = run.weights.config();
+    let data = training_data(run.weights, model)?.patched(config)?;
+    let held_out: Samples = data.spread(DataSplit::Test, usize::MAX).into();
+    let reference = reference_patterns(config, &held_out)?;
+    let SeamRun {
+        count,
+        steps,
+        seed,
+        method,
+        ..
+    } = run;
+    let mut table = format!(
+        "{}: {method}, {steps} steps, seed {seed}; 2×2 patterns against all {} held-out maps' (Jensen–Shannon, \
+         bits)\n\n\
+         | half inpainting | maps | boundary patterns | JS inpainted | JS unconditional | inpainted / unconditional |\n\
+         |---|---|---|---|---|---|\n",
+        model.display(),
+        example_count(config, &held_out)
+    );
+    print!("{table}");
+    let started = Instant::now();
+    let chosen: Samples = data.spread(DataSplit::Test, count).into();
+    let half = half_inpainting(run, &chosen, &reference)?;
+    let row = format!(
+        "| right half given the left | {} | {} | {:.4} | {:.4} | {:.3} |\n",
+        example_count(config, &chosen),
+        half.patterns,
+        half.seam,
+        half.baseline,
+        half.seam / half.baseline
+    );
+    print!("{row}");
+    table.push_str(&row);
+    eprintln!("({:.0} s)", started.elapsed().as_secs_f64());
+    let header = "\n| mosaic | maps | patterns each | JS across seams | JS inside windows | across / inside |\n\
+                  |---|---|---|---|---|---|\n";
+    print!("{header}");
+    table.push_str(header);
+    for tileable in [false, true] {
+        let started = Instant::now();
+        let shape = MapShape {
+            width,
+            height,
+            tileable,
+        };
+        let scores = mosaic_seams(SeamRun { count: maps, ..run }, shape, &reference)?;
+        let row = format!(
+            "| {width}×{height}{} | {maps} | {} | {:.4} | {:.4} | {:.3} |\n",
+            if tileable { " tileable" } else { "" },
+            scores.patterns,
+            scores.seam,
+            scores.baseline,
+            scores.seam / scores.baseline
+        );
+        print!("{row}");
+        table.push_str(&row);
+        eprintln!("({:.0} s)", started.elapsed().as_secs_f64());
+    }
+    Ok(table)
 }
 
 /// Writes a sheet or an array, the error naming the file: the system's own message ("No such file or directory")

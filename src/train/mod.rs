@@ -16,6 +16,7 @@ pub mod quality;
 pub mod sample_array;
 pub mod sample_mosaic;
 pub mod sample_sheet;
+pub mod seams;
 pub mod trainer;
 pub mod user_constraints;
 
