@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use bevy_bfn::flow::SamplingMethod;
 use bevy_bfn::model::content::{example_count, png_bytes};
+use bevy_bfn::model::mosaic::MapShape;
 use bevy_bfn::model::{ModelConfig, Samples, Weights};
 use bevy_bfn::train::Quality;
 use bevy_bfn::train::config::TrainConfig;
@@ -22,8 +23,13 @@ use bevy_bfn::train::dataset::{DataSplit, Dataset};
 use bevy_bfn::train::datasets::load;
 use bevy_bfn::train::eval::evaluate;
 use bevy_bfn::train::plot::{PLOT_SIZE, line_plot};
-use bevy_bfn::train::sample_sheet::{is_array_path, sample, sample_with, write_sheet};
+use bevy_bfn::train::sample_mosaic::sample_mosaic;
+use bevy_bfn::train::sample_sheet::{
+    is_array_path, sample, sample_constrained, sample_with, write_sheet,
+};
+use bevy_bfn::train::seams::{SeamRun, half_inpainting, mosaic_seams, reference_patterns};
 use bevy_bfn::train::trainer::{Progress, Trainer};
+use bevy_bfn::train::user_constraints::{FreeMarks, UserInput, user_constraints};
 use clap::{Parser, Subcommand};
 
 /// Train, evaluate and sample Bayesian Flow Network models for bevy_bfn.
@@ -105,32 +111,42 @@ enum Command {
         out: PathBuf,
     },
     /// Draw samples and write a sample sheet: PNG for images and maps, text for words; or the raw samples as a
-    /// NumPy array.
-    Sample {
-        /// The model file.
+    /// NumPy array. With --known, keep values painted in a file and generate the rest (inpainting); with --size,
+    /// draw maps larger than the model's canvas as overlapping windows (docs/control.md).
+    Sample(SampleArgs),
+    /// Measure whether seams show, against a map model's held-out split (2×2 class patterns, Jensen–Shannon in
+    /// bits, 0 is the data's own): (a) the right half of --count held-out maps inpainted given their left half,
+    /// the patterns straddling the boundary (columns w/2 - 1 and w/2) beside the same patterns of --count
+    /// unconditional samples of the same seed; (b) --maps maps of --size drawn as a mosaic (plain and tileable),
+    /// patterns whose cells more than one window generated (across seams) beside patterns of one window
+    /// (inside), the larger set subsampled evenly to the smaller's size. Prints both tables; --out writes them as
+    /// Markdown. The same runs as `sample --known`, `sample` and `sample --size` with the same seed and counts,
+    /// so scripts/npy-seams.py checks the numbers from their .npy files.
+    Seams {
+        /// The model file (a map of classes that names its training data).
         #[arg(long)]
         model: PathBuf,
-        /// Sampling steps n; default: the steps the model's file says its samples need (50 if it says none).
-        #[arg(long)]
-        steps: Option<u32>,
-        /// The sampler: standard, ode1, ode2, sde2 or redraw (its default settings); default: the model file's
-        /// (standard if it names none). With a sampler other than the file's, give --steps too.
-        #[arg(long)]
-        sampler: Option<SamplingMethod>,
-        /// Seed.
+        /// Held-out maps inpainted, and unconditional samples drawn, for (a).
+        #[arg(long, default_value_t = 256, value_parser = at_least_one())]
+        count: usize,
+        /// Maps drawn for each mosaic of (b).
+        #[arg(long, default_value_t = 16, value_parser = at_least_one())]
+        maps: usize,
+        /// The mosaics' size, WIDTHxHEIGHT.
+        #[arg(long, default_value = "64x48", value_parser = parse_size)]
+        size: (usize, usize),
+        /// Seed of every run.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Number of samples.
-        #[arg(long, default_value_t = 32, value_parser = at_least_one())]
-        count: usize,
-        /// The sheet to write (.png, or .txt for sequences), or, for a path ending in .npy, the samples as a NumPy
-        /// array (format 1.0, C order): classes as <u4, shape [count, length] for sequences and [count, height,
-        /// width] for maps; values as <f4 in the data's units — terrain heights in metres (the model's
-        /// normalisation; model units [-1, 1] if it has none), image channels on the sheets' scale 0-255 (level k
-        /// of K at 255·k/(K - 1)) — shape [count, height, width], with a last axis of channels where there are
-        /// several (RGBA sprites). The data's pixels, never the network's patches.
+        /// Sampling steps n; default: the model file's.
         #[arg(long)]
-        out: PathBuf,
+        steps: Option<u32>,
+        /// The sampler; default: the model file's.
+        #[arg(long)]
+        sampler: Option<SamplingMethod>,
+        /// The Markdown file to write the tables to.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Score samples against the held-out data for each sampler and number of steps: the Jensen–Shannon divergence
     /// of 2×2 class patterns (maps) or bigrams (sequences), the Fréchet distance of the raw value vectors (images,
@@ -166,6 +182,85 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+/// `bfn-train sample`'s settings.
+#[derive(clap::Args)]
+struct SampleArgs {
+    /// The model file.
+    #[arg(long)]
+    model: PathBuf,
+    /// Sampling steps n; default: the steps the model's file says its samples need (50 if it says none).
+    #[arg(long)]
+    steps: Option<u32>,
+    /// The sampler: standard, ode1, ode2, sde2 or redraw (its default settings); default: the model file's
+    /// (standard if it names none). With a sampler other than the file's, give --steps too.
+    #[arg(long)]
+    sampler: Option<SamplingMethod>,
+    /// Seed. A map larger than the canvas seeds window i with seed + i·0x9E3779B97F4A7C15 (wrapping).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Number of samples; default 32, or the count of a --known array with a leading count axis.
+    #[arg(long, value_parser = at_least_one())]
+    count: Option<usize>,
+    /// Values to keep, in the data's layout of one example (or of the --size map): a .npy array of its shape
+    /// ([16, 16] for the dungeon and terrain, [16, 16, 4] for sprites; with a leading axis [N, ...], N samples
+    /// each with its own) in the units --out writes (classes, -1 for a free cell; metres or levels 0-255, NaN for
+    /// a free value); a PNG of one pixel a cell (the sheets' class colours, or grey levels) with --free-colour
+    /// for free cells; or an ASCII map (.txt, a line a row, the legend's glyphs) with --free-char.
+    #[arg(long)]
+    known: Option<PathBuf>,
+    /// The colour of free cells in a --known PNG, as hex RRGGBB.
+    #[arg(long, default_value = "ff00ff", value_parser = parse_colour)]
+    free_colour: [u8; 3],
+    /// The character of free cells in a --known ASCII map.
+    #[arg(long, default_value_t = '?')]
+    free_char: char,
+    /// The strength w in [0, 1] of every known value: held while the sampler's time t < w, so 1 keeps it exactly
+    /// and smaller values only steer the start.
+    #[arg(long, default_value_t = 1.0)]
+    strength: f64,
+    /// The classes every cell that is not known may take, comma-separated: legend names (wall, floor), their
+    /// glyphs, or indices.
+    #[arg(long)]
+    allowed: Option<String>,
+    /// Draw maps of WIDTHxHEIGHT cells (at least the canvas) as overlapping windows of the canvas, each
+    /// constrained by the cells earlier windows generated.
+    #[arg(long, value_parser = parse_size)]
+    size: Option<(usize, usize)>,
+    /// Make the map wrap around (its edges continue each other), for tiling; the map must be larger than the
+    /// canvas (default size: twice the canvas).
+    #[arg(long)]
+    tileable: bool,
+    /// The sheet to write (.png, or .txt for sequences), or, for a path ending in .npy, the samples as a NumPy
+    /// array (format 1.0, C order): classes as <u4, shape [count, length] for sequences and [count, height,
+    /// width] for maps; values as <f4 in the data's units — terrain heights in metres (the model's
+    /// normalisation; model units [-1, 1] if it has none), image channels on the sheets' scale 0-255 (level k
+    /// of K at 255·k/(K - 1)) — shape [count, height, width], with a last axis of channels where there are
+    /// several (RGBA sprites). The data's pixels, never the network's patches.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// `--free-colour`: six hex digits, with or without a leading '#'.
+fn parse_colour(text: &str) -> Result<[u8; 3], String> {
+    let hex = text.trim_start_matches('#');
+    let byte = |i: usize| {
+        hex.get(i..i + 2)
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+    };
+    match (hex.len(), byte(0), byte(2), byte(4)) {
+        (6, Some(r), Some(g), Some(b)) => Ok([r, g, b]),
+        _ => Err(format!("{text:?} is not a colour RRGGBB in hex")),
+    }
+}
+
+/// `--size`: WIDTHxHEIGHT, both positive.
+fn parse_size(text: &str) -> Result<(usize, usize), String> {
+    text.split_once(['x', 'X'])
+        .and_then(|(w, h)| Some((w.trim().parse().ok()?, h.trim().parse().ok()?)))
+        .filter(|&(w, h)| w > 0 && h > 0)
+        .ok_or_else(|| format!("{text:?} is not a size WIDTHxHEIGHT of positive numbers (64x48)"))
 }
 
 /// Counts of examples: none is nothing to sample or measure, so it is refused up front.
@@ -212,33 +307,32 @@ fn run(command: Command) -> Result<(), AnyError> {
             split,
             out,
         } => data_sheet(config, count, split, out),
-        Command::Sample {
+        Command::Sample(args) => sample_command(&args),
+        Command::Seams {
             model,
+            count,
+            maps,
+            size: (width, height),
+            seed,
             steps,
             sampler,
-            seed,
-            count,
             out,
         } => {
             let weights = Weights::load(&model)?;
-            let config = weights.config();
-            // The file's steps belong to the file's sampler: a solver's 10 are not the standard sampler's 10.
-            if sampler.is_some_and(|s| s != config.sampler()) && steps.is_none() {
-                return Err(format!(
-                    "--sampler {} differs from the model's own ({}): give --steps as well",
-                    sampler.unwrap_or_default(),
-                    config.sampler()
-                )
-                .into());
+            let (steps, method) = steps_and_sampler(weights.config(), steps, sampler)?;
+            let run = SeamRun {
+                weights: &weights,
+                count,
+                steps,
+                seed,
+                method,
+            };
+            let table = seams(&model, run, maps, (width, height))?;
+            if let Some(out) = out {
+                std::fs::write(&out, &table)
+                    .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+                eprintln!("wrote {}", out.display());
             }
-            let steps = steps.unwrap_or_else(|| config.sampling_steps());
-            let sampler = sampler.unwrap_or_else(|| config.sampler());
-            let samples = sample_with(&weights, count, steps, seed, sampler)?;
-            write_output(config, &samples, &out)?;
-            eprintln!(
-                "wrote {count} samples ({sampler}, {steps} steps, seed {seed}) to {}",
-                out.display()
-            );
             Ok(())
         }
         Command::Quality {
@@ -259,6 +353,90 @@ fn run(command: Command) -> Result<(), AnyError> {
             quality(&model, &runs, split, out.as_deref())
         }
     }
+}
+
+/// The steps and sampler a run takes: those asked for, or the model file's. The file's steps belong to the file's
+/// sampler (a solver's 10 are not the standard sampler's 10), so another sampler needs its steps given.
+fn steps_and_sampler(
+    config: &ModelConfig,
+    steps: Option<u32>,
+    sampler: Option<SamplingMethod>,
+) -> Result<(u32, SamplingMethod), AnyError> {
+    if let Some(sampler) = sampler.filter(|&s| s != config.sampler())
+        && steps.is_none()
+    {
+        return Err(format!(
+            "--sampler {sampler} differs from the model's own ({}): give --steps as well",
+            config.sampler()
+        )
+        .into());
+    }
+    Ok((
+        steps.unwrap_or_else(|| config.sampling_steps()),
+        sampler.unwrap_or_else(|| config.sampler()),
+    ))
+}
+
+fn sample_command(args: &SampleArgs) -> Result<(), AnyError> {
+    let weights = Weights::load(&args.model)?;
+    let config = weights.config();
+    let (steps, sampler) = steps_and_sampler(config, args.steps, args.sampler)?;
+    let canvas = config.pixel_layout();
+    let map = (args.size.is_some() || args.tileable).then(|| {
+        let (width, height) = args.size.unwrap_or((2 * canvas.width, 2 * canvas.height));
+        MapShape {
+            width,
+            height,
+            tileable: args.tileable,
+        }
+    });
+    let map_config = map.map_or_else(|| config.clone(), |map| map.config(config));
+    let input = UserInput {
+        known: args.known.as_deref(),
+        free: FreeMarks {
+            colour: args.free_colour,
+            character: args.free_char,
+        },
+        strength: args.strength,
+        allowed: args.allowed.as_deref(),
+    };
+    let user = user_constraints(&map_config, &input)?;
+    let count = match (args.count, user.examples) {
+        (Some(count), Some(given)) if count != given => {
+            return Err(format!(
+                "--count {count}, but --known gives constraints for {given} samples (leave --count out, or give \
+                 one example's shape for all)"
+            )
+            .into());
+        }
+        (count, given) => count.or(given).unwrap_or(32),
+    };
+    let seed = args.seed;
+    let (samples, written) = match map {
+        Some(map) => {
+            let mosaic = sample_mosaic(
+                &weights,
+                count,
+                steps,
+                seed,
+                sampler,
+                map,
+                &user.constraints,
+            )?;
+            (mosaic.finish()?, mosaic.map_config())
+        }
+        None => {
+            let placed = config.place_constraints(&user.constraints, count)?;
+            let samples = sample_constrained(&weights, count, steps, seed, sampler, &placed)?;
+            (samples, config.clone())
+        }
+    };
+    write_output(&written, &samples, &args.out)?;
+    eprintln!(
+        "wrote {count} samples ({sampler}, {steps} steps, seed {seed}) to {}",
+        args.out.display()
+    );
+    Ok(())
 }
 
 fn train(config_path: PathBuf, resume: bool, until: Option<u32>) -> Result<(), AnyError> {
@@ -418,6 +596,74 @@ fn quality(
         eprintln!("wrote {} and {}", out.display(), markdown.display());
     }
     Ok(())
+}
+
+/// `bfn-train seams`: both tables, printed as they are measured, and returned as Markdown.
+fn seams(
+    model: &Path,
+    run: SeamRun,
+    maps: usize,
+    (width, height): (usize, usize),
+) -> Result<String, AnyError> {
+    let config = run.weights.config();
+    let data = training_data(run.weights, model)?.patched(config)?;
+    let held_out: Samples = data.spread(DataSplit::Test, usize::MAX).into();
+    let reference = reference_patterns(config, &held_out)?;
+    let SeamRun {
+        count,
+        steps,
+        seed,
+        method,
+        ..
+    } = run;
+    let mut table = format!(
+        "{}: {method}, {steps} steps, seed {seed}; 2×2 patterns against all {} held-out maps' (Jensen–Shannon, \
+         bits)\n\n\
+         | half inpainting | maps | boundary patterns | JS inpainted | JS unconditional | inpainted / unconditional |\n\
+         |---|---|---|---|---|---|\n",
+        model.display(),
+        example_count(config, &held_out)
+    );
+    print!("{table}");
+    let started = Instant::now();
+    let chosen: Samples = data.spread(DataSplit::Test, count).into();
+    let half = half_inpainting(run, &chosen, &reference)?;
+    let row = format!(
+        "| right half given the left | {} | {} | {:.4} | {:.4} | {:.3} |\n",
+        example_count(config, &chosen),
+        half.patterns,
+        half.seam,
+        half.baseline,
+        half.seam / half.baseline
+    );
+    print!("{row}");
+    table.push_str(&row);
+    eprintln!("({:.0} s)", started.elapsed().as_secs_f64());
+    let header = "\n| mosaic | maps | patterns each | JS across seams | JS inside windows | across / inside |\n\
+                  |---|---|---|---|---|---|\n";
+    print!("{header}");
+    table.push_str(header);
+    for tileable in [false, true] {
+        let started = Instant::now();
+        let shape = MapShape {
+            width,
+            height,
+            tileable,
+        };
+        let scores = mosaic_seams(SeamRun { count: maps, ..run }, shape, &reference)?;
+        let row = format!(
+            "| {width}×{height}{} | {maps} | {} | {:.4} | {:.4} | {:.3} |\n",
+            if tileable { " tileable" } else { "" },
+            scores.patterns,
+            scores.seam,
+            scores.baseline,
+            scores.seam / scores.baseline
+        );
+        print!("{row}");
+        table.push_str(&row);
+        eprintln!("({:.0} s)", started.elapsed().as_secs_f64());
+    }
+    Ok(table)
 }
 
 /// Writes a sheet or an array, the error naming the file: the system's own message ("No such file or directory")

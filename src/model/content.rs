@@ -1,7 +1,7 @@
 //! A model's samples as what they depict — pixels, tiles, text — shared by the trainer's sample sheets and the
 //! plugin's typed results, so that both show a sample the same way.
 
-use crate::flow::discretised_normal::bin_of;
+use crate::flow::discretised_normal::{bin_centre, bin_of};
 use crate::model::{KindConfig, ModelConfig, Samples};
 
 /// A channel value in [−1, 1] as a byte.
@@ -84,6 +84,41 @@ pub fn data_units(config: &ModelConfig) -> impl Fn(f32) -> f32 + use<> {
         }
         _ => value * scale + offset,
     }
+}
+
+/// The inverse of [`data_units`], for values a user gives in the data's units (`sample --known`): metres back
+/// through the normalisation, and a level on the 0–255 scale to the centre of the nearest of the K bins. The range
+/// is not checked: see [`data_range`].
+pub fn model_units(config: &ModelConfig) -> impl Fn(f32) -> f32 + use<> {
+    let kind = config.kind;
+    let (scale, offset) = config
+        .normalisation
+        .map_or((1.0, 0.0), |n| (n.scale, n.offset));
+    move |value| match kind {
+        KindConfig::Discretised { bins, .. } => {
+            let level = (value * (bins - 1) as f32 / 255.0)
+                .round()
+                .clamp(0.0, (bins - 1) as f32);
+            bin_centre(level as u32, bins)
+        }
+        _ => (value - offset) / scale,
+    }
+}
+
+/// The least and greatest values of the data in their own units: model values −1 and 1 through [`data_units`].
+pub fn data_range(config: &ModelConfig) -> (f32, f32) {
+    let to_data = data_units(config);
+    (to_data(-1.0), to_data(1.0))
+}
+
+/// A class's character on an ASCII map, from its legend entry: the first glyph it lists in parentheses
+/// ("wall (x X c)" → 'x'), else the entry's first character; '?' for an empty entry.
+pub fn class_symbol(entry: &str) -> char {
+    entry
+        .split_once('(')
+        .and_then(|(_, glyphs)| glyphs.chars().next())
+        .or_else(|| entry.chars().next())
+        .unwrap_or('?')
 }
 
 /// How many examples `samples` hold.
@@ -214,6 +249,36 @@ mod tests {
             [centre(0.0), centre(1.0), centre(16.0), 1.0].map(levels),
             [0.0, 15.9375, 255.0, 255.0]
         );
+    }
+
+    #[test]
+    fn model_units_undo_data_units() {
+        let terrain = patched_config(
+            r#"{"type":"continuous","sigma_1":0.001}"#,
+            r#"{"height":1,"width":16,"channels":1}"#,
+            1,
+            r#"{"scale":420.0,"offset":656.0}"#,
+        );
+        let (to_data, to_model) = (data_units(&terrain), model_units(&terrain));
+        for x in [-1.0f32, -0.3, 0.0, 0.77, 1.0] {
+            assert!((to_model(to_data(x)) - x).abs() < 1e-6, "{x}");
+        }
+        assert_eq!(data_range(&terrain), (236.0, 1076.0));
+        let sprites = config(r#"{"type":"discretised","sigma_1":0.03,"bins":16}"#);
+        let levels = model_units(&sprites);
+        // Bytes 17k are level k; a byte between two levels goes to the nearer.
+        assert_eq!(levels(0.0), bin_centre::<f32>(0, 16));
+        assert_eq!(levels(17.0 * 9.0), bin_centre::<f32>(9, 16));
+        assert_eq!(levels(17.0 * 9.0 + 9.0), bin_centre::<f32>(10, 16));
+        assert_eq!(data_range(&sprites), (0.0, 255.0));
+    }
+
+    #[test]
+    fn class_symbols_are_the_first_listed_glyph() {
+        assert_eq!(class_symbol("wall (x X c)"), 'x');
+        assert_eq!(class_symbol("outside ( )"), ' ');
+        assert_eq!(class_symbol("q"), 'q');
+        assert_eq!(class_symbol(""), '?');
     }
 
     #[test]

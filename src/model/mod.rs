@@ -5,6 +5,7 @@
 
 mod config;
 pub mod content;
+pub mod mosaic;
 pub mod parameters;
 mod placement;
 pub mod positions;

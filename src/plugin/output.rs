@@ -7,7 +7,7 @@ use bevy::image::Image;
 use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
 
 use crate::model::content::{
-    data_units, example_count, example_pixels, example_text, example_variables,
+    class_symbol, data_units, example_count, example_pixels, example_text, example_variables,
 };
 use crate::model::{KindConfig, ModelConfig, Samples};
 
@@ -33,12 +33,7 @@ impl TileGrid {
     /// The tile at (`x`, `y`) as one character: the first glyph its legend entry lists in parentheses
     /// ("wall (x X c)" → 'x'), else the entry's first character.
     pub fn symbol(&self, x: usize, y: usize) -> char {
-        let entry = self.glyph(x, y);
-        entry
-            .split_once('(')
-            .and_then(|(_, glyphs)| glyphs.chars().next())
-            .or_else(|| entry.chars().next())
-            .unwrap_or('?')
+        class_symbol(self.glyph(x, y))
     }
 
     /// The legend entry of the tile at (`x`, `y`).

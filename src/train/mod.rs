@@ -14,8 +14,11 @@ pub mod optimizer;
 pub mod plot;
 pub mod quality;
 pub mod sample_array;
+pub mod sample_mosaic;
 pub mod sample_sheet;
+pub mod seams;
 pub mod trainer;
+pub mod user_constraints;
 
 pub use augment::Augment;
 pub use config::{ConfigError, ModelSection, TrainConfig, TrainingSection};

@@ -60,9 +60,7 @@ pub fn quality(config: &ModelConfig, samples: &Samples, reference: &Samples) -> 
                     } else {
                         (1..image.height)
                             .flat_map(|r| (1..image.width).map(move |c| (r, c)))
-                            .map(|(r, c)| {
-                                vec![at(r - 1, c - 1), at(r - 1, c), at(r, c - 1), at(r, c)]
-                            })
+                            .map(|(r, c)| square_pattern(at, r - 1, c - 1))
                             .collect()
                     }
                 }))
@@ -115,8 +113,19 @@ fn pixel_values(config: &ModelConfig, samples: &Samples, example: usize) -> Vec<
     values
 }
 
+/// The 2 × 2 pattern of classes whose top-left cell is (`row`, `column`), read through `at(row, column)`: the unit
+/// the pattern measures count (here, and across a mosaic's seams).
+pub fn square_pattern(at: impl Fn(usize, usize) -> u32, row: usize, column: usize) -> Vec<u32> {
+    vec![
+        at(row, column),
+        at(row, column + 1),
+        at(row + 1, column),
+        at(row + 1, column + 1),
+    ]
+}
+
 /// Relative frequencies of `items`.
-fn histogram<T: Eq + Hash>(items: impl IntoIterator<Item = T>) -> HashMap<T, f64> {
+pub fn histogram<T: Eq + Hash>(items: impl IntoIterator<Item = T>) -> HashMap<T, f64> {
     let mut counts = HashMap::new();
     let mut total = 0.0;
     for item in items {

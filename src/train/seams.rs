@@ -1,0 +1,206 @@
+//! Whether the seams of inpainting and of mosaics show: the 2 × 2 class patterns where generated cells meet known
+//! ones, against the held-out data's patterns, beside the same measure where they do not meet (issue 32). The
+//! patterns and the Jensen–Shannon divergence are [`quality`](crate::train::quality)'s.
+
+use std::collections::HashMap;
+
+use crate::error::{BfnError, Result};
+use crate::flow::{Constraints, Known, SamplingMethod};
+use crate::model::content::{example_count, example_variables};
+use crate::model::mosaic::MapShape;
+use crate::model::{ModelConfig, Samples, Weights};
+use crate::train::quality::{histogram, jensen_shannon, square_pattern};
+use crate::train::sample_mosaic::sample_mosaic;
+use crate::train::sample_sheet::{sample_constrained, sample_with};
+
+/// The sampling runs measured: `count` maps of `steps` steps of `method` from `seed`.
+#[derive(Clone, Copy)]
+pub struct SeamRun<'a> {
+    /// The model.
+    pub weights: &'a Weights,
+    /// Maps drawn.
+    pub count: usize,
+    /// Sampling steps.
+    pub steps: u32,
+    /// The run's seed: the same as `bfn-train sample --seed`, so that its `.npy` files reproduce the maps.
+    pub seed: u64,
+    /// The sampler.
+    pub method: SamplingMethod,
+}
+
+/// Two sets of 2 × 2 patterns scored against the reference's: the divergences, and the patterns in each set.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SeamScores {
+    /// JS (bits) of the set where generated cells meet known or other windows' cells.
+    pub seam: f64,
+    /// JS (bits) of the set it is compared with.
+    pub baseline: f64,
+    /// Patterns in each set.
+    pub patterns: usize,
+}
+
+fn classes(samples: &Samples) -> Result<&[u32]> {
+    match samples {
+        Samples::Classes(c) => Ok(c),
+        Samples::Values(_) => Err(BfnError::Config(
+            "seams are measured on maps of classes (2 × 2 class patterns)".into(),
+        )),
+    }
+}
+
+/// Example `example` of `samples` as a row-major map of classes.
+fn map(config: &ModelConfig, samples: &Samples, example: usize) -> Result<Vec<u32>> {
+    Ok(example_variables(config, classes(samples)?, example).collect())
+}
+
+/// The histogram of every 2 × 2 pattern of `reference`'s maps: what the data look like.
+pub fn reference_patterns(
+    config: &ModelConfig,
+    reference: &Samples,
+) -> Result<HashMap<Vec<u32>, f64>> {
+    let image = config.pixel_layout();
+    let mut patterns = Vec::new();
+    for example in 0..example_count(config, reference) {
+        let cells = map(config, reference, example)?;
+        let at = |r: usize, c: usize| cells[r * image.width + c];
+        for r in 0..image.height - 1 {
+            for c in 0..image.width - 1 {
+                patterns.push(square_pattern(at, r, c));
+            }
+        }
+    }
+    Ok(histogram(patterns))
+}
+
+/// Inpaints the right half of `count` held-out maps given their left half (hard-known) and scores the patterns
+/// that straddle the boundary (top-left column width/2 − 1) against `reference`, beside the same patterns of
+/// unconditional samples of the same seed. The inpainting run is `bfn-train sample --known` of the halves (each
+/// map its own constraints); the unconditional one is plain `bfn-train sample`.
+pub fn half_inpainting(
+    run: SeamRun,
+    held_out: &Samples,
+    reference: &HashMap<Vec<u32>, f64>,
+) -> Result<SeamScores> {
+    let config = run.weights.config();
+    let image = config.pixel_layout();
+    let count = example_count(config, held_out).min(run.count);
+    let half = image.width / 2;
+    let mut known = Vec::new();
+    for example in 0..count {
+        let cells = map(config, held_out, example)?;
+        known.extend(cells.iter().enumerate().map(|(v, &value)| {
+            (v % image.width < half).then_some(Known {
+                value,
+                strength: 1.0,
+            })
+        }));
+    }
+    let halves = config.place_constraints(
+        &Constraints {
+            known,
+            allowed: Vec::new(),
+        },
+        count,
+    )?;
+    let inpainted =
+        sample_constrained(run.weights, count, run.steps, run.seed, run.method, &halves)?;
+    let unconditional = sample_with(run.weights, count, run.steps, run.seed, run.method)?;
+    let straddling = |samples: &Samples| -> Result<Vec<Vec<u32>>> {
+        let mut patterns = Vec::new();
+        for example in 0..count {
+            let cells = map(config, samples, example)?;
+            let at = |r: usize, c: usize| cells[r * image.width + c];
+            patterns.extend((0..image.height - 1).map(|r| square_pattern(at, r, half - 1)));
+        }
+        Ok(patterns)
+    };
+    let (seam, baseline) = (straddling(&inpainted)?, straddling(&unconditional)?);
+    Ok(SeamScores {
+        seam: jensen_shannon(&histogram(seam.iter().cloned()), reference),
+        baseline: jensen_shannon(&histogram(baseline.iter().cloned()), reference),
+        patterns: seam.len(),
+    })
+}
+
+/// `picked` of `items`, evenly spread: item ⌊i·len/picked⌋ for i = 0, 1, …, so that the subsample is the same in
+/// every implementation and spreads over every map.
+fn spread<T: Clone>(items: &[T], picked: usize) -> Vec<T> {
+    (0..picked)
+        .map(|i| items[i * items.len() / picked].clone())
+        .collect()
+}
+
+/// Draws `count` maps of `shape` ([`sample_mosaic`], as `bfn-train sample --size`) and scores their 2 × 2
+/// patterns whose four cells more than one window generated (across seams) against those of one window (inside),
+/// each against `reference`. A tileable map's patterns include those across its wrap. The larger set is
+/// subsampled evenly ([`spread`]) to the smaller's size, since the divergence of a histogram of fewer patterns
+/// is biased upwards, and equal sizes give both sets the same bias.
+pub fn mosaic_seams(
+    run: SeamRun,
+    shape: MapShape,
+    reference: &HashMap<Vec<u32>, f64>,
+) -> Result<SeamScores> {
+    let mosaic = sample_mosaic(
+        run.weights,
+        run.count,
+        run.steps,
+        run.seed,
+        run.method,
+        shape,
+        &Constraints::<u32>::default(),
+    )?;
+    let maps = mosaic.finish()?;
+    let cells = classes(&maps)?;
+    let MapShape {
+        width,
+        height,
+        tileable,
+    } = shape;
+    let wrap = usize::from(tileable);
+    let (mut across, mut inside) = (Vec::new(), Vec::new());
+    for example in 0..run.count {
+        let cells = &cells[example * width * height..][..width * height];
+        for r in 0..height - 1 + wrap {
+            for c in 0..width - 1 + wrap {
+                let at = |r: usize, c: usize| cells[(r % height) * width + c % width];
+                let owner = |r: usize, c: usize| mosaic.owner(c % width, r % height);
+                let owners = [
+                    owner(r, c),
+                    owner(r, c + 1),
+                    owner(r + 1, c),
+                    owner(r + 1, c + 1),
+                ];
+                let pattern = square_pattern(at, r, c);
+                if owners.iter().all(|&o| o == owners[0]) {
+                    inside.push(pattern);
+                } else {
+                    across.push(pattern);
+                }
+            }
+        }
+    }
+    let patterns = across.len().min(inside.len());
+    if patterns == 0 {
+        return Err(BfnError::Config(
+            "a map of one window has no seams to measure".into(),
+        ));
+    }
+    let score = |set: &[Vec<u32>]| jensen_shannon(&histogram(spread(set, patterns)), reference);
+    Ok(SeamScores {
+        seam: score(&across),
+        baseline: score(&inside),
+        patterns,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_even_spread_takes_every_kth_and_all_when_equal() {
+        let items: Vec<u32> = (0..10).collect();
+        assert_eq!(spread(&items, 4), [0, 2, 5, 7]);
+        assert_eq!(spread(&items, 10), items);
+    }
+}
