@@ -17,11 +17,13 @@ use bevy::render::{RenderApp, RenderPlugin};
 use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 use bevy_bfn::flow::SamplingMethod;
-use bevy_bfn::flow::{AnyDatum, Known};
+use bevy_bfn::flow::{AnyDatum, Constraints, Known};
+use bevy_bfn::model::mosaic::{MapShape, Mosaic, window_seed};
 use bevy_bfn::gpu::{GpuContext, GpuModel, JobSettings, SamplingJob};
-use bevy_bfn::model::Weights;
+use bevy_bfn::model::{Layout, Samples, Weights};
 use bevy_bfn::plugin::{
-    BfnConstraints, BfnFinished, BfnGenerator, BfnOutput, BfnPlugin, BfnProgress, BfnRegenerate,
+    BfnConstraints, BfnFinished, BfnGenerator, BfnMosaic, BfnOutput, BfnPlugin, BfnProgress,
+    BfnRegenerate,
     BfnRestart, BfnStepOnce, BfnSystems, BfnWatch, TileGrid,
 };
 
@@ -73,20 +75,47 @@ fn standalone_constrained(
     settings: JobSettings,
     constraints: &BfnConstraints,
 ) -> BfnOutput {
-    let gpu = GpuContext::new().unwrap();
     let weights = Weights::load(format!("assets/models/{name}.safetensors")).unwrap();
-    let model = GpuModel::new(&gpu.device, &weights).unwrap();
-    let mut job = SamplingJob::new(&gpu.device, &model, settings).unwrap();
     let placed = weights
         .config()
         .place_constraints(&constraints.0, settings.batch)
         .unwrap();
-    job.write_constraints(&gpu.queue, &placed).unwrap();
+    let samples = standalone_samples(&weights, settings, &placed);
+    BfnOutput::from_samples(weights.config(), &samples)
+}
+
+/// What a standalone GPU job of `settings` samples under `placed` constraints (on its variables).
+fn standalone_samples(
+    weights: &Weights,
+    settings: JobSettings,
+    placed: &Constraints<AnyDatum>,
+) -> Samples {
+    let gpu = GpuContext::new().unwrap();
+    let model = GpuModel::new(&gpu.device, weights).unwrap();
+    let mut job = SamplingJob::new(&gpu.device, &model, settings).unwrap();
+    job.write_constraints(&gpu.queue, placed).unwrap();
     let mut encoder = gpu.device.create_command_encoder(&Default::default());
     job.record_steps(&mut encoder, settings.steps);
     gpu.queue.submit([encoder.finish()]);
-    let samples = job.read_samples(&gpu.device, &gpu.queue).unwrap();
-    BfnOutput::from_samples(weights.config(), &samples)
+    job.read_samples(&gpu.device, &gpu.queue).unwrap()
+}
+
+/// A mosaic of `shape` drawn window by window with standalone GPU jobs, as the plugin is to draw it.
+fn standalone_mosaic(
+    name: &str,
+    settings: JobSettings,
+    shape: MapShape,
+    user: &BfnConstraints,
+) -> BfnOutput {
+    let weights = Weights::load(format!("assets/models/{name}.safetensors")).unwrap();
+    let mut mosaic = Mosaic::new(weights.config(), shape, settings.batch).unwrap();
+    for window in mosaic.windows().to_vec() {
+        let placed = mosaic.constraints_for(window, &user.0).unwrap();
+        let seed = window_seed(settings.seed, window.index);
+        let samples = standalone_samples(&weights, JobSettings { seed, ..settings }, &placed);
+        mosaic.insert(window, &samples).unwrap();
+    }
+    BfnOutput::from_samples(&mosaic.map_config(), &mosaic.finish().unwrap())
 }
 
 /// One Bevy app on lavapipe at a time: the tests of this file run apps one after the other.
@@ -514,7 +543,6 @@ fn limit_an_oversized_batch_is_an_error_and_the_app_keeps_running() {
 #[cfg(feature = "train")]
 #[test]
 fn accuracy_override_gives_the_cpu_samplers_result_on_the_gpu() {
-    use bevy_bfn::model::Samples;
     use bevy_bfn::train::sample_sheet::sample;
 
     let (_app, mut app, server) = app_on_shipped_models();
@@ -792,7 +820,7 @@ fn finite_theta_and_results_at_extreme_accuracies_on_the_gpu() {
 }
 
 /// The dungeon model's cell layout, and its floor and wall classes.
-fn dungeon_cells() -> (bevy_bfn::model::Layout, u32, u32) {
+fn dungeon_cells() -> (Layout, u32, u32) {
     let weights = Weights::load("assets/models/dungeon.safetensors").unwrap();
     let class = |name: &str| {
         weights
@@ -996,4 +1024,66 @@ fn misfit_constraints_are_an_error_on_the_generator_and_the_app_runs_on() {
     });
     assert_eq!(progress(&app, entity).error, None);
     assert_eq!(tiles(&results_of(&app, entity)[0])[0].class(0, 0), floor);
+}
+
+/// Maps larger than the canvas, plain and tileable: one result per run of all the windows, equal to the mosaic
+/// drawn window by window with standalone GPU jobs, with a corridor painted across the whole map kept, and the
+/// progress counting the windows.
+#[test]
+fn a_mosaic_generator_draws_maps_larger_than_the_canvas_window_by_window() {
+    let (_app, mut app, server) = app_on_shipped_models();
+    let (_, floor, _) = dungeon_cells();
+    for mosaic in [BfnMosaic::new(24, 20), BfnMosaic::new(32, 24).tileable()] {
+        let map = Layout {
+            height: mosaic.0.height,
+            width: mosaic.0.width,
+            channels: 1,
+        };
+        let mut corridor = BfnConstraints::free(map);
+        for x in 0..map.width {
+            corridor.paint(
+                map,
+                x,
+                10,
+                &[Some(Known {
+                    value: AnyDatum::Class(floor),
+                    strength: 1.0,
+                })],
+            );
+        }
+        let (batch, steps, seed) = (2, 4, 13);
+        let entity = app
+            .world_mut()
+            .spawn((
+                BfnGenerator::new(server.load("models/dungeon.safetensors"))
+                    .with_batch(batch)
+                    .with_steps(steps)
+                    .with_steps_per_frame(2)
+                    .with_seed(seed),
+                mosaic,
+                corridor.clone(),
+            ))
+            .id();
+        update_until(&mut app, 600, "the mosaic", |app| {
+            progress(app, entity).finished
+        });
+        let done = progress(&app, entity);
+        assert!(done.windows >= 4, "{mosaic:?}: {} windows", done.windows);
+        assert_eq!((done.windows_done, done.fraction()), (done.windows, 1.0));
+        let results = results_of(&app, entity);
+        assert_eq!(results.len(), 1, "{mosaic:?}: one result for all the windows");
+        let maps = tiles(&results[0]);
+        assert_eq!(maps.len(), batch);
+        for grid in maps {
+            assert_eq!((grid.width, grid.height), (map.width, map.height));
+            assert!((0..map.width).all(|x| grid.class(x, 10) == floor), "the corridor");
+        }
+        let expected = standalone_mosaic(
+            "dungeon",
+            settings("dungeon", batch, steps, seed),
+            mosaic.0,
+            &corridor,
+        );
+        assert_eq!(results[0], expected, "{mosaic:?}");
+    }
 }

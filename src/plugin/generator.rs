@@ -172,6 +172,8 @@ pub(crate) struct RunKey {
     pub constraints: Option<BfnConstraints>,
     /// The same placed on the job's variables, or why they cannot be.
     pub placed: Result<Arc<Constraints<AnyDatum>>, String>,
+    /// The window of a mosaic the run draws.
+    pub window: Option<usize>,
 }
 
 impl RunKey {
@@ -180,6 +182,7 @@ impl RunKey {
         self.settings == other.settings
             && Arc::ptr_eq(&self.weights, &other.weights)
             && self.constraints == other.constraints
+            && self.window == other.window
     }
 }
 
@@ -197,15 +200,25 @@ pub struct BfnProgress {
     pub finished: bool,
     /// Why the generator cannot run (a model that failed to load, a batch too large for the device…).
     pub error: Option<String>,
+    /// For a [`BfnMosaic`](crate::plugin::BfnMosaic): the windows whose runs are done (`steps_done` and `steps`
+    /// count the current window's).
+    pub windows_done: usize,
+    /// For a [`BfnMosaic`](crate::plugin::BfnMosaic): its windows in all; 0 for a generator of one canvas.
+    pub windows: usize,
 }
 
 impl BfnProgress {
-    /// Steps taken over steps in all, in [0, 1].
+    /// Steps taken over steps in all, in [0, 1] (of every window of a mosaic).
     pub fn fraction(&self) -> f32 {
-        if self.steps == 0 {
+        let within = if self.steps == 0 {
             0.0
         } else {
             self.steps_done as f32 / self.steps as f32
+        };
+        if self.windows == 0 {
+            within
+        } else {
+            ((self.windows_done as f32 + within) / self.windows as f32).min(1.0)
         }
     }
 }

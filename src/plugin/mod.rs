@@ -8,7 +8,7 @@
 //! A generator is steered while it runs: changing its settings or reloading its model starts it again,
 //! [`BfnRestart`] starts it again as it is, `paused` holds it and [`BfnStepOnce`] takes one step.
 //! [`BfnConstraints`] keep painted cells and allowed classes, and [`BfnRegenerate`] samples a region of a finished
-//! result again, keeping the rest. Whatever a
+//! result again, keeping the rest. [`BfnMosaic`] draws maps larger than the model's canvas, window by window. Whatever a
 //! game asks that the device cannot do (a batch past its limits) is an error on the generator, not the end of
 //! the app.
 //!
@@ -37,6 +37,7 @@
 mod asset;
 mod constraints;
 mod generator;
+mod mosaic;
 mod output;
 #[cfg(feature = "egui")]
 pub mod panels;
@@ -53,6 +54,7 @@ pub use constraints::{BfnConstraints, BfnRegenerate};
 pub use generator::{
     BfnFinished, BfnGenerator, BfnPreview, BfnProgress, BfnRestart, BfnStepOnce, BfnWatch,
 };
+pub use mosaic::BfnMosaic;
 pub use output::{BfnOutput, HeightField, RgbaImage, TileGrid};
 pub use render::BfnRenderSystems;
 
@@ -91,7 +93,12 @@ impl Plugin for BfnPlugin {
                 Update,
                 (
                     (
-                        (run::start_runs, preview::attach_previews).chain(),
+                        (
+                            mosaic::plan_mosaics,
+                            run::start_runs,
+                            preview::attach_previews,
+                        )
+                            .chain(),
                         note_failed_models,
                     )
                         .in_set(BfnSystems::Setup),

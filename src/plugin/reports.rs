@@ -9,6 +9,7 @@ use bevy::prelude::*;
 use crate::model::Samples;
 use crate::plugin::asset::BfnModel;
 use crate::plugin::generator::{BfnFinished, BfnGenerator, BfnProgress, BfnWatch, Run};
+use crate::plugin::mosaic::MosaicState;
 use crate::plugin::output::BfnOutput;
 
 /// One report of the render world about one run of a generator.
@@ -62,13 +63,19 @@ impl Reports {
 /// Takes the render world's reports: updates [`BfnProgress`] and [`BfnWatch`], sends [`BfnFinished`].
 pub(crate) fn collect_reports(
     reports: Res<Reports>,
-    mut generators: Query<(&BfnGenerator, &mut Run, &mut BfnProgress)>,
+    mut generators: Query<(
+        &BfnGenerator,
+        &mut Run,
+        &mut BfnProgress,
+        Option<&mut MosaicState>,
+    )>,
     models: Res<Assets<BfnModel>>,
     mut finished: MessageWriter<BfnFinished>,
     mut watches: Query<&mut BfnWatch>,
 ) {
     for report in reports.drain() {
-        let Ok((generator, mut run, mut progress)) = generators.get_mut(report.entity) else {
+        let Ok((generator, mut run, mut progress, mosaic)) = generators.get_mut(report.entity)
+        else {
             continue;
         };
         if run.epoch != report.epoch {
@@ -82,20 +89,41 @@ pub(crate) fn collect_reports(
                 progress.steps_done = steps_done;
                 progress.gpu_ms_per_step = gpu_ms_per_step.or(progress.gpu_ms_per_step);
             }
-            News::Finished(samples) => match models.get(&generator.model) {
-                Some(model) => {
-                    progress.finished = true;
-                    finished.write(BfnFinished {
-                        entity: report.entity,
-                        output: BfnOutput::from_samples(model.weights.config(), &samples),
-                    });
-                    run.finished = Some(samples);
-                }
-                None => {
+            News::Finished(samples) => {
+                let Some(model) = models.get(&generator.model) else {
                     progress.error =
-                        Some("the model was unloaded before the result could be decoded".into())
-                }
-            },
+                        Some("the model was unloaded before the result could be decoded".into());
+                    continue;
+                };
+                let (config, samples) = match mosaic {
+                    None => (model.weights.config().clone(), samples),
+                    // A window's samples go into the mosaic; the maps come out once the last is in.
+                    Some(mut mosaic) => {
+                        let window = run.key.as_ref().and_then(|k| k.window).unwrap_or_default();
+                        match mosaic.insert(window, &samples) {
+                            Ok(Some(maps)) => {
+                                progress.windows_done = mosaic.next;
+                                let plan = mosaic.plan.as_ref().expect("a mosaic that finished");
+                                (plan.map_config(), maps)
+                            }
+                            Ok(None) => {
+                                progress.windows_done = mosaic.next;
+                                continue;
+                            }
+                            Err(error) => {
+                                progress.error = Some(error);
+                                continue;
+                            }
+                        }
+                    }
+                };
+                progress.finished = true;
+                finished.write(BfnFinished {
+                    entity: report.entity,
+                    output: BfnOutput::from_samples(&config, &samples),
+                });
+                run.finished = Some(samples).filter(|_| progress.windows == 0);
+            }
             News::Theta { step, theta } => {
                 if let Ok(mut watch) = watches.get_mut(report.entity) {
                     watch.step = step;

@@ -10,6 +10,7 @@ use bevy::prelude::*;
 
 use crate::plugin::asset::BfnModel;
 use crate::plugin::constraints::BfnConstraints;
+use crate::plugin::mosaic::MosaicState;
 use crate::plugin::generator::{BfnGenerator, BfnProgress, BfnRestart, BfnStepOnce, Run, RunKey};
 
 /// Begins a new run for every generator whose settings or model changed since its last one.
@@ -17,12 +18,13 @@ pub(crate) fn start_runs(
     mut generators: Query<(
         &BfnGenerator,
         Option<&BfnConstraints>,
+        Option<&MosaicState>,
         &mut Run,
         &mut BfnProgress,
     )>,
     models: Res<Assets<BfnModel>>,
 ) {
-    for (generator, constraints, mut run, mut progress) in &mut generators {
+    for (generator, constraints, mosaic, mut run, mut progress) in &mut generators {
         let Some(model) = models.get(&generator.model) else {
             // Unloaded, or another model not loaded yet: the job goes, and the next load starts afresh.
             if run.key.is_some() {
@@ -33,7 +35,12 @@ pub(crate) fn start_runs(
             continue;
         };
         let config = model.weights.config();
-        let settings = generator.job_settings(config);
+        let mut settings = generator.job_settings(config);
+        // A mosaic's run draws its current window, with the window's own seed.
+        let window = mosaic.and_then(|m| m.window(settings));
+        if let Some((_, window_settings)) = window {
+            settings = window_settings;
+        }
         let key = RunKey {
             settings,
             weights: Arc::clone(&model.weights),
@@ -41,29 +48,46 @@ pub(crate) fn start_runs(
                 .filter(|c| **c != BfnConstraints::default())
                 .cloned(),
             placed: Ok(Arc::default()),
+            window: window.map(|(w, _)| w.index),
         };
         if run.key.as_ref().is_some_and(|current| current.same(&key)) {
             continue;
         }
-        let placed = key.constraints.as_ref().map_or(Ok(Arc::default()), |c| {
-            config
-                .place_constraints(&c.0, settings.batch)
-                .map(Arc::new)
-                .map_err(|e| format!("constraints: {e}"))
-        });
+        let user = key.constraints.clone().unwrap_or_default();
+        let placed = match (mosaic, window) {
+            (Some(state), Some((window, _))) => state
+                .plan
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|plan| {
+                    plan.constraints_for(window, &user.0)
+                        .map_err(|e| format!("constraints: {e}"))
+                }),
+            (Some(state), None) => Err(state.plan.as_ref().err().cloned().unwrap_or_default()),
+            (None, _) => config
+                .place_constraints(&user.0, settings.batch)
+                .map_err(|e| format!("constraints: {e}")),
+        }
+        .map(Arc::new);
         run.epoch += 1;
         *progress = BfnProgress {
             // The updates of θ the job records: n, or n − 1 for a solver, whose last network call is the sample.
             steps: settings.sampler.updates(settings.steps),
             error: placed.as_ref().err().cloned(),
+            windows_done: mosaic.map_or(0, |m| m.next),
+            windows: mosaic.map_or(0, MosaicState::windows),
             ..default()
         };
         run.key = Some(RunKey { placed, ..key });
     }
 }
 
-/// [`BfnRestart`]: a new run with the same settings.
-pub(crate) fn restart(event: On<BfnRestart>, mut generators: Query<(&mut Run, &mut BfnProgress)>) {
+/// [`BfnRestart`]: a new run with the same settings (a mosaic from its first window).
+pub(crate) fn restart(
+    event: On<BfnRestart>,
+    mut commands: Commands,
+    mut generators: Query<(&mut Run, &mut BfnProgress)>,
+) {
     let Ok((mut run, mut progress)) = generators.get_mut(event.entity) else {
         warn!("BfnRestart for {}, which is not a generator", event.entity);
         return;
@@ -71,8 +95,10 @@ pub(crate) fn restart(event: On<BfnRestart>, mut generators: Query<(&mut Run, &m
     run.epoch += 1;
     *progress = BfnProgress {
         steps: progress.steps,
+        windows: progress.windows,
         ..default()
     };
+    commands.entity(event.entity).remove::<MosaicState>();
 }
 
 /// Single steps asked for since the last extraction, per generator.
