@@ -45,6 +45,7 @@ fn every_subcommand_has_its_help() {
         ("data-sheet", "--split"),
         ("sample", "--sampler"),
         ("quality", "--samplers"),
+        ("seams", "--maps"),
     ] {
         let output = bfn_train(&[subcommand, "--help"]);
         assert!(output.status.success(), "{subcommand} --help failed");
@@ -386,5 +387,353 @@ fn bad_input_is_a_clear_error() {
             array,
         ],
         "--count",
+    );
+}
+
+/// A `.npy` file as the crate's reader reads it: shape and elements.
+fn read_array(path: &Path) -> (Vec<usize>, Vec<f64>) {
+    let array = bevy_bfn::train::npy::read_npy(&std::fs::read(path).unwrap()).unwrap();
+    (array.shape, array.values)
+}
+
+/// `bfn-train sample` of `model` in a few steps with `extra` arguments, to `.npy`: the array read back.
+fn sample_known(model: &str, extra: &[&str]) -> (Vec<usize>, Vec<f64>) {
+    // Tests run in parallel: each call its own file.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out = temp_dir("cli-known").join(format!("{model}-{call}.npy"));
+    let model = format!("assets/models/{model}.safetensors");
+    let mut args = vec![
+        "sample",
+        "--model",
+        &model,
+        "--steps",
+        "4",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let output = bfn_train(&args);
+    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    read_array(&out)
+}
+
+/// Writes known values as a `.npy` file of `<f4` (−1 and NaN mark free cells) and returns its path.
+fn known_file(name: &str, shape: &[usize], values: &[f32]) -> String {
+    let path = temp_dir("cli-known-files").join(name);
+    std::fs::write(&path, bevy_bfn::train::npy::npy_bytes(shape, values)).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// A dungeon map that keeps a wall down column 3, a door at (10, 5) and water at row 12, column 14; the rest free.
+fn dungeon_known() -> Vec<f32> {
+    (0..256)
+        .map(|v| match (v / 16, v % 16) {
+            (_, 3) => 2.0,
+            (5, 10) => 3.0,
+            (12, 14) => 4.0,
+            _ => -1.0,
+        })
+        .collect()
+}
+
+#[test]
+fn a_dungeon_sample_keeps_every_known_cell() {
+    let known = dungeon_known();
+    let file = known_file("dungeon.npy", &[16, 16], &known);
+    let (shape, classes) = sample_known("dungeon", &["--known", &file, "--count", "3"]);
+    assert_eq!(shape, [3, 16, 16]);
+    let mut kept = 0;
+    for (v, &class) in classes.iter().enumerate() {
+        let wanted = known[v % 256];
+        if wanted >= 0.0 {
+            assert_eq!(
+                class,
+                f64::from(wanted),
+                "cell {} of sample {}",
+                v % 256,
+                v / 256
+            );
+            kept += 1;
+        }
+    }
+    assert_eq!(kept, 3 * 18);
+    // Walls only where nothing is known: water and doors everywhere else are gone.
+    let (_, classes) = sample_known(
+        "dungeon",
+        &["--known", &file, "--count", "2", "--allowed", "wall,.,0"],
+    );
+    for (v, &class) in classes.iter().enumerate() {
+        let wanted = known[v % 256];
+        if wanted >= 0.0 {
+            assert_eq!(class, f64::from(wanted));
+        } else {
+            assert!([0.0, 1.0, 2.0].contains(&class), "class {class} at {v}");
+        }
+    }
+}
+
+#[test]
+fn a_leading_count_axis_gives_each_sample_its_own_known_cells() {
+    let first = dungeon_known();
+    let second: Vec<f32> = (0..256).map(|v| if v < 16 { 5.0 } else { -1.0 }).collect();
+    let both = [first.clone(), second.clone()].concat();
+    let file = known_file("two.npy", &[2, 16, 16], &both);
+    let (shape, classes) = sample_known("dungeon", &["--known", &file]);
+    assert_eq!(shape, [2, 16, 16], "the file's count, with --count unset");
+    for (v, &class) in classes.iter().enumerate() {
+        if both[v] >= 0.0 {
+            assert_eq!(class, f64::from(both[v]), "variable {v}");
+        }
+    }
+    assert_fails_with(
+        &[
+            "sample",
+            "--model",
+            "assets/models/dungeon.safetensors",
+            "--known",
+            &file,
+            "--count",
+            "3",
+            "--out",
+            "x.npy",
+        ],
+        "constraints for 2 samples",
+    );
+}
+
+#[test]
+fn terrain_keeps_known_heights_in_metres() {
+    let metres: Vec<f32> = (0..256)
+        .map(|v| {
+            if v % 5 == 0 {
+                300.0 + v as f32 * 2.5
+            } else {
+                f32::NAN
+            }
+        })
+        .collect();
+    let file = known_file("terrain.npy", &[16, 16], &metres);
+    let (shape, heights) = sample_known("terrain", &["--known", &file, "--count", "2"]);
+    assert_eq!(shape, [2, 16, 16]);
+    for (v, &height) in heights.iter().enumerate() {
+        let wanted = metres[v % 256];
+        if !wanted.is_nan() {
+            // Metres to model units and back in f32: within a few ulps of 1000 m.
+            assert!(
+                (height - f64::from(wanted)).abs() < 1e-3,
+                "{height} for {wanted}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_ascii_map_and_a_png_are_known_values_too() {
+    // A wall across row 2 with a door in it, the rest free ('?').
+    let mut text = String::new();
+    for row in 0..16 {
+        let line: String = (0..16)
+            .map(|c| match (row, c) {
+                (2, 7) => '+',
+                (2, _) => 'x',
+                _ => '?',
+            })
+            .collect();
+        text.push_str(&line);
+        text.push('\n');
+    }
+    let dir = temp_dir("cli-known-forms");
+    let ascii = dir.join("map.txt");
+    std::fs::write(&ascii, &text).unwrap();
+    let (_, classes) = sample_known(
+        "dungeon",
+        &["--known", ascii.to_str().unwrap(), "--count", "2"],
+    );
+    for example in 0..2 {
+        let row: Vec<f64> = classes[example * 256 + 32..][..16].to_vec();
+        let mut wanted = vec![2.0; 16];
+        wanted[7] = 3.0;
+        assert_eq!(row, wanted);
+    }
+    // The same as a PNG of the sheets' colours, free cells in the free colour given.
+    let weights = bevy_bfn::model::Weights::load("assets/models/dungeon.safetensors").unwrap();
+    let palette = bevy_bfn::model::content::palette(weights.config());
+    let rgba: Vec<u8> = (0..256)
+        .flat_map(|v| match (v / 16, v % 16) {
+            (2, 7) => palette[3],
+            (2, _) => palette[2],
+            _ => [0, 255, 0, 255],
+        })
+        .collect();
+    let png = dir.join("map.png");
+    std::fs::write(
+        &png,
+        bevy_bfn::model::content::png_bytes(16, 16, &rgba).unwrap(),
+    )
+    .unwrap();
+    let png = png.to_str().unwrap();
+    let (_, from_png) = sample_known(
+        "dungeon",
+        &["--known", png, "--free-colour", "00ff00", "--count", "2"],
+    );
+    assert_eq!(from_png[32..48], classes[32..48]);
+    // With the default free colour, green is no class's colour: an error naming the pixel.
+    assert_fails_with(
+        &[
+            "sample",
+            "--model",
+            "assets/models/dungeon.safetensors",
+            "--known",
+            png,
+            "--out",
+            "x.npy",
+        ],
+        "pixel (0, 0) is #00ff00",
+    );
+}
+
+#[test]
+fn size_draws_maps_larger_than_the_canvas() {
+    let (shape, classes) = sample_known("dungeon", &["--size", "40x24", "--count", "2"]);
+    assert_eq!(shape, [2, 24, 40]);
+    assert!(classes.iter().all(|&c| (0.0..9.0).contains(&c)));
+    // A known file for the big map is of its shape, and its cells are kept.
+    let known: Vec<f32> = (0..24 * 40)
+        .map(|v| if v % 40 == 39 { 2.0 } else { -1.0 })
+        .collect();
+    let file = known_file("big.npy", &[24, 40], &known);
+    let (shape, classes) = sample_known(
+        "dungeon",
+        &[
+            "--size",
+            "40x24",
+            "--tileable",
+            "--known",
+            &file,
+            "--count",
+            "1",
+        ],
+    );
+    assert_eq!(shape, [1, 24, 40]);
+    assert!((0..24).all(|row| classes[row * 40 + 39] == 2.0));
+}
+
+#[test]
+fn bad_constraints_are_clear_errors() {
+    let dungeon = "assets/models/dungeon.safetensors";
+    let terrain = "assets/models/terrain.safetensors";
+    let out = temp_dir("cli-known-errors").join("x.npy");
+    let out = out.to_str().unwrap();
+    let fails = |model: &str, extra: &[&str], needle: &str| {
+        let mut args = vec!["sample", "--model", model, "--steps", "2", "--out", out];
+        args.extend_from_slice(extra);
+        assert_fails_with(&args, needle);
+    };
+    let with = |name: &str, shape: &[usize], value: f32| {
+        let mut values = vec![-1.0; shape.iter().product()];
+        values[17] = value;
+        known_file(name, shape, &values)
+    };
+    fails(
+        dungeon,
+        &["--known", &with("small.npy", &[8, 8], 1.0)],
+        "known values of shape [8, 8], but the model's examples have shape [16, 16]",
+    );
+    fails(
+        dungeon,
+        &["--known", &with("nine.npy", &[16, 16], 9.0)],
+        "class 9 at [1, 1] is out of range: the model has 9 classes",
+    );
+    fails(
+        dungeon,
+        &["--known", &with("nan.npy", &[16, 16], f32::NAN)],
+        "NaN at [1, 1]: a map of classes marks a free cell with -1",
+    );
+    fails(
+        dungeon,
+        &["--known", &with("half.npy", &[16, 16], 2.5)],
+        "2.5 at [1, 1] is not a class",
+    );
+    let mut heights = vec![f32::NAN; 256];
+    heights[3] = 5000.0;
+    fails(
+        terrain,
+        &["--known", &known_file("high.npy", &[16, 16], &heights)],
+        "value 5000 at [0, 3] is out of the data's range 236 to 1076",
+    );
+    fails(dungeon, &["--allowed", ","], "--allowed names no class");
+    fails(dungeon, &["--allowed", "wall,grass"], "no class \"grass\"");
+    fails(
+        terrain,
+        &["--allowed", "wall"],
+        "--allowed restricts classes",
+    );
+    fails(dungeon, &["--strength", "1.5"], "--strength 1.5");
+    let ascii = temp_dir("cli-known-errors").join("map.txt");
+    std::fs::write(&ascii, "?".repeat(16) + "\n").unwrap();
+    let ascii = ascii.to_str().unwrap();
+    fails(terrain, &["--known", ascii], "an ASCII map gives classes");
+    fails(
+        dungeon,
+        &["--known", ascii],
+        "an ASCII map of 1 lines of 16 characters",
+    );
+    fails(
+        dungeon,
+        &["--size", "12x40"],
+        "a map of 12×40 is smaller than the model's canvas of 16×16",
+    );
+    fails(
+        "assets/models/names.safetensors",
+        &["--size", "32x32"],
+        "a sequence model",
+    );
+    fails(dungeon, &["--size", "64by48"], "is not a size WIDTHxHEIGHT");
+    fails(
+        dungeon,
+        &["--known", "no/such/file.npy"],
+        "no/such/file.npy",
+    );
+}
+
+#[test]
+fn seams_prints_both_tables() {
+    let out = temp_dir("cli-seams").join("seams.md");
+    let output = bfn_train(&[
+        "seams",
+        "--model",
+        "assets/models/dungeon.safetensors",
+        "--count",
+        "4",
+        "--maps",
+        "1",
+        "--size",
+        "24x20",
+        "--steps",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let table = std::fs::read_to_string(&out).unwrap();
+    let rows: Vec<&str> = table.lines().filter(|l| l.starts_with("| ")).collect();
+    assert_eq!(rows.len(), 5, "{table}");
+    assert!(
+        rows[1].starts_with("| right half given the left | 4 | 60 |"),
+        "{table}"
+    );
+    assert!(rows[3].starts_with("| 24×20 | 1 |") && rows[4].starts_with("| 24×20 tileable | 1 |"));
+    assert_fails_with(
+        &[
+            "seams",
+            "--model",
+            "assets/models/terrain.safetensors",
+            "--count",
+            "1",
+            "--steps",
+            "1",
+        ],
+        "maps of classes",
     );
 }

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""An independent check of `bfn-train seams`, from the .npy files `bfn-train` writes, sharing no code with the crate.
+
+    scripts/npy-seams.py halves CHOSEN.npy HALVES.npy
+        Writes the known values that keep the left half of each map of CHOSEN.npy ([N, h, w] classes, as
+        `data-sheet --count N` writes them) and leave the right half free (-1), for `sample --known HALVES.npy`.
+
+    scripts/npy-seams.py measure HELD.npy CHOSEN.npy INPAINTED.npy UNCONDITIONAL.npy MOSAIC.npy TILEABLE.npy
+        HELD: the whole held-out split (`data-sheet --out`); INPAINTED: `sample --known HALVES.npy --count N`;
+        UNCONDITIONAL: `sample --count N` of the same seed; MOSAIC and TILEABLE: `sample --size WxH [--tileable]`.
+        Prints the divergences of the boundary patterns (inpainted, unconditional) and of the patterns across
+        and inside mosaic windows, as `bfn-train seams` does.
+
+Everything is Jensen-Shannon in bits of 2x2 class-pattern histograms against all 2x2 patterns of HELD. The mosaic's
+windows are rebuilt from the rule in docs/control.md: a canvas of c = 16 cells, stride s = c/2; along an axis of
+length L, windows start at 0, s, 2s, ... while start + c < L (the first always), then, without wrapping, one at
+L - c if the last ends before L, or, wrapping, one centred on the remaining gap: ((end + (L - end)//2) - c//2) mod L.
+Windows go in raster order (rows of windows top to bottom, each left to right), and a cell belongs to the first
+window that covers it. A pattern is across a seam if its four cells have more than one owner. The larger of the
+two sets is cut to the smaller's size m by taking item floor(i*len/m) for i < m, in example-major raster order.
+"""
+import sys
+
+import numpy as np
+
+CANVAS = 16
+
+
+def js_bits(p, q):
+    """Jensen-Shannon divergence in bits of two histograms given as dicts of counts."""
+    keys = sorted(set(p) | set(q))
+    a = np.array([p.get(k, 0) for k in keys], dtype=float)
+    b = np.array([q.get(k, 0) for k in keys], dtype=float)
+    a /= a.sum()
+    b /= b.sum()
+    m = (a + b) / 2
+
+    def kl(x):
+        nz = x > 0
+        return float(np.sum(x[nz] * np.log2(x[nz] / m[nz])))
+
+    return max(0.0, (kl(a) + kl(b)) / 2)
+
+
+def counts(rows):
+    keys, n = np.unique(np.asarray(rows), axis=0, return_counts=True)
+    return {tuple(k): int(c) for k, c in zip(keys, n)}
+
+
+def all_patterns(a):
+    return np.stack([a[:, :-1, :-1].ravel(), a[:, :-1, 1:].ravel(),
+                     a[:, 1:, :-1].ravel(), a[:, 1:, 1:].ravel()], axis=1)
+
+
+def starts(length, canvas, stride, wrap):
+    s = [0]
+    while s[-1] + stride + canvas < length:
+        s.append(s[-1] + stride)
+    end = s[-1] + canvas
+    if wrap:
+        s.append((end + (length - end) // 2 + length - canvas // 2) % length)
+    elif end < length:
+        s.append(length - canvas)
+    return s
+
+
+def owners(height, width, wrap):
+    owner = -np.ones((height, width), dtype=int)
+    index = 0
+    for y in starts(height, CANVAS, CANVAS // 2, wrap):
+        for x in starts(width, CANVAS, CANVAS // 2, wrap):
+            rows = [(y + r) % height for r in range(CANVAS)]
+            cols = [(x + c) % width for c in range(CANVAS)]
+            block = owner[np.ix_(rows, cols)]
+            block[block < 0] = index
+            owner[np.ix_(rows, cols)] = block
+            index += 1
+    assert (owner >= 0).all()
+    return owner
+
+
+def spread(items, m):
+    return [items[i * len(items) // m] for i in range(m)]
+
+
+def mosaic(maps, reference, wrap):
+    n, height, width = maps.shape
+    owner = owners(height, width, wrap)
+    across, inside = [], []
+    extra = 1 if wrap else 0
+    for e in range(n):
+        for r in range(height - 1 + extra):
+            for c in range(width - 1 + extra):
+                cells = [(r, c), (r, c + 1), (r + 1, c), (r + 1, c + 1)]
+                cells = [(y % height, x % width) for y, x in cells]
+                pattern = tuple(int(maps[e, y, x]) for y, x in cells)
+                if len({owner[y, x] for y, x in cells}) == 1:
+                    inside.append(pattern)
+                else:
+                    across.append(pattern)
+    m = min(len(across), len(inside))
+    return js_bits(counts(spread(across, m)), reference), js_bits(counts(spread(inside, m)), reference), m
+
+
+def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "halves":
+        chosen = np.load(sys.argv[2]).astype(np.int32)
+        chosen[:, :, chosen.shape[2] // 2:] = -1
+        np.save(sys.argv[3], chosen)
+        return
+    if len(sys.argv) != 8 or sys.argv[1] != "measure":
+        sys.exit(__doc__)
+    held, chosen, inpainted, unconditional, plain, tileable = (np.load(p) for p in sys.argv[2:])
+    reference = counts(all_patterns(held))
+    half = held.shape[2] // 2
+    kept = (inpainted[:, :, :half] == chosen[:, :, :half]).mean()
+    print(f"left halves kept: {100 * kept:.2f}% of {inpainted[:, :, :half].size} cells")
+    boundary = lambda a: all_patterns(a[:, :, half - 1:half + 1])
+    js_in = js_bits(counts(boundary(inpainted)), reference)
+    js_un = js_bits(counts(boundary(unconditional)), reference)
+    print(f"half inpainting: {len(boundary(inpainted))} boundary patterns, inpainted {js_in:.4f}, "
+          f"unconditional {js_un:.4f}, ratio {js_in / js_un:.3f}")
+    for name, maps, wrap in [("mosaic", plain, False), ("tileable", tileable, True)]:
+        across, inside, m = mosaic(maps, reference, wrap)
+        print(f"{name} {maps.shape[2]}x{maps.shape[1]}: {m} patterns each, across {across:.4f}, "
+              f"inside {inside:.4f}, ratio {across / inside:.3f}")
+
+
+if __name__ == "__main__":
+    main()
