@@ -18,6 +18,8 @@ L - c if the last ends before L, or, wrapping, one centred on the remaining gap:
 Windows go in raster order (rows of windows top to bottom, each left to right), and a cell belongs to the first
 window that covers it. A pattern is across a seam if its four cells have more than one owner. The larger of the
 two sets is cut to the smaller's size m by taking item floor(i*len/m) for i < m, in example-major raster order.
+The canvas crops are c x c crops every c/4 cells (wrapping on a tileable map): a crop whose corner is a window's is
+that window's canvas, the others straddle windows; their patterns are compared the same way.
 """
 import sys
 
@@ -102,6 +104,28 @@ def mosaic(maps, reference, wrap):
     return js_bits(counts(spread(across, m)), reference), js_bits(counts(spread(inside, m)), reference), m
 
 
+def crops(maps, reference, wrap):
+    """Canvas-sized crops every quarter canvas: those that are a window against those that straddle windows."""
+    n, height, width = maps.shape
+    step = CANVAS // 4
+    windows = {(x, y) for y in starts(height, CANVAS, CANVAS // 2, wrap)
+               for x in starts(width, CANVAS, CANVAS // 2, wrap)}
+    last = lambda length: length - 1 if wrap else length - CANVAS
+    aligned, straddling = [], []
+    for y in range(0, last(height) + 1, step):
+        for x in range(0, last(width) + 1, step):
+            rows = [(y + r) % height for r in range(CANVAS)]
+            cols = [(x + c) % width for c in range(CANVAS)]
+            patterns = all_patterns(maps[:, rows][:, :, cols])
+            (aligned if (x, y) in windows else straddling).append(patterns)
+    # Example-major raster order, as the crate lists them.
+    order = lambda sets: [tuple(int(v) for v in p) for e in range(n) for s in sets
+                          for p in s.reshape(n, -1, 4)[e]]
+    straddling, aligned = order(straddling), order(aligned)
+    m = min(len(straddling), len(aligned))
+    return (js_bits(counts(spread(straddling, m)), reference), js_bits(counts(spread(aligned, m)), reference), m)
+
+
 def main():
     if len(sys.argv) == 4 and sys.argv[1] == "halves":
         chosen = np.load(sys.argv[2]).astype(np.int32)
@@ -124,6 +148,9 @@ def main():
         across, inside, m = mosaic(maps, reference, wrap)
         print(f"{name} {maps.shape[2]}x{maps.shape[1]}: {m} patterns each, across {across:.4f}, "
               f"inside {inside:.4f}, ratio {across / inside:.3f}")
+        across, inside, m = crops(maps, reference, wrap)
+        print(f"{name} {maps.shape[2]}x{maps.shape[1]} canvas crops: {m} patterns each, straddling {across:.4f}, "
+              f"windows {inside:.4f}, ratio {across / inside:.3f}")
 
 
 if __name__ == "__main__":

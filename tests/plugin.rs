@@ -18,13 +18,12 @@ use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 use bevy_bfn::flow::SamplingMethod;
 use bevy_bfn::flow::{AnyDatum, Constraints, Known};
-use bevy_bfn::model::mosaic::{MapShape, Mosaic, window_seed};
 use bevy_bfn::gpu::{GpuContext, GpuModel, JobSettings, SamplingJob};
+use bevy_bfn::model::mosaic::{MapShape, Mosaic, window_seed};
 use bevy_bfn::model::{Layout, Samples, Weights};
 use bevy_bfn::plugin::{
     BfnConstraints, BfnFinished, BfnGenerator, BfnMosaic, BfnOutput, BfnPlugin, BfnProgress,
-    BfnRegenerate,
-    BfnRestart, BfnStepOnce, BfnSystems, BfnWatch, TileGrid,
+    BfnRegenerate, BfnRestart, BfnStepOnce, BfnSystems, BfnWatch, TileGrid,
 };
 
 /// The sampling steps the test's copy of the names model names.
@@ -1071,12 +1070,19 @@ fn a_mosaic_generator_draws_maps_larger_than_the_canvas_window_by_window() {
         assert!(done.windows >= 4, "{mosaic:?}: {} windows", done.windows);
         assert_eq!((done.windows_done, done.fraction()), (done.windows, 1.0));
         let results = results_of(&app, entity);
-        assert_eq!(results.len(), 1, "{mosaic:?}: one result for all the windows");
+        assert_eq!(
+            results.len(),
+            1,
+            "{mosaic:?}: one result for all the windows"
+        );
         let maps = tiles(&results[0]);
         assert_eq!(maps.len(), batch);
         for grid in maps {
             assert_eq!((grid.width, grid.height), (map.width, map.height));
-            assert!((0..map.width).all(|x| grid.class(x, 10) == floor), "the corridor");
+            assert!(
+                (0..map.width).all(|x| grid.class(x, 10) == floor),
+                "the corridor"
+            );
         }
         let expected = standalone_mosaic(
             "dungeon",

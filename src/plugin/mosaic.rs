@@ -139,7 +139,8 @@ pub(crate) fn plan_mosaics(
         if state.is_some_and(|s| s.basis == basis) {
             continue;
         }
-        let plan = Mosaic::new(config, mosaic.0, generator.batch).map_err(|e| format!("mosaic: {e}"));
+        let plan =
+            Mosaic::new(config, mosaic.0, generator.batch).map_err(|e| format!("mosaic: {e}"));
         commands.entity(entity).insert(MosaicState {
             plan,
             next: 0,

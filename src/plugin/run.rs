@@ -10,8 +10,8 @@ use bevy::prelude::*;
 
 use crate::plugin::asset::BfnModel;
 use crate::plugin::constraints::BfnConstraints;
-use crate::plugin::mosaic::MosaicState;
 use crate::plugin::generator::{BfnGenerator, BfnProgress, BfnRestart, BfnStepOnce, Run, RunKey};
+use crate::plugin::mosaic::MosaicState;
 
 /// Begins a new run for every generator whose settings or model changed since its last one.
 pub(crate) fn start_runs(
@@ -55,14 +55,12 @@ pub(crate) fn start_runs(
         }
         let user = key.constraints.clone().unwrap_or_default();
         let placed = match (mosaic, window) {
-            (Some(state), Some((window, _))) => state
-                .plan
-                .as_ref()
-                .map_err(Clone::clone)
-                .and_then(|plan| {
+            (Some(state), Some((window, _))) => {
+                state.plan.as_ref().map_err(Clone::clone).and_then(|plan| {
                     plan.constraints_for(window, &user.0)
                         .map_err(|e| format!("constraints: {e}"))
-                }),
+                })
+            }
             (Some(state), None) => Err(state.plan.as_ref().err().cloned().unwrap_or_default()),
             (None, _) => config
                 .place_constraints(&user.0, settings.batch)

@@ -130,16 +130,32 @@ fn spread<T: Clone>(items: &[T], picked: usize) -> Vec<T> {
         .collect()
 }
 
-/// Draws `count` maps of `shape` ([`sample_mosaic`], as `bfn-train sample --size`) and scores their 2 × 2
-/// patterns whose four cells more than one window generated (across seams) against those of one window (inside),
-/// each against `reference`. A tileable map's patterns include those across its wrap. The larger set is
-/// subsampled evenly ([`spread`]) to the smaller's size, since the divergence of a histogram of fewer patterns
-/// is biased upwards, and equal sizes give both sets the same bias.
+/// A mosaic's seams measured two ways ([`mosaic_seams`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MosaicSeams {
+    /// 2 × 2 patterns whose cells more than one window generated, against those one window generated.
+    pub patterns: SeamScores,
+    /// The patterns of canvas-sized crops that straddle windows, against those of crops that are a window.
+    pub crops: SeamScores,
+}
+
+/// Draws `count` maps of `shape` ([`sample_mosaic`], as `bfn-train sample --size`) and scores them against
+/// `reference` two ways, each a set where the seams are against a set where they are not:
+/// - **patterns**: the 2 × 2 patterns whose four cells more than one window generated (across seams) against those
+///   one window generated (inside). This isolates the seams themselves: each pattern across one is a place where
+///   a run's cells meet another's.
+/// - **crops**: canvas-sized crops of the map every half stride; the crops that are a window (all their cells were
+///   in one run's canvas, known or drawn) against those that straddle windows, whose cells no run saw together.
+///   This asks whether a canvas anywhere on the map looks like one the model drew.
+///
+/// A tileable map's patterns and crops include those across its wrap. The larger set of each pair is subsampled
+/// evenly ([`spread`]) to the smaller's size, since the divergence of a histogram of fewer patterns is biased
+/// upwards, and equal sizes give both sets the same bias.
 pub fn mosaic_seams(
     run: SeamRun,
     shape: MapShape,
     reference: &HashMap<Vec<u32>, f64>,
-) -> Result<SeamScores> {
+) -> Result<MosaicSeams> {
     let mosaic = sample_mosaic(
         run.weights,
         run.count,
@@ -179,7 +195,45 @@ pub fn mosaic_seams(
             }
         }
     }
-    let patterns = across.len().min(inside.len());
+    let canvas = run.weights.config().pixel_layout();
+    let step = (mosaic.stride / 2).max(1);
+    let positions = |length: usize, size: usize| -> Vec<usize> {
+        let last = if tileable { length - 1 } else { length - size };
+        (0..=last).step_by(step).collect()
+    };
+    let windows: Vec<(usize, usize)> = mosaic.windows().iter().map(|w| (w.x, w.y)).collect();
+    let (mut straddling, mut aligned) = (Vec::new(), Vec::new());
+    for example in 0..run.count {
+        let cells = &cells[example * width * height..][..width * height];
+        for &y in &positions(height, canvas.height) {
+            for &x in &positions(width, canvas.width) {
+                let at = |r: usize, c: usize| cells[((y + r) % height) * width + (x + c) % width];
+                let set = if windows.contains(&(x, y)) {
+                    &mut aligned
+                } else {
+                    &mut straddling
+                };
+                for r in 0..canvas.height - 1 {
+                    for c in 0..canvas.width - 1 {
+                        set.push(square_pattern(at, r, c));
+                    }
+                }
+            }
+        }
+    }
+    Ok(MosaicSeams {
+        patterns: against(&across, &inside, reference)?,
+        crops: against(&straddling, &aligned, reference)?,
+    })
+}
+
+/// `seam` against `baseline`, each scored against `reference` at the smaller set's size.
+fn against(
+    seam: &[Vec<u32>],
+    baseline: &[Vec<u32>],
+    reference: &HashMap<Vec<u32>, f64>,
+) -> Result<SeamScores> {
+    let patterns = seam.len().min(baseline.len());
     if patterns == 0 {
         return Err(BfnError::Config(
             "a map of one window has no seams to measure".into(),
@@ -187,8 +241,8 @@ pub fn mosaic_seams(
     }
     let score = |set: &[Vec<u32>]| jensen_shannon(&histogram(spread(set, patterns)), reference);
     Ok(SeamScores {
-        seam: score(&across),
-        baseline: score(&inside),
+        seam: score(seam),
+        baseline: score(baseline),
         patterns,
     })
 }
