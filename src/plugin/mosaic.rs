@@ -108,17 +108,20 @@ impl MosaicState {
     }
 }
 
+/// What planning reads of a generator.
+type MosaicParts = (
+    Entity,
+    &'static BfnGenerator,
+    &'static BfnMosaic,
+    Option<&'static BfnConstraints>,
+    Option<&'static MosaicState>,
+);
+
 /// Plans a mosaic for every generator with [`BfnMosaic`] whose model is loaded, again whenever its shape,
 /// settings, model or constraints change; drops the plans of generators that no longer have one.
 pub(crate) fn plan_mosaics(
     mut commands: Commands,
-    generators: Query<(
-        Entity,
-        &BfnGenerator,
-        &BfnMosaic,
-        Option<&BfnConstraints>,
-        Option<&MosaicState>,
-    )>,
+    generators: Query<MosaicParts>,
     dropped: Query<Entity, (With<MosaicState>, Without<BfnMosaic>)>,
     models: Res<Assets<BfnModel>>,
 ) {

@@ -13,17 +13,17 @@ use crate::plugin::constraints::BfnConstraints;
 use crate::plugin::generator::{BfnGenerator, BfnProgress, BfnRestart, BfnStepOnce, Run, RunKey};
 use crate::plugin::mosaic::MosaicState;
 
+/// What starting a run reads and writes of a generator.
+type RunParts = (
+    &'static BfnGenerator,
+    Option<&'static BfnConstraints>,
+    Option<&'static MosaicState>,
+    &'static mut Run,
+    &'static mut BfnProgress,
+);
+
 /// Begins a new run for every generator whose settings or model changed since its last one.
-pub(crate) fn start_runs(
-    mut generators: Query<(
-        &BfnGenerator,
-        Option<&BfnConstraints>,
-        Option<&MosaicState>,
-        &mut Run,
-        &mut BfnProgress,
-    )>,
-    models: Res<Assets<BfnModel>>,
-) {
+pub(crate) fn start_runs(mut generators: Query<RunParts>, models: Res<Assets<BfnModel>>) {
     for (generator, constraints, mosaic, mut run, mut progress) in &mut generators {
         let Some(model) = models.get(&generator.model) else {
             // Unloaded, or another model not loaded yet: the job goes, and the next load starts afresh.
