@@ -1,10 +1,11 @@
-//! The kernels that do not depend on a model's data kind (matmul, LayerNorm, attention, the preview), compiled
+//! The kernels that do not depend on a model's data kind (matmul, LayerNorm, attention, the preview, guidance), compiled
 //! once per device and shared by every model on it: a second model, or a reloaded one, compiles only its
 //! kind's own kernels.
 
 use crate::gpu::attention::Attention;
 use crate::gpu::device::checked;
 use crate::gpu::error::GpuError;
+use crate::gpu::guidance::guidance_kernel;
 use crate::gpu::kernel::{Compiler, Kernel};
 use crate::gpu::layer_norm::LayerNorm;
 use crate::gpu::matmul::Matmul;
@@ -18,6 +19,7 @@ pub struct DeviceKernels {
     pub(crate) layer_norm: LayerNorm,
     pub(crate) attention: Attention,
     pub(crate) preview: Kernel,
+    pub(crate) guidance: Kernel,
 }
 
 impl DeviceKernels {
@@ -35,11 +37,13 @@ impl DeviceKernels {
         let layer_norm = LayerNorm::build(compiler);
         let attention = Attention::build(compiler);
         let preview = preview_kernel(compiler);
+        let guidance = guidance_kernel(compiler);
         Ok(Self {
             matmul: matmul?,
             layer_norm: layer_norm?,
             attention: attention?,
             preview: preview?,
+            guidance: guidance?,
         })
     }
 }

@@ -7,13 +7,15 @@ use crate::flow::{Constraints, CounterRng, RuntimeDatum, SamplingMethod, Shape};
 use crate::gpu::constraints::{constraint_words, encode_constraints};
 use crate::gpu::device::checked;
 use crate::gpu::error::GpuError;
+use crate::gpu::guidance::{label_words, mix_words};
 use crate::gpu::kernel::{Dispatch, check_groups, grid, storage, storage_with};
 use crate::gpu::model::{GpuModel, check_binding};
 use crate::gpu::network::{NetworkInputs, NetworkPass};
 use crate::gpu::read_back::PendingMap;
 use crate::gpu::step_table::{ENTRY_WORDS, flow_space, step_table};
 use crate::gpu::step_timer::StepTimer;
-use crate::model::{Kind, Samples};
+use crate::model::{Guidance, Kind, Samples};
+use wgpu::util::DeviceExt;
 
 /// Invocations per workgroup of the BFN step kernels.
 const STEP_WORKGROUP: u32 = 64;
@@ -67,6 +69,10 @@ pub struct SamplingJob {
     table: wgpu::Buffer,
     progress: wgpu::Buffer,
     job: wgpu::Buffer,
+    /// The class of every example the network runs on ([`write_guidance`](Self::write_guidance)).
+    labels: wgpu::Buffer,
+    /// For a guided job, the mix's uniform.
+    mix: Option<wgpu::Buffer>,
     network: NetworkPass,
     step: Dispatch,
     advance: Dispatch,
@@ -83,11 +89,24 @@ pub struct SamplingJob {
 impl SamplingJob {
     /// Allocates the job's buffers and binds its dispatches; fails with [`GpuError::TooLarge`] when a buffer
     /// would exceed the device's limits and with [`GpuError::Settings`] for a batch of 0, n out of range or a
-    /// sampler's setting out of range ([`SamplingMethod::check`]).
+    /// sampler's setting out of range ([`SamplingMethod::check`]). A conditional model samples with no class.
     pub fn new(
         device: &wgpu::Device,
         model: &GpuModel,
         settings: JobSettings,
+    ) -> Result<Self, GpuError> {
+        Self::guided(device, model, settings, &Guidance::default())
+    }
+
+    /// As [`new`](Self::new), asking a conditional model for classes with classifier-free guidance
+    /// ([`Guidance`]). With w > 0 and a class asked for, the network runs on the batch twice a step, with the
+    /// classes and without, in one pass of twice the rows; otherwise once. Fails as [`Guidance::per_example`]
+    /// says for classes the model does not have or a weight out of range.
+    pub fn guided(
+        device: &wgpu::Device,
+        model: &GpuModel,
+        settings: JobSettings,
+        guidance: &Guidance,
     ) -> Result<Self, GpuError> {
         check_steps(settings.steps)?;
         settings.sampler.check()?;
@@ -110,6 +129,14 @@ impl SamplingJob {
         let groups = grid(variables, STEP_WORKGROUP);
         check_groups(device, "the BFN step over the job's variables", groups)?;
         let table = step_table(&kind, settings.sampler, settings.steps)?;
+        let labels = guidance.per_example(model.classes(), settings.batch)?;
+        let guided = guidance.is_guided();
+        let no_class = model.classes() as u32;
+        let per_example = model.config().layout.tokens()
+            * model
+                .config()
+                .kind
+                .output_per_token(model.config().layout.channels);
         checked(device, "the sampling job", || {
             let start = Start::new(&kind, settings, variables);
             let theta = storage_with(device, "θ", &start.theta);
@@ -132,6 +159,20 @@ impl SamplingJob {
                     settings, variables, updates,
                 )));
             job.unmap();
+            let label_buffer =
+                storage_with(device, "labels", &label_words(&labels, no_class, guided));
+            let mix = guided.then(|| {
+                device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("guidance mix"),
+                    contents: bytemuck::cast_slice(&mix_words(
+                        settings.batch * per_example,
+                        per_example,
+                        no_class,
+                        guidance.weight,
+                    )),
+                    usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                })
+            });
             let network = NetworkPass::new(
                 device,
                 model,
@@ -139,6 +180,8 @@ impl SamplingJob {
                     theta: &theta,
                     table: &table,
                     progress: &progress,
+                    labels: &label_buffer,
+                    mix: mix.as_ref(),
                 },
                 settings.batch,
             )?;
@@ -185,6 +228,8 @@ impl SamplingJob {
                 table,
                 progress,
                 job,
+                labels: label_buffer,
+                mix,
                 network,
                 step,
                 advance,
@@ -216,6 +261,7 @@ impl SamplingJob {
             &self.table,
             &self.progress,
             &self.job,
+            &self.labels,
             &self.staging,
         ]
         .iter()
@@ -345,6 +391,33 @@ impl SamplingJob {
         let shape = Shape::new(self.settings.batch, self.variables / self.settings.batch)?;
         let words = encode_constraints(&self.kind, shape, constraints)?;
         queue.write_buffer(&self.constraints, 0, bytemuck::cast_slice(&words));
+        Ok(())
+    }
+
+    /// Rewrites the classes and the guidance weight for the runs that follow, as
+    /// [`write_constraints`](Self::write_constraints) does the constraints. Fails as [`Guidance::per_example`]
+    /// says, and with [`GpuError::Settings`] where the guidance would turn the second pass on or off: that
+    /// changes the job's shape, so it needs a new job ([`guided`](Self::guided)).
+    pub fn write_guidance(
+        &self,
+        queue: &wgpu::Queue,
+        model: &GpuModel,
+        guidance: &Guidance,
+    ) -> Result<(), GpuError> {
+        let labels = guidance.per_example(model.classes(), self.settings.batch)?;
+        if guidance.is_guided() != self.mix.is_some() {
+            return Err(BfnError::Config(
+                "guidance that turns the unconditional pass on or off needs a new job".into(),
+            )
+            .into());
+        }
+        let no_class = model.classes() as u32;
+        let words = label_words(&labels, no_class, self.mix.is_some());
+        queue.write_buffer(&self.labels, 0, bytemuck::cast_slice(&words));
+        if let Some(mix) = &self.mix {
+            let weight = (guidance.weight as f32).to_bits();
+            queue.write_buffer(mix, 12, bytemuck::cast_slice(&[weight]));
+        }
         Ok(())
     }
 

@@ -44,6 +44,7 @@ mod constraints;
 mod device;
 mod device_kernels;
 mod error;
+mod guidance;
 mod input_adapter;
 mod job;
 pub(crate) mod kernel;

@@ -9,8 +9,8 @@ use crate::gpu::device::checked;
 use crate::gpu::device_kernels::DeviceKernels;
 use crate::gpu::error::GpuError;
 use crate::gpu::input_adapter::input_adapter;
-use crate::gpu::kernel::{Compiler, Kernel, storage_with};
-use crate::model::parameters::{Block, Parameters};
+use crate::gpu::kernel::{Compiler, Kernel, storage, storage_with};
+use crate::model::parameters::{Block, LABEL_EMBEDDING, Parameters};
 use crate::model::{Kind, ModelConfig, Weights};
 
 /// The compiled kernels of one model: the device's shared ones and its kind's own.
@@ -46,6 +46,10 @@ pub struct GpuModel {
     kind: Kind,
     tensors: HashMap<String, wgpu::Buffer>,
     pub(crate) kernels: Kernels,
+    /// Classes of a conditional model (0: unconditional).
+    classes: usize,
+    /// The class embedding an unconditional model's examples read: one row of zeros.
+    no_classes: wgpu::Buffer,
 }
 
 /// Fails with [`GpuError::TooLarge`] when `bytes` exceed the device's storage binding limit.
@@ -119,6 +123,10 @@ impl GpuModel {
             .filter(|layer| layer.shape.len() == 2)
             .map(|layer| layer.weight())
             .collect();
+        let classes = weights
+            .tensors()
+            .get(LABEL_EMBEDDING)
+            .map_or(0, |embedding| embedding.shape[0].saturating_sub(1));
         checked(device, "the model's weights", || {
             let tensors = weights
                 .tensors()
@@ -133,11 +141,14 @@ impl GpuModel {
                     (name.clone(), storage_with(device, name, &values))
                 })
                 .collect();
+            let no_classes = storage(device, "no class embedding", network.width);
             Ok(Self {
+                classes,
                 config,
                 kind,
                 tensors,
                 kernels,
+                no_classes,
             })
         })
     }
@@ -155,6 +166,19 @@ impl GpuModel {
     /// The data kind.
     pub fn kind(&self) -> Kind {
         self.kind
+    }
+
+    /// The class embedding ([`LABEL_EMBEDDING`]), or for an unconditional model one row of zeros, which its
+    /// examples' "no class" label 0 reads.
+    pub(crate) fn label_embedding(&self) -> &wgpu::Buffer {
+        self.tensors
+            .get(LABEL_EMBEDDING)
+            .unwrap_or(&self.no_classes)
+    }
+
+    /// The classes of a conditional model; 0 for an unconditional one.
+    pub fn classes(&self) -> usize {
+        self.classes
     }
 
     /// The buffer of a parameter, by its official name. The weights file was checked against

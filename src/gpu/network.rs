@@ -3,6 +3,7 @@
 //! final LayerNorm into the skip head's input and `lm_head`. The twin of `Gpt::forward` (`src/net/gpt.rs`).
 
 use crate::gpu::error::GpuError;
+use crate::gpu::guidance::WORKGROUP as GUIDANCE_WORKGROUP;
 use crate::gpu::input_adapter::WORKGROUP;
 use crate::gpu::kernel::{Dispatch, check_groups, grid, storage, uniform_with};
 use crate::gpu::layer_norm::LayerNormArgs;
@@ -25,10 +26,15 @@ pub(crate) struct NetworkInputs<'a> {
     pub theta: &'a wgpu::Buffer,
     pub table: &'a wgpu::Buffer,
     pub progress: &'a wgpu::Buffer,
+    /// A class per example the network runs on ([`label_words`](crate::gpu::guidance::label_words)).
+    pub labels: &'a wgpu::Buffer,
+    /// For a guided job, the guidance mix's uniform ([`mix_words`](crate::gpu::guidance::mix_words)): the network
+    /// then runs on the batch twice and mixes the two halves of its output.
+    pub mix: Option<&'a wgpu::Buffer>,
 }
 
 impl NetworkPass {
-    /// Allocates the activations for `batch` examples and binds every dispatch.
+    /// Allocates the activations for `batch` examples (twice that for a guided job) and binds every dispatch.
     pub fn new(
         device: &wgpu::Device,
         model: &GpuModel,
@@ -38,6 +44,12 @@ impl NetworkPass {
         let config = model.config();
         let network = config.network;
         let tokens = config.layout.tokens();
+        let theta_rows = batch * tokens;
+        let batch = if inputs.mix.is_some() {
+            2 * batch
+        } else {
+            batch
+        };
         let (d, rows) = (network.width, batch * tokens);
         let inputs_per_token = config.kind.input_per_token(config.layout.channels);
         let outputs_per_token = config.kind.output_per_token(config.layout.channels);
@@ -97,8 +109,19 @@ impl NetworkPass {
                 &uniform_with(
                     device,
                     "input adapter dims",
-                    &[rows32, d32, inputs_per_token as u32, tokens as u32],
+                    &[
+                        rows32,
+                        d32,
+                        inputs_per_token as u32,
+                        tokens as u32,
+                        theta_rows as u32,
+                        0,
+                        0,
+                        0,
+                    ],
                 ),
+                inputs.labels,
+                model.label_embedding(),
             ],
             grid(rows * d, WORKGROUP),
         )];
@@ -150,6 +173,13 @@ impl NetworkPass {
             layer_norm(&residual, &parameters.ln_f, &skip, 2 * d32, 0),
             linear(&skip, &parameters.lm_head, &output, Epilogue::Store),
         ]);
+        if let Some(mix) = inputs.mix {
+            dispatches.push(kernels.device.guidance.bind(
+                device,
+                &[&output, inputs.labels, mix],
+                grid(theta_rows * outputs_per_token, GUIDANCE_WORKGROUP),
+            ));
+        }
         let bytes = [&residual, &normed, &qkv, &attended, &hidden, &skip, &output]
             .iter()
             .map(|b| b.size())

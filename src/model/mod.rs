@@ -5,6 +5,7 @@
 
 mod config;
 pub mod content;
+mod guidance;
 pub mod mosaic;
 pub mod parameters;
 mod placement;
@@ -16,5 +17,6 @@ pub use config::{
     DEFAULT_SAMPLING_STEPS, Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Normalisation,
     Positions,
 };
+pub use guidance::Guidance;
 pub use samples::Samples;
 pub use weights::{TensorData, Weights, WeightsError};

@@ -10,6 +10,10 @@ use crate::model::ModelConfig;
 /// The position buffer, which the official module registers as a buffer and so saves with the rest.
 pub const POSITIONS: &str = "input_adapter.pos_embedding";
 
+/// The class embedding of a conditional model, [classes + 1, width], its last row "no class" (not an official
+/// name: the official module has no classes).
+pub const LABEL_EMBEDDING: &str = "label_embedding.weight";
+
 /// A layer with a weight and a bias: a linear layer, whose weight is [outputs, inputs] as PyTorch and candle
 /// store it, or a LayerNorm, whose gain is `width` long. Either way the bias is as long as the weight's first
 /// dimension.
