@@ -5,6 +5,8 @@
 
 mod config;
 pub mod content;
+pub mod limits;
+pub mod memory;
 pub mod parameters;
 mod placement;
 pub mod positions;
@@ -15,5 +17,6 @@ pub use config::{
     DEFAULT_SAMPLING_STEPS, Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Normalisation,
     Positions,
 };
+pub use limits::{LimitError, Limits};
 pub use samples::Samples;
 pub use weights::{TensorData, Weights, WeightsError};

@@ -201,6 +201,7 @@ pub enum DataSpec {
         /// The folder.
         path: PathBuf,
         /// [height, width].
+        #[serde(deserialize_with = "crate::train::exact::exactly")]
         size: [usize; 2],
         /// 1, 3 or 4.
         channels: usize,
@@ -227,6 +228,7 @@ pub enum DataSpec {
         /// The folder.
         path: PathBuf,
         /// [height, width].
+        #[serde(deserialize_with = "crate::train::exact::exactly")]
         size: [usize; 2],
         /// One entry per class: the glyphs that map to it (the first entry is also the padding).
         legend: Vec<String>,
