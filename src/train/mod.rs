@@ -7,6 +7,7 @@ pub mod dataset;
 pub mod datasets;
 pub mod denoiser;
 pub mod eval;
+pub mod fuzzing;
 mod exact;
 mod heap;
 pub mod loss;
