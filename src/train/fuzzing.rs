@@ -34,7 +34,11 @@ pub fn model_config(data: &[u8]) -> Result<(), String> {
     let (config, _) =
         Weights::config_from_json(json, &fuzzing_limits()).map_err(|e| e.to_string())?;
     Parameters::new(&config).shapes();
-    position_table(config.layout, config.network.width, config.network.positions);
+    position_table(
+        config.layout,
+        config.network.width,
+        config.network.positions,
+    );
     config.pixel_layout();
     Ok(())
 }
