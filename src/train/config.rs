@@ -119,6 +119,21 @@ pub struct TrainingSection {
     pub checkpoint_every: u32,
 }
 
+/// A TOML error on one line, `line L, column C: message`: the parser's own display quotes the line with a caret
+/// under it, which a log line or a game's error label cannot show.
+fn one_line(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim().replace('\n', " ");
+    match error.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
+    }
+}
+
 /// A configuration that cannot be used, with the setting at fault.
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {message}")]
@@ -142,7 +157,7 @@ impl TrainConfig {
 
     /// Parses and checks a configuration's text: the file loader's work without the file.
     pub fn from_toml(text: &str) -> Result<Self, String> {
-        let config: Self = toml::from_str(text).map_err(|e| e.to_string())?;
+        let config: Self = toml::from_str(text).map_err(|e| one_line(text, &e))?;
         config.check()?;
         Ok(config)
     }
