@@ -408,8 +408,11 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+/// A fuzz target's function: the input's bytes in, the loader's error out.
+type Target = fn(&[u8]) -> Result<(), String>;
+
 /// The fuzz targets, by name, and the function each drives.
-const TARGETS: [(&str, fn(&[u8]) -> Result<(), String>); 5] = [
+const TARGETS: [(&str, Target); 5] = [
     ("weights", fuzzing::weights),
     ("model_config", fuzzing::model_config),
     ("train_config", fuzzing::train_config),
