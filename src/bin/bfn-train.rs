@@ -15,12 +15,12 @@ use std::time::Instant;
 use bevy_bfn::flow::SamplingMethod;
 use bevy_bfn::model::content::{example_count, png_bytes};
 use bevy_bfn::model::mosaic::MapShape;
-use bevy_bfn::model::{ModelConfig, Samples, Weights};
+use bevy_bfn::model::{Limits, ModelConfig, Samples, Weights};
 use bevy_bfn::train::Quality;
 use bevy_bfn::train::config::TrainConfig;
 use bevy_bfn::train::dataset::DataSpec;
 use bevy_bfn::train::dataset::{DataSplit, Dataset};
-use bevy_bfn::train::datasets::load;
+use bevy_bfn::train::datasets::{load, load_with_limits};
 use bevy_bfn::train::eval::evaluate;
 use bevy_bfn::train::plot::{PLOT_SIZE, line_plot};
 use bevy_bfn::train::sample_mosaic::sample_mosaic;
@@ -63,7 +63,7 @@ enum Command {
         model: PathBuf,
         /// The numbers of steps n of the discrete-time losses Lⁿ.
         #[arg(long, value_delimiter = ',', default_values_t = [10, 25, 100],
-              value_parser = clap::value_parser!(u32).range(1..))]
+              value_parser = steps())]
         steps: Vec<u32>,
         /// Passes over the held-out split, each with fresh times and flow noise.
         #[arg(long, default_value_t = 8)]
@@ -82,13 +82,14 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
         /// Timed training steps (after 2 warm-up steps).
-        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, default_value_t = 10, value_parser = steps())]
         steps: u32,
         /// Sampling steps n.
-        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, default_value_t = 50, value_parser = steps())]
         sampling_steps: u32,
         /// Samples drawn at once (0: time training only).
-        #[arg(long, default_value_t = 64)]
+        #[arg(long, default_value_t = 64,
+              value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=Limits::default().batch as u64))]
         samples: usize,
     },
     /// Write a sheet of examples of a configuration's data (held out unless `--split train`), drawn as `sample`
@@ -139,7 +140,7 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Sampling steps n; default: the model file's.
-        #[arg(long)]
+        #[arg(long, value_parser = steps())]
         steps: Option<u32>,
         /// The sampler; default: the model file's.
         #[arg(long)]
@@ -166,7 +167,7 @@ enum Command {
         samplers: Vec<SamplingMethod>,
         /// The numbers of steps n.
         #[arg(long, value_delimiter = ',', default_values_t = [5, 10, 20, 50],
-              value_parser = clap::value_parser!(u32).range(1..))]
+              value_parser = steps())]
         steps: Vec<u32>,
         /// Samples drawn for each sampler and n.
         #[arg(long, default_value_t = 64, value_parser = at_least_one())]
@@ -191,7 +192,7 @@ struct SampleArgs {
     #[arg(long)]
     model: PathBuf,
     /// Sampling steps n; default: the steps the model's file says its samples need (50 if it says none).
-    #[arg(long)]
+    #[arg(long, value_parser = steps())]
     steps: Option<u32>,
     /// The sampler: standard, ode1, ode2, sde2 or redraw (its default settings); default: the model file's
     /// (standard if it names none). With a sampler other than the file's, give --steps too.
@@ -263,9 +264,16 @@ fn parse_size(text: &str) -> Result<(usize, usize), String> {
         .ok_or_else(|| format!("{text:?} is not a size WIDTHxHEIGHT of positive numbers (64x48)"))
 }
 
-/// Counts of examples: none is nothing to sample or measure, so it is refused up front.
+/// Counts of examples: none is nothing to sample or measure, and more than `Limits::batch` is a typo, not a sheet,
+/// so both are refused up front.
 fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
-    clap::builder::RangedU64ValueParser::new().range(1..)
+    clap::builder::RangedU64ValueParser::new().range(1..=Limits::default().batch as u64)
+}
+
+/// Numbers of steps n: at least one, and at most `Limits::sampling_steps` (each step is a network call, and 10⁹
+/// of them run for days).
+fn steps() -> clap::builder::RangedI64ValueParser<u32> {
+    clap::value_parser!(u32).range(1..=i64::from(Limits::default().sampling_steps))
 }
 
 fn main() -> ExitCode {
@@ -441,7 +449,7 @@ fn sample_command(args: &SampleArgs) -> Result<(), AnyError> {
 
 fn train(config_path: PathBuf, resume: bool, until: Option<u32>) -> Result<(), AnyError> {
     let config = TrainConfig::load(&config_path)?;
-    let data = load(&config.data)?;
+    let data = load_with_limits(&config.data, &config.limits)?;
     eprintln!(
         "{}: {} ({} examples, {} held out)",
         config.name, data.provenance, data.count, data.test_count
@@ -685,7 +693,7 @@ fn data_sheet(
     out: PathBuf,
 ) -> Result<(), AnyError> {
     let config = TrainConfig::load(&config_path)?;
-    let (data, model) = config.prepare(load(&config.data)?)?;
+    let (data, model) = config.prepare(load_with_limits(&config.data, &config.limits)?)?;
     let whole_split = usize::MAX;
     let count = count.unwrap_or(if is_array_path(&out) { whole_split } else { 32 });
     let examples: Samples = data.spread(split, count).into();
@@ -711,7 +719,7 @@ fn bench(
 ) -> Result<(), AnyError> {
     let config = TrainConfig::load(&config_path)?;
     let batch = config.training.batch;
-    let data = load(&config.data)?;
+    let data = load_with_limits(&config.data, &config.limits)?;
     let mut trainer = Trainer::new(config, data)?;
     let mut times = Vec::new();
     for i in 0..steps + 2 {

@@ -6,6 +6,8 @@
 mod config;
 pub mod content;
 mod guidance;
+pub mod limits;
+pub mod memory;
 pub mod mosaic;
 pub mod parameters;
 mod placement;
@@ -18,5 +20,6 @@ pub use config::{
     Positions,
 };
 pub use guidance::Guidance;
+pub use limits::{LimitError, Limits};
 pub use samples::Samples;
 pub use weights::{TensorData, Weights, WeightsError};

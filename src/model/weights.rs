@@ -13,9 +13,10 @@ use std::path::Path;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::atomic_file::write_atomic;
+use crate::model::limits;
 use crate::model::parameters::{POSITIONS, Parameters};
 use crate::model::positions::position_table;
-use crate::model::{Kind, ModelConfig};
+use crate::model::{Kind, LimitError, Limits, ModelConfig};
 
 /// `__metadata__["format"]` of our files.
 pub const FORMAT: &str = "bevy_bfn";
@@ -77,6 +78,9 @@ pub enum WeightsError {
     /// A tensor holds NaN or infinity.
     #[error("tensor `{0}` holds a non-finite value")]
     NotFinite(String),
+    /// The file claims a size beyond the [`Limits`] it was loaded with.
+    #[error("model file: {0}")]
+    Limit(#[from] LimitError),
     /// The metadata disagrees with the tensors in a way shapes do not show.
     #[error("the metadata disagrees with the tensors: {0}")]
     Disagrees(String),
@@ -101,14 +105,21 @@ pub struct Weights {
 
 impl Weights {
     /// A model from its parts, checked: every tensor present with the right shape, nothing else, all finite,
-    /// positions as the configuration says.
+    /// positions as the configuration says, and every size within the default [`Limits`].
     pub fn new(
         config: ModelConfig,
         tensors: BTreeMap<String, TensorData>,
     ) -> Result<Self, WeightsError> {
-        let kind = config
-            .validate()
-            .map_err(|e| WeightsError::Config(e.to_string()))?;
+        Self::new_with_limits(config, tensors, &Limits::default())
+    }
+
+    /// As [`Weights::new`], with sizes up to `limits`.
+    pub fn new_with_limits(
+        config: ModelConfig,
+        tensors: BTreeMap<String, TensorData>,
+        limits: &Limits,
+    ) -> Result<Self, WeightsError> {
+        let kind = check_config(&config, limits)?;
         let expected = Parameters::new(&config).shapes();
         for (name, shape) in &expected {
             let tensor = tensors
@@ -150,8 +161,14 @@ impl Weights {
         })
     }
 
-    /// Parses and checks a weights file's bytes.
+    /// Parses and checks a weights file's bytes, with the default [`Limits`]: the asset loader's way in, so
+    /// that a file claiming an absurd size is an asset error rather than an aborted game.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, WeightsError> {
+        Self::from_bytes_with_limits(bytes, &Limits::default())
+    }
+
+    /// As [`Weights::from_bytes`], with sizes up to `limits`.
+    pub fn from_bytes_with_limits(bytes: &[u8], limits: &Limits) -> Result<Self, WeightsError> {
         let (metadata, tensors) = decode(bytes)?;
         match metadata.get("format").map(String::as_str) {
             Some(FORMAT) => {}
@@ -170,7 +187,19 @@ impl Weights {
             .ok_or_else(|| WeightsError::NotAModel("no `config` in __metadata__".into()))?;
         let config: ModelConfig =
             serde_json::from_str(config_json).map_err(|e| WeightsError::Config(e.to_string()))?;
-        Self::new(config, tensors)
+        Self::new_with_limits(config, tensors, limits)
+    }
+
+    /// A model configuration from the JSON a weights file stores, checked as loading checks it: the sizes
+    /// within `limits` first, then the settings and their agreement. Returns the configuration and its kind.
+    pub fn config_from_json(
+        json: &str,
+        limits: &Limits,
+    ) -> Result<(ModelConfig, Kind), WeightsError> {
+        let config: ModelConfig =
+            serde_json::from_str(json).map_err(|e| WeightsError::Config(e.to_string()))?;
+        let kind = check_config(&config, limits)?;
+        Ok((config, kind))
     }
 
     /// The file's bytes.
@@ -186,14 +215,29 @@ impl Weights {
         encode(&self.tensors, metadata)
     }
 
-    /// Reads and checks a weights file.
+    /// Reads and checks a weights file, with the default [`Limits`].
     pub fn load(path: impl AsRef<Path>) -> Result<Self, WeightsError> {
+        Self::load_with_limits(path, &Limits::default())
+    }
+
+    /// As [`Weights::load`], with sizes up to `limits`. A file longer than `limits.parameters` f32 values and
+    /// the largest header safetensors reads is refused before it is read.
+    pub fn load_with_limits(path: impl AsRef<Path>, limits: &Limits) -> Result<Self, WeightsError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| WeightsError::Io {
+        let io = |source| WeightsError::Io {
             path: path.display().to_string(),
             source,
-        })?;
-        Self::from_bytes(&bytes)
+        };
+        let length = std::fs::metadata(path).map_err(io)?.len();
+        let largest = (limits.parameters as u128) * 4 + MAX_HEADER_BYTES;
+        limits::within(
+            &format!("{} bytes", path.display()),
+            length,
+            "parameters",
+            largest,
+        )?;
+        let bytes = std::fs::read(path).map_err(io)?;
+        Self::from_bytes_with_limits(&bytes, limits)
     }
 
     /// Writes the file atomically (a crash leaves the old file or the new one, never half of one).
@@ -219,6 +263,17 @@ impl Weights {
     pub fn tensors(&self) -> &BTreeMap<String, TensorData> {
         &self.tensors
     }
+}
+
+/// The longest header the safetensors crate reads (its own bound against a hostile header length).
+const MAX_HEADER_BYTES: u128 = 100_000_000;
+
+/// Checks a configuration's sizes against `limits` before anything of those sizes is built, then its settings.
+fn check_config(config: &ModelConfig, limits: &Limits) -> Result<Kind, WeightsError> {
+    limits.check_model(config)?;
+    config
+        .validate()
+        .map_err(|e| WeightsError::Config(e.to_string()))
 }
 
 /// A safetensors file's `__metadata__`.

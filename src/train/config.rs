@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::flow::SamplingMethod;
-use crate::model::{KindConfig, Layout, ModelConfig, NetworkConfig, Positions};
+use crate::model::limits::within;
+use crate::model::{KindConfig, Layout, LimitError, Limits, ModelConfig, NetworkConfig, Positions};
 use crate::train::augment::Augment;
 use crate::train::dataset::{DataSpec, Dataset, Examples};
 use crate::train::loss::LossSpec;
@@ -24,6 +25,10 @@ pub struct TrainConfig {
     pub model: ModelSection,
     /// The optimisation.
     pub training: TrainingSection,
+    /// `[limits]`: the largest sizes the run accepts from its settings and its data, for a run that needs more
+    /// than the defaults (see [`Limits`]); each left out keeps its default.
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 /// `[model]`: the kind (its class or bin count comes from the data) and the network.
@@ -81,6 +86,7 @@ pub struct TrainingSection {
     /// AdamW's decoupled weight decay (applied to matrices only, as the official `get_optim_groups` does).
     pub weight_decay: f64,
     /// AdamW's β₁ and β₂.
+    #[serde(deserialize_with = "crate::train::exact::exactly")]
     pub betas: [f64; 2],
     /// The global gradient norm is clipped to this.
     pub grad_clip: f64,
@@ -113,6 +119,21 @@ pub struct TrainingSection {
     pub checkpoint_every: u32,
 }
 
+/// A TOML error on one line, `line L, column C: message`: the parser's own display quotes the line with a caret
+/// under it, which a log line or a game's error label cannot show.
+fn one_line(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim().replace('\n', " ");
+    match error.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
+    }
+}
+
 /// A configuration that cannot be used, with the setting at fault.
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {message}")]
@@ -131,12 +152,54 @@ impl TrainConfig {
             message,
         };
         let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
-        let config: Self = toml::from_str(&text).map_err(|e| error(e.to_string()))?;
-        config.check().map_err(error)?;
+        Self::from_toml(&text).map_err(error)
+    }
+
+    /// Parses and checks a configuration's text: the file loader's work without the file.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        let config: Self = toml::from_str(text).map_err(|e| one_line(text, &e))?;
+        config.check()?;
         Ok(config)
     }
 
+    /// The sizes the settings claim, within [`TrainConfig::limits`].
+    fn check_sizes(&self) -> Result<(), LimitError> {
+        let (m, t, limits) = (&self.model, &self.training, &self.limits);
+        within(
+            "model.layers",
+            m.layers as u64,
+            "layers",
+            limits.layers as u64,
+        )?;
+        within("model.heads", m.heads as u64, "heads", limits.heads as u64)?;
+        within("model.width", m.width as u64, "width", limits.width as u64)?;
+        within(
+            "training.batch",
+            t.batch as u64,
+            "batch",
+            limits.batch as u64,
+        )?;
+        if let Some(steps) = m.sampling_steps {
+            within(
+                "model.sampling_steps",
+                steps,
+                "sampling_steps",
+                limits.sampling_steps,
+            )?;
+        }
+        if let LossSpec::Discrete { steps, .. } = t.loss {
+            within(
+                "training.loss.discrete.steps",
+                steps,
+                "sampling_steps",
+                limits.sampling_steps,
+            )?;
+        }
+        Ok(())
+    }
+
     fn check(&self) -> Result<(), String> {
+        self.check_sizes().map_err(|e| e.to_string())?;
         let t = &self.training;
         if t.steps == 0 || t.batch == 0 || t.checkpoint_every == 0 {
             return Err(
@@ -263,6 +326,9 @@ impl TrainConfig {
                 serde_json::to_value(&self.data).expect("the data spec serialises"),
             ),
         };
+        self.limits
+            .check_model(&config)
+            .map_err(|e| error(e.to_string()))?;
         config.validate().map_err(|e| error(e.to_string()))?;
         let data = data.patched(&config).map_err(|e| error(e.to_string()))?;
         Ok((data, config))

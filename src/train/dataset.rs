@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::{KindConfig, ModelConfig, Samples};
 pub use crate::model::{Layout, Normalisation};
-use crate::model::{ModelConfig, Samples};
 
 /// The examples' variables, all examples concatenated (`len() = examples × layout.variables()`).
 #[derive(Clone, Debug, PartialEq)]
@@ -87,9 +87,54 @@ impl Dataset {
         }
     }
 
+    /// Fails unless the data are of `model`'s kind and, for classes, under its legend: a model scored on data of
+    /// another legend would read their classes as its own (a wall as water) and give a number that means nothing.
+    pub fn check_matches(&self, model: &ModelConfig) -> Result<(), DataError> {
+        let setting = |setting, message| Err(DataError::Setting { setting, message });
+        match (&self.examples, model.kind) {
+            (Examples::Classes(_), KindConfig::Discrete { classes, .. }) => {
+                let same_classes = self.legend.len() == classes as usize;
+                if !same_classes || (!model.legend.is_empty() && self.legend != model.legend) {
+                    return setting(
+                        "legend",
+                        format!(
+                            "the data's legend {:?} differs from the model's {:?} ({classes} classes)",
+                            self.legend, model.legend
+                        ),
+                    );
+                }
+            }
+            (Examples::Values(_), KindConfig::Discretised { bins, .. })
+                if self.bins == Some(bins) => {}
+            (Examples::Values(_), KindConfig::Continuous { .. }) if self.bins.is_none() => {}
+            (_, kind) => {
+                return setting(
+                    "source",
+                    format!(
+                        "the data are {}, the model's kind is {kind:?} (legend {:?})",
+                        self.describe_kind(),
+                        model.legend
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The data's kind in words, for [`Dataset::check_matches`]'s errors.
+    fn describe_kind(&self) -> String {
+        match (&self.examples, self.bins) {
+            (Examples::Classes(_), _) => format!("classes under the legend {:?}", self.legend),
+            (Examples::Values(_), Some(bins)) => format!("values on {bins} levels"),
+            (Examples::Values(_), None) => "continuous values".to_owned(),
+        }
+    }
+
     /// The data cut into `model`'s tokens: each example's variables reordered so that a token's patch of pixels
-    /// lies together (see [`ModelConfig::variable_of_pixel`]). With patch 1 the data are as they are.
+    /// lies together (see [`ModelConfig::variable_of_pixel`]). With patch 1 the data are as they are. Data of
+    /// another kind or legend than the model's are refused ([`Dataset::check_matches`]).
     pub fn patched(mut self, model: &ModelConfig) -> Result<Dataset, DataError> {
+        self.check_matches(model)?;
         if self.layout != model.pixel_layout() {
             return Err(DataError::Setting {
                 setting: "model.patch",
@@ -201,6 +246,7 @@ pub enum DataSpec {
         /// The folder.
         path: PathBuf,
         /// [height, width].
+        #[serde(deserialize_with = "crate::train::exact::exactly")]
         size: [usize; 2],
         /// 1, 3 or 4.
         channels: usize,
@@ -227,6 +273,7 @@ pub enum DataSpec {
         /// The folder.
         path: PathBuf,
         /// [height, width].
+        #[serde(deserialize_with = "crate::train::exact::exactly")]
         size: [usize; 2],
         /// One entry per class: the glyphs that map to it (the first entry is also the padding).
         legend: Vec<String>,
@@ -275,6 +322,9 @@ pub enum DataError {
         /// Why every candidate was skipped.
         why: String,
     },
+    /// A setting or a file claims a size beyond the [`crate::model::Limits`] the data are loaded with.
+    #[error("{0}")]
+    Limit(#[from] crate::model::LimitError),
     /// A setting of the `[data]` table is out of range.
     #[error("data setting {setting}: {message}")]
     Setting {

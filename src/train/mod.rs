@@ -7,6 +7,8 @@ pub mod dataset;
 pub mod datasets;
 pub mod denoiser;
 pub mod eval;
+mod exact;
+pub mod fuzzing;
 mod heap;
 pub mod loss;
 pub mod npy;

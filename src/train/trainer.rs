@@ -15,6 +15,7 @@ use candle_nn::{VarBuilder, VarMap};
 use crate::atomic_file::write_atomic;
 use crate::flow::loss::bayesian_flow;
 use crate::flow::{CounterRng, DataKind, Datum, Shape, Stream};
+use crate::model::memory::network_bytes;
 use crate::model::weights::{decode, encode};
 use crate::model::{Kind, ModelConfig, Weights, WeightsError};
 use crate::net::{
@@ -78,7 +79,7 @@ fn starting_varmap(
     let Some(path) = &config.training.init else {
         return Ok(initial_varmap(model, config.training.seed, device)?);
     };
-    let weights = Weights::load(path)?;
+    let weights = Weights::load_with_limits(path, &config.limits)?;
     let theirs = weights.config();
     let refuse = |what: &str, ours: &dyn Debug, file: &dyn Debug| {
         Err(TrainError::Setup(format!(
@@ -134,6 +135,16 @@ impl Trainer {
             )));
         }
         let kind = model.validate()?;
+        let setup =
+            |e: crate::model::LimitError| TrainError::Setup(format!("{}: {e}", config.name));
+        let parameters = config.limits.check_model(&model).map_err(setup)?;
+        config
+            .limits
+            .check_memory(
+                &format!("training on batches of {}", config.training.batch),
+                network_bytes(&model, parameters, config.training.batch, true),
+            )
+            .map_err(setup)?;
         let symmetries = config
             .training
             .augment
@@ -347,7 +358,11 @@ impl Trainer {
         weights.extend(tensors);
         let mut config = self.model.clone();
         config.provenance = format!("{} ({} steps)", config.provenance, self.step());
-        Ok(Weights::new(config, weights)?)
+        Ok(Weights::new_with_limits(
+            config,
+            weights,
+            &self.config.limits,
+        )?)
     }
 
     /// Writes the model file (the averaged weights).

@@ -6,11 +6,14 @@
 //! every side rather than piling up to the right and below. Ragged lines are padded the same way.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::common::{
-    Found, Split, dataset, files_with_extension, positive, read_text, require, test_fraction,
+    Found, Split, check_room, dataset, files_with_extension, read_text, require, side,
+    test_fraction,
 };
+use crate::model::Limits;
+use crate::model::limits::within;
 use crate::train::dataset::{DataError, Dataset, Layout};
 
 /// A glyph that no class claims, at 0-based `row` and `column` (in characters) of the map.
@@ -66,36 +69,74 @@ pub(super) fn load(
     size: [usize; 2],
     legend: &[String],
     fraction: Option<f64>,
+    limits: &Limits,
 ) -> Result<Dataset, DataError> {
-    let size = [positive("size", size[0])?, positive("size", size[1])?];
-    let fraction = test_fraction(fraction)?;
-    let classes = glyph_classes(legend)?;
     require(
         path,
         "the ASCII map folder",
         "set `path` of [data] to a folder of *.txt maps",
     )?;
-
     let files = files_with_extension(path, "txt", false)?;
+    ascii_maps_from_texts(
+        &format!("ASCII maps in {}", path.display()),
+        files.into_iter().map(|file| {
+            let text = read_text(&file)?;
+            Ok((file, text))
+        }),
+        size,
+        legend,
+        fraction,
+        limits,
+    )
+}
+
+/// The maps `what` holds, each a file's path and its text, as an `ascii-maps` `[data]` table loads a folder's:
+/// the loader without the folder, for maps from elsewhere (an editor's buffer, an archive). A map's error names
+/// its path.
+pub fn ascii_maps_from_texts(
+    what: &str,
+    maps: impl IntoIterator<Item = Result<(PathBuf, String), DataError>>,
+    size: [usize; 2],
+    legend: &[String],
+    fraction: Option<f64>,
+    limits: &Limits,
+) -> Result<Dataset, DataError> {
+    let size = [
+        side("size", size[0], "map_side", limits.map_side)?,
+        side("size", size[1], "map_side", limits.map_side)?,
+    ];
+    let fraction = test_fraction(fraction)?;
+    within(
+        "legend entries",
+        legend.len() as u64,
+        "classes",
+        u64::from(limits.classes),
+    )?;
+    let classes = glyph_classes(legend)?;
+    let variables = size[0] * size[1];
+
     let mut grids = Vec::new();
-    let (mut empty, mut too_large) = (0, 0);
-    for file in &files {
-        let text = read_text(file)?;
+    let (mut files, mut empty, mut too_large) = (0, 0, 0);
+    for map in maps {
+        let (file, text) = map?;
+        files += 1;
         let lines: Vec<&str> = text.lines().collect();
         if lines.iter().all(|l| l.is_empty()) {
             empty += 1;
             continue;
         }
         match glyph_grid(&lines, size, 0, |g| classes.get(&g).copied()) {
-            Ok(Some(grid)) => grids.extend(grid),
+            Ok(Some(grid)) => {
+                check_room(what, grids.len() / variables + 1, variables, limits)?;
+                grids.extend(grid);
+            }
             Ok(None) => too_large += 1,
-            Err(unknown) => return Err(unknown.into_error(file, 1)),
+            Err(unknown) => return Err(unknown.into_error(&file, 1)),
         }
     }
 
-    let what = format!("ASCII maps in {}", path.display());
     dataset(
-        &what,
+        what,
         Layout {
             height: size[0],
             width: size[1],
@@ -108,10 +149,8 @@ pub(super) fn load(
         Split::Shuffled(fraction),
         || {
             format!(
-                "{} *.txt file(s): {empty} empty, {too_large} larger than {}×{}",
-                files.len(),
-                size[0],
-                size[1]
+                "{files} *.txt file(s): {empty} empty, {too_large} larger than {}×{}",
+                size[0], size[1]
             )
         },
         |count| {

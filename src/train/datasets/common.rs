@@ -2,9 +2,12 @@
 //! errors that name them, the deterministic shuffle that makes the held-out tail a random subset, the
 //! discretisation onto bin centres, and the one place where the examples found become a [`Dataset`].
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::flow::{CounterRng, Stream};
+use crate::model::Limits;
+use crate::model::limits::within;
 use crate::train::dataset::{DataError, Dataset, Examples, Layout, Normalisation};
 
 /// The seed of every shuffle. It is fixed, not configurable, so that a dataset's test split is the same in every
@@ -54,8 +57,38 @@ pub(super) fn positive(setting: &'static str, value: usize) -> Result<usize, Dat
     }
 }
 
-/// Checks the number of levels: one level would carry no information, and the bin centres divide by K − 1.
-pub(super) fn check_bins(bins: u32) -> Result<u32, DataError> {
+/// Checks a side of an example against its limit (`limit` names the [`Limits`] field, `max` its value).
+pub(super) fn side(
+    setting: &'static str,
+    value: usize,
+    limit: &'static str,
+    max: usize,
+) -> Result<usize, DataError> {
+    within(setting, value as u64, limit, max as u64)?;
+    positive(setting, value)
+}
+
+/// The copies of its examples a dataset's memory estimate counts: as found, in the split's order, and cut into
+/// the model's patches.
+const COPIES: u128 = 3;
+
+/// Fails when `examples` examples of `variables` four-byte values would not fit in memory: a loader asks before
+/// it keeps another example, so that a folder too large for the machine is refused with the figure instead of
+/// ending the process on a failed allocation.
+pub(super) fn check_room(
+    what: &str,
+    examples: usize,
+    variables: usize,
+    limits: &Limits,
+) -> Result<(), DataError> {
+    let bytes = examples as u128 * variables as u128 * 4 * COPIES;
+    Ok(limits.check_memory(&format!("{examples} examples of {what}"), bytes)?)
+}
+
+/// Checks the number of levels: one level would carry no information, the bin centres divide by K − 1, and
+/// more than `limits.bins` levels are no image's.
+pub(super) fn check_bins(bins: u32, limits: &Limits) -> Result<u32, DataError> {
+    within("bins", bins, "bins", limits.bins)?;
     if bins < 2 {
         Err(DataError::Setting {
             setting: "bins",
@@ -228,29 +261,61 @@ pub(super) fn require(path: &Path, what: &str, install: &str) -> Result<(), Data
 /// The files under `dir` whose extension is `extension` (ignoring case), in sorted order so that the examples,
 /// and hence the shuffle and the split, do not depend on the order the file system lists them in. With
 /// `recursive`, subfolders are searched too.
+///
+/// Each file and folder is taken once, by its canonical path: a symlink loop would otherwise be walked until the
+/// path grew too long (the same maps read dozens of times, landing in both splits), and a link to a file beside
+/// it would put one example in twice.
 pub(super) fn files_with_extension(
     dir: &Path,
     extension: &str,
     recursive: bool,
 ) -> Result<Vec<PathBuf>, DataError> {
+    let mut found = Vec::new();
+    walk(dir, extension, recursive, &mut HashSet::new(), &mut found)?;
+    found.sort();
+    Ok(found)
+}
+
+/// [`files_with_extension`]'s walk, `seen` holding the canonical paths of the folders and files already taken.
+fn walk(
+    dir: &Path,
+    extension: &str,
+    recursive: bool,
+    seen: &mut HashSet<PathBuf>,
+    found: &mut Vec<PathBuf>,
+) -> Result<(), DataError> {
+    let canonical = |path: &Path| {
+        std::fs::canonicalize(path).map_err(|source| DataError::Io {
+            path: path.to_owned(),
+            source,
+        })
+    };
+    if !seen.insert(canonical(dir)?) {
+        return Ok(());
+    }
     let io = |source| DataError::Io {
         path: dir.to_owned(),
         source,
     };
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let path = entry.map_err(io)?.path();
+    let mut paths = std::fs::read_dir(dir)
+        .map_err(io)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io)?;
+    // Sorted, so that of two paths to one file the same one is kept on every machine.
+    paths.sort();
+    for path in paths {
         if path.is_dir() {
             if recursive {
-                found.extend(files_with_extension(&path, extension, true)?);
+                walk(&path, extension, true, seen, found)?;
             }
         } else if path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case(extension))
+            && seen.insert(canonical(&path)?)
         {
             found.push(path);
         }
     }
-    found.sort();
-    Ok(found)
+    Ok(())
 }

@@ -25,8 +25,10 @@ use std::path::{Path, PathBuf};
 
 use super::ascii_maps::glyph_grid;
 use super::common::{
-    Found, Split, dataset, files_with_extension, positive, read_text, require, test_fraction,
+    Found, Split, check_room, dataset, files_with_extension, read_text, require, side,
+    test_fraction,
 };
+use crate::model::Limits;
 use crate::train::dataset::{DataError, Dataset, Layout};
 
 /// Where Debian's `crawl-common` puts the map files.
@@ -108,8 +110,8 @@ fn blocks<'a>(path: &Path, text: &'a str) -> Result<Vec<Block<'a>>, DataError> {
 }
 
 /// Loads every map of at most `size` × `size` cells.
-pub(super) fn load(size: usize, dir: Option<&Path>) -> Result<Dataset, DataError> {
-    let size = positive("size", size)?;
+pub(super) fn load(size: usize, dir: Option<&Path>, limits: &Limits) -> Result<Dataset, DataError> {
+    let size = side("size", size, "map_side", limits.map_side)?;
     let dir = dir.map_or_else(|| PathBuf::from(DEFAULT_DIR), Path::to_owned);
     require(&dir, "Dungeon Crawl's vault maps (*.des)", INSTALL)?;
 
@@ -124,7 +126,15 @@ pub(super) fn load(size: usize, dir: Option<&Path>) -> Result<Dataset, DataError
                 continue;
             }
             match glyph_grid(&block.lines, [size, size], OUTSIDE, |g| Some(class(g))) {
-                Ok(Some(grid)) => grids.extend(grid),
+                Ok(Some(grid)) => {
+                    check_room(
+                        "vault maps",
+                        grids.len() / grid.len() + 1,
+                        grid.len(),
+                        limits,
+                    )?;
+                    grids.extend(grid);
+                }
                 Ok(None) => too_large += 1,
                 Err(unknown) => return Err(unknown.into_error(file, block.first_line)),
             }

@@ -10,6 +10,7 @@ use super::common::{
     Found, Split, bin_centre, check_bins, dataset, positive, require, test_fraction,
 };
 use super::image::{Rgba, read_png};
+use crate::model::Limits;
 use crate::train::dataset::{DataError, Dataset, Layout};
 
 /// Where Debian's `crawl-tiles-data` puts the sheets.
@@ -25,7 +26,12 @@ const SHEETS: [&str; 3] = ["floor.png", "wall.png", "feat.png"];
 const TILE: usize = 32;
 
 /// Loads every non-empty tile of the sheets, downsampled to `size` and discretised into `bins` levels a channel.
-pub(super) fn load(size: usize, bins: u32, dir: Option<&Path>) -> Result<Dataset, DataError> {
+pub(super) fn load(
+    size: usize,
+    bins: u32,
+    dir: Option<&Path>,
+    limits: &Limits,
+) -> Result<Dataset, DataError> {
     let size = positive("size", size)?;
     if !TILE.is_multiple_of(size) {
         return Err(DataError::Setting {
@@ -33,7 +39,7 @@ pub(super) fn load(size: usize, bins: u32, dir: Option<&Path>) -> Result<Dataset
             message: format!("{size} does not divide the {TILE}-pixel tiles"),
         });
     }
-    let bins = check_bins(bins)?;
+    let bins = check_bins(bins, limits)?;
     let dir = dir.map_or_else(|| PathBuf::from(DEFAULT_DIR), Path::to_owned);
 
     let mut values = Vec::new();
@@ -41,7 +47,7 @@ pub(super) fn load(size: usize, bins: u32, dir: Option<&Path>) -> Result<Dataset
     for sheet in SHEETS {
         let path = dir.join(sheet);
         require(&path, "Dungeon Crawl's tile sheet", INSTALL)?;
-        let image = read_png(&path)?;
+        let image = read_png(&path, limits)?;
         for top in (0..image.height / TILE).map(|r| r * TILE) {
             for left in (0..image.width / TILE).map(|c| c * TILE) {
                 if is_empty(&image, top, left) {

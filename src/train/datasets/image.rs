@@ -7,6 +7,8 @@ use std::path::Path;
 use png::{ColorType, Decoder, Transformations};
 
 use super::common::read_bytes;
+use crate::model::Limits;
+use crate::model::limits::within;
 use crate::train::dataset::DataError;
 
 /// An image as 8-bit RGBA, rows top to bottom.
@@ -43,8 +45,9 @@ impl Rgba {
 type ToRgba = fn(&[u8]) -> [u8; 4];
 
 /// Reads a PNG file of any colour type and depth as 8-bit RGBA (16-bit channels keep their high byte, palettes
-/// and transparency chunks are expanded).
-pub(super) fn read_png(path: &Path) -> Result<Rgba, DataError> {
+/// and transparency chunks are expanded). The header's sides are held against `limits.image_side` before a
+/// pixel is decoded: the header is a claim, and a 100,000 × 100,000 one would ask for 40 GB.
+pub(super) fn read_png(path: &Path, limits: &Limits) -> Result<Rgba, DataError> {
     let format = |message: String| DataError::Format {
         path: path.to_owned(),
         message,
@@ -54,6 +57,15 @@ pub(super) fn read_png(path: &Path) -> Result<Rgba, DataError> {
     let mut reader = decoder
         .read_info()
         .map_err(|e| format(format!("not a PNG image: {e}")))?;
+    let header = reader.info();
+    for (what, value) in [("height", header.height), ("width", header.width)] {
+        within(
+            &format!("{}: the PNG {what}", path.display()),
+            value,
+            "image_side",
+            limits.image_side as u64,
+        )?;
+    }
     let size = reader
         .output_buffer_size()
         .ok_or_else(|| format("image too large to decode".to_owned()))?;

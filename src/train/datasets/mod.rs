@@ -15,36 +15,49 @@ mod png_folder;
 mod terrain;
 mod text;
 
+pub use ascii_maps::ascii_maps_from_texts;
 pub use terrain::{CropOrigins, crop_origins};
+pub use text::text_lines;
 
+use crate::model::Limits;
 use crate::train::dataset::{DataError, DataSpec, Dataset};
 
-/// Loads the data a `[data]` table describes.
+/// Loads the data a `[data]` table describes, with the default [`Limits`].
 pub fn load(spec: &DataSpec) -> Result<Dataset, DataError> {
+    load_with_limits(spec, &Limits::default())
+}
+
+/// Loads the data a `[data]` table describes, refusing settings and files that claim sizes beyond `limits`
+/// and data that would not fit in memory.
+pub fn load_with_limits(spec: &DataSpec, limits: &Limits) -> Result<Dataset, DataError> {
     match spec {
         DataSpec::Digits => digits::load(),
-        DataSpec::CrawlMaps { size, dir } => crawl_maps::load(*size, dir.as_deref()),
-        DataSpec::CrawlTiles { size, bins, dir } => crawl_tiles::load(*size, *bins, dir.as_deref()),
-        DataSpec::Names { length, dir } => text::names(*length, dir.as_deref()),
-        DataSpec::Words { length, path } => text::words(*length, path.as_deref()),
-        DataSpec::Terrain { size, stride, path } => terrain::load(*size, *stride, path.as_deref()),
+        DataSpec::CrawlMaps { size, dir } => crawl_maps::load(*size, dir.as_deref(), limits),
+        DataSpec::CrawlTiles { size, bins, dir } => {
+            crawl_tiles::load(*size, *bins, dir.as_deref(), limits)
+        }
+        DataSpec::Names { length, dir } => text::names(*length, dir.as_deref(), limits),
+        DataSpec::Words { length, path } => text::words(*length, path.as_deref(), limits),
+        DataSpec::Terrain { size, stride, path } => {
+            terrain::load(*size, *stride, path.as_deref(), limits)
+        }
         DataSpec::PngFolder {
             path,
             size,
             channels,
             bins,
             test_fraction,
-        } => png_folder::load(path, *size, *channels, *bins, *test_fraction),
+        } => png_folder::load(path, *size, *channels, *bins, *test_fraction, limits),
         DataSpec::TextLines {
             path,
             length,
             test_fraction,
-        } => text::lines(path, *length, *test_fraction),
+        } => text::lines(path, *length, *test_fraction, limits),
         DataSpec::AsciiMaps {
             path,
             size,
             legend,
             test_fraction,
-        } => ascii_maps::load(path, *size, legend, *test_fraction),
+        } => ascii_maps::load(path, *size, legend, *test_fraction, limits),
     }
 }

@@ -6,10 +6,11 @@
 use std::path::Path;
 
 use super::common::{
-    Found, Split, bin_centre, check_bins, dataset, files_with_extension, positive, require,
+    Found, Split, bin_centre, check_bins, check_room, dataset, files_with_extension, require, side,
     test_fraction,
 };
 use super::image::{Rgba, read_png};
+use crate::model::Limits;
 use crate::train::dataset::{DataError, Dataset, Layout};
 
 /// Loads every `*.png` of the folder (sorted by name, then shuffled for the split) that is `size` = [height, width].
@@ -19,15 +20,19 @@ pub(super) fn load(
     channels: usize,
     bins: u32,
     fraction: Option<f64>,
+    limits: &Limits,
 ) -> Result<Dataset, DataError> {
-    let size = [positive("size", size[0])?, positive("size", size[1])?];
+    let size = [
+        side("size", size[0], "image_side", limits.image_side)?,
+        side("size", size[1], "image_side", limits.image_side)?,
+    ];
     if ![1, 3, 4].contains(&channels) {
         return Err(DataError::Setting {
             setting: "channels",
             message: format!("{channels}: must be 1 (grey), 3 (RGB) or 4 (RGBA)"),
         });
     }
-    let bins = check_bins(bins)?;
+    let bins = check_bins(bins, limits)?;
     let fraction = test_fraction(fraction)?;
     require(
         path,
@@ -38,9 +43,11 @@ pub(super) fn load(
     let files = files_with_extension(path, "png", false)?;
     let mut values = Vec::new();
     let mut wrong_size = 0;
+    let variables = size[0] * size[1] * channels;
     for file in &files {
-        let image = read_png(file)?;
+        let image = read_png(file, limits)?;
         if [image.height, image.width] == size {
+            check_room("images", values.len() / variables + 1, variables, limits)?;
             values.extend(pixels(&image, channels, bins));
         } else {
             wrong_size += 1;

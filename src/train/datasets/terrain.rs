@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 
 use zip::ZipArchive;
 
-use super::common::{Found, Split, dataset, positive, read_bytes, require};
+use super::common::{Found, Split, check_room, dataset, positive, read_bytes, require, side};
+use crate::model::Limits;
+use crate::model::limits::{LimitError, product, within};
 use crate::train::dataset::{DataError, Dataset, Layout, Normalisation};
 
 /// Where Debian's `python-matplotlib-data` puts the model.
@@ -91,11 +93,23 @@ struct Grid {
 }
 
 /// Loads the crops of the model at `path` (default: matplotlib's Jacksboro fault model).
-pub(super) fn load(size: usize, stride: usize, path: Option<&Path>) -> Result<Dataset, DataError> {
+pub(super) fn load(
+    size: usize,
+    stride: usize,
+    path: Option<&Path>,
+    limits: &Limits,
+) -> Result<Dataset, DataError> {
+    let size = side("size", size, "image_side", limits.image_side)?;
     let path = path.map_or_else(|| PathBuf::from(DEFAULT_PATH), Path::to_owned);
     require(&path, "the elevation model (.npz)", INSTALL)?;
-    let grid = read_npz(&path)?;
+    let grid = read_npz(&path, limits)?;
     let origins = crop_origins(grid.height, grid.width, size, stride)?;
+    check_room(
+        "terrain crops",
+        origins.train.len() + origins.test.len(),
+        size * size,
+        limits,
+    )?;
 
     let (low, high) = grid
         .values
@@ -161,7 +175,7 @@ pub(super) fn load(size: usize, stride: usize, path: Option<&Path>) -> Result<Da
 
 /// The one two-dimensional array of an `.npz` archive (the Jacksboro file also holds the scalars `dx`, `xmin`, …,
 /// which describe the grid but are not terrain).
-fn read_npz(path: &Path) -> Result<Grid, DataError> {
+fn read_npz(path: &Path, limits: &Limits) -> Result<Grid, DataError> {
     let format = |message: String| DataError::Format {
         path: path.to_owned(),
         message,
@@ -178,7 +192,7 @@ fn read_npz(path: &Path) -> Result<Grid, DataError> {
         entry
             .read_to_end(&mut bytes)
             .map_err(|e| format(format!("{name}: {e}")))?;
-        if let Some(grid) = read_npy(&bytes).map_err(|m| format(format!("{name}: {m}")))? {
+        if let Some(grid) = read_npy(&bytes, limits).map_err(|m| format(format!("{name}: {m}")))? {
             grids.push((name, grid));
         }
     }
@@ -197,8 +211,9 @@ fn read_npz(path: &Path) -> Result<Grid, DataError> {
 
 /// An `.npy` array if it is two-dimensional, `None` for any other shape. The format: the magic `\x93NUMPY`, a
 /// version (1 has a 2-byte header length, 2 and 3 a 4-byte one), then a Python dict literal with `descr` (the
-/// element type), `fortran_order` and `shape`, then the data.
-fn read_npy(bytes: &[u8]) -> Result<Option<Grid>, String> {
+/// element type), `fortran_order` and `shape`, then the data. The shape is a claim: its sides are held against
+/// `limits.image_side` and multiplied with overflow checks before anything of its size is read.
+fn read_npy(bytes: &[u8], limits: &Limits) -> Result<Option<Grid>, String> {
     let rest = bytes
         .strip_prefix(b"\x93NUMPY")
         .ok_or("not an .npy array (no \\x93NUMPY magic)")?;
@@ -228,13 +243,18 @@ fn read_npy(bytes: &[u8]) -> Result<Option<Grid>, String> {
     let [height, width] = shape[..] else {
         return Ok(None);
     };
+    let limit = |e: LimitError| e.to_string();
+    let count = product("the .npy shape", &[height, width]).map_err(limit)?;
+    for (what, value) in [("the .npy height", height), ("the .npy width", width)] {
+        within(what, value as u64, "image_side", limits.image_side as u64).map_err(limit)?;
+    }
     let fortran = match field(header, "fortran_order")? {
         "False" => false,
         "True" => true,
         other => return Err(format!("bad fortran_order {other}")),
     };
     let descr = field(header, "descr")?.trim_matches('\'');
-    let elements = decode(descr, data, height * width)?;
+    let elements = decode(descr, data, count)?;
     if let Some(bad) = elements.iter().find(|v| !v.is_finite()) {
         return Err(format!("a height is {bad}"));
     }
@@ -283,8 +303,9 @@ fn decode(descr: &str, data: &[u8], count: usize) -> Result<Vec<f64>, String> {
             ));
         }
     };
-    let data = data
-        .get(..count * width)
+    let data = count
+        .checked_mul(width)
+        .and_then(|bytes| data.get(..bytes))
         .ok_or_else(|| format!("{} data bytes for {count} elements of {width}", data.len()))?;
     Ok(data.chunks_exact(width).map(element).collect())
 }

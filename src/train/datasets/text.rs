@@ -5,11 +5,13 @@
 //! words share one 27-class alphabet (' ' then a–z) so that a model trained on one can be compared with, or
 //! fine-tuned on, the other.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::common::{Found, Split, dataset, positive, read_text, require, test_fraction};
+use super::common::{Found, Split, check_room, dataset, read_text, require, side, test_fraction};
+use crate::model::Limits;
+use crate::model::limits::within;
 use crate::train::dataset::{DataError, Dataset, Layout};
 
 /// The names package's own install command, which the errors suggest.
@@ -45,7 +47,11 @@ struct Corpus {
 }
 
 /// US census first names (1990) from the `names` package: the male and the female list, each name once.
-pub(super) fn names(length: usize, dir: Option<&Path>) -> Result<Dataset, DataError> {
+pub(super) fn names(
+    length: usize,
+    dir: Option<&Path>,
+    limits: &Limits,
+) -> Result<Dataset, DataError> {
     let dir = match dir {
         Some(dir) => dir.to_owned(),
         None => names_dir()?,
@@ -76,6 +82,7 @@ pub(super) fn names(length: usize, dir: Option<&Path>) -> Result<Dataset, DataEr
         length,
         &Alphabet::Letters,
         test_fraction(None)?,
+        limits,
     )
 }
 
@@ -102,7 +109,11 @@ fn names_dir() -> Result<PathBuf, DataError> {
 
 /// English words from a spelling dictionary: the entries that are lower-case a–z only, which leaves out proper
 /// nouns, possessives and words with accents.
-pub(super) fn words(length: usize, path: Option<&Path>) -> Result<Dataset, DataError> {
+pub(super) fn words(
+    length: usize,
+    path: Option<&Path>,
+    limits: &Limits,
+) -> Result<Dataset, DataError> {
     let path = path.map_or_else(|| PathBuf::from(DEFAULT_WORDS), Path::to_owned);
     require(&path, "the word list", "apt-get install wamerican")?;
     let (lines, dropped) = letters_only(read_text(&path)?.lines().map(str::to_owned));
@@ -119,6 +130,7 @@ pub(super) fn words(length: usize, path: Option<&Path>) -> Result<Dataset, DataE
         length,
         &Alphabet::Letters,
         test_fraction(None)?,
+        limits,
     )
 }
 
@@ -127,23 +139,43 @@ pub(super) fn lines(
     path: &Path,
     length: usize,
     fraction: Option<f64>,
+    limits: &Limits,
 ) -> Result<Dataset, DataError> {
-    let fraction = test_fraction(fraction)?;
     require(
         path,
         "the text file",
         "set `path` of [data] to an existing file",
     )?;
+    text_lines(
+        &format!("lines of {}", path.display()),
+        &read_text(path)?,
+        length,
+        fraction,
+        limits,
+    )
+}
+
+/// The lines of `text` (from `what`) as sequences of `length` characters over the characters that occur in them,
+/// as a `text-lines` `[data]` table loads a file's: the loader without the file, for text from elsewhere.
+pub fn text_lines(
+    what: &str,
+    text: &str,
+    length: usize,
+    fraction: Option<f64>,
+    limits: &Limits,
+) -> Result<Dataset, DataError> {
+    let fraction = test_fraction(fraction)?;
     sequences(
         Corpus {
-            lines: read_text(path)?.lines().map(str::to_owned).collect(),
+            lines: text.lines().map(str::to_owned).collect(),
             dropped: 0,
-            what: format!("lines of {}", path.display()),
+            what: what.to_owned(),
             licence: "that of the user's file",
         },
         length,
         &Alphabet::Occurring,
         fraction,
+        limits,
     )
 }
 
@@ -166,21 +198,24 @@ fn letters_only(candidates: impl IntoIterator<Item = String>) -> (Vec<String>, u
 }
 
 /// Encodes the corpus's non-empty lines of at most `length` characters as class sequences padded with ' ', in
-/// shuffled order. Empty lines are skipped as well: they would be all padding.
+/// shuffled order. Empty lines are skipped as well: they would be all padding. A line is measured before it is
+/// decoded, so a megabyte-long line costs nothing but its skipping.
 fn sequences(
     corpus: Corpus,
     length: usize,
     alphabet: &Alphabet,
     fraction: f64,
+    limits: &Limits,
 ) -> Result<Dataset, DataError> {
-    let length = positive("length", length)?;
+    let length = side("length", length, "sequence_length", limits.sequence_length)?;
     let total = corpus.lines.len();
     let kept: Vec<Vec<char>> = corpus
         .lines
         .iter()
-        .map(|line| line.chars().collect::<Vec<_>>())
-        .filter(|chars| !chars.is_empty() && chars.len() <= length)
+        .filter(|line| !line.is_empty() && line.chars().nth(length).is_none())
+        .map(|line| line.chars().collect())
         .collect();
+    check_room(&corpus.what, kept.len(), length, limits)?;
     let skipped = corpus.dropped + total - kept.len();
 
     let characters: Vec<char> = match alphabet {
@@ -195,12 +230,20 @@ fn sequences(
             std::iter::once(PAD).chain(occurring).collect()
         }
     };
+    within(
+        &format!("the characters of {}", corpus.what),
+        characters.len() as u64,
+        "classes",
+        u64::from(limits.classes),
+    )?;
+    // A map rather than a search of the alphabet: a file's lines can hold thousands of distinct characters.
+    let class: HashMap<char, u32> = characters.iter().copied().zip(0..).collect();
     let mut examples = Vec::with_capacity(kept.len() * length);
     for chars in &kept {
         for position in 0..length {
             let c = chars.get(position).copied().unwrap_or(PAD);
             // Every kept character is in the alphabet: Letters' corpora are a–z only, Occurring's is built from them.
-            examples.push(characters.iter().position(|&a| a == c).unwrap_or(0) as u32);
+            examples.push(class.get(&c).copied().unwrap_or(0));
         }
     }
 

@@ -1,0 +1,448 @@
+//! Untrusted input never takes the process down: every size a model file, a training config, a dataset or a flag
+//! claims is held to `Limits` with a one-line error naming the limit and the value; data of another legend are
+//! refused; folders with symlink loops are read once; and every input the fuzzers ever broke the loaders with
+//! (`tests/fixtures/fuzz-regressions/<target>/`) is replayed through the function its fuzz target calls.
+#![cfg(feature = "train")]
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use bevy_bfn::model::{Limits, Weights};
+use bevy_bfn::train::config::TrainConfig;
+use bevy_bfn::train::dataset::{DataSpec, Dataset, Examples};
+use bevy_bfn::train::datasets::{load, load_with_limits};
+use bevy_bfn::train::{Trainer, evaluate, fuzzing};
+use common::temp_dir;
+use safetensors::tensor::{Dtype, TensorView};
+
+/// Asserts that `error` is one line naming `limit` and `value`.
+fn assert_names(error: &str, limit: &str, value: &str) {
+    assert!(!error.contains('\n'), "not one line: {error}");
+    assert!(error.contains(limit), "{error:?} does not name {limit}");
+    assert!(error.contains(value), "{error:?} does not name {value}");
+}
+
+fn seed(target: &str, name: &str) -> Vec<u8> {
+    std::fs::read(Path::new("fuzz/seeds").join(target).join(name)).unwrap()
+}
+
+/// The tiny continuous seed model with its configuration JSON edited by `edit`, as a weights file's bytes.
+fn model_claiming(edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let weights = Weights::from_bytes(&seed("weights", "continuous.safetensors")).unwrap();
+    let mut config = serde_json::to_value(weights.config()).unwrap();
+    edit(&mut config);
+    let data: Vec<(String, Vec<usize>, Vec<u8>)> = weights
+        .tensors()
+        .iter()
+        .map(|(name, t)| {
+            let bytes = t.values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            (name.clone(), t.shape.clone(), bytes)
+        })
+        .collect();
+    let views = data.iter().map(|(name, shape, bytes)| {
+        (
+            name.as_str(),
+            TensorView::new(Dtype::F32, shape.clone(), bytes).unwrap(),
+        )
+    });
+    let metadata = HashMap::from([
+        ("format".to_owned(), "bevy_bfn".to_owned()),
+        ("format_version".to_owned(), "1".to_owned()),
+        ("config".to_owned(), config.to_string()),
+    ]);
+    safetensors::serialize(views, Some(metadata)).unwrap()
+}
+
+#[test]
+fn model_files_claiming_absurd_sizes_are_refused_naming_the_limit() {
+    let cases: [(&str, serde_json::Value, &str, &str); 3] = [
+        (
+            "/network/layers",
+            1_000_000_000u64.into(),
+            "layers",
+            "1000000000",
+        ),
+        (
+            "/network/width",
+            (1u64 << 40).into(),
+            "width",
+            "1099511627776",
+        ),
+        (
+            "/sampling_steps",
+            1_000_000_000u64.into(),
+            "sampling_steps",
+            "1000000000",
+        ),
+    ];
+    for (pointer, value, limit, shown) in cases {
+        let bytes = model_claiming(|config| {
+            if pointer == "/sampling_steps" {
+                config["sampling_steps"] = value.clone();
+            } else {
+                *config.pointer_mut(pointer).unwrap() = value.clone();
+            }
+        });
+        let error = Weights::from_bytes(&bytes).unwrap_err().to_string();
+        assert_names(&error, &format!("Limits::{limit}"), shown);
+        // The file on disk, as the asset loader and bfn-train read it.
+        let path = temp_dir("limits-model").join(format!("{limit}.safetensors"));
+        std::fs::write(&path, &bytes).unwrap();
+        let error = Weights::load(&path).unwrap_err().to_string();
+        assert_names(&error, &format!("Limits::{limit}"), shown);
+    }
+}
+
+#[test]
+fn raised_limits_admit_what_the_defaults_refuse() {
+    let bytes = model_claiming(|config| config["sampling_steps"] = 20_000.into());
+    assert!(Weights::from_bytes(&bytes).is_err());
+    let raised = Limits {
+        sampling_steps: 20_000,
+        ..Limits::default()
+    };
+    let weights = Weights::from_bytes_with_limits(&bytes, &raised).unwrap();
+    assert_eq!(weights.config().sampling_steps, Some(20_000));
+}
+
+/// `configs/digits.toml` with `from` replaced by `to`.
+fn digits_config_with(from: &str, to: &str) -> String {
+    let text = std::fs::read_to_string("configs/digits.toml").unwrap();
+    assert!(text.contains(from), "{from} is not in digits.toml");
+    text.replacen(from, to, 1)
+}
+
+#[test]
+fn training_configs_claiming_absurd_sizes_are_refused_naming_the_limit() {
+    let batch = digits_config_with("batch = 128", "batch = 1000000000");
+    assert_names(
+        &TrainConfig::from_toml(&batch).unwrap_err(),
+        "Limits::batch",
+        "1000000000",
+    );
+    let layers = digits_config_with("layers = 4", "layers = 1000000000");
+    assert_names(
+        &TrainConfig::from_toml(&layers).unwrap_err(),
+        "Limits::layers",
+        "1000000000",
+    );
+    let raised = format!("{layers}\n[limits]\nlayers = 1000000000\n");
+    let error = TrainConfig::from_toml(&raised).unwrap_err();
+    assert!(
+        !error.contains("Limits::layers"),
+        "the [limits] table raises the limit: {error}"
+    );
+}
+
+#[test]
+fn fixed_length_arrays_and_unknown_keys_are_refused() {
+    let betas = digits_config_with("betas = [0.9, 0.98]", "betas = [0.9, 0.98, 0.5]");
+    let error = TrainConfig::from_toml(&betas).unwrap_err();
+    assert!(error.contains("exactly 2 elements"), "{error}");
+    let short = digits_config_with("betas = [0.9, 0.98]", "betas = [0.9]");
+    assert!(TrainConfig::from_toml(&short).is_err());
+    let unknown = digits_config_with("seed = 11", "seed = 11\nsede = 12");
+    assert!(
+        TrainConfig::from_toml(&unknown)
+            .unwrap_err()
+            .contains("sede")
+    );
+    let limits = format!("{}\n[limits]\nlayer = 3\n", digits_config_with("", ""));
+    assert!(
+        TrainConfig::from_toml(&limits)
+            .unwrap_err()
+            .contains("layer")
+    );
+}
+
+#[test]
+fn a_png_header_of_100000_by_100000_is_refused_before_decoding() {
+    let dir = temp_dir("limits-png");
+    let file = std::fs::File::create(dir.join("huge.png")).unwrap();
+    let mut encoder = png::Encoder::new(file, 100_000, 100_000);
+    encoder.set_color(png::ColorType::Rgba);
+    let mut writer = encoder.write_header().unwrap();
+    writer.write_chunk(png::chunk::IDAT, &[0; 16]).unwrap();
+    drop(writer);
+    let spec = DataSpec::PngFolder {
+        path: dir,
+        size: [8, 8],
+        channels: 4,
+        bins: 16,
+        test_fraction: None,
+    };
+    let error = load(&spec).unwrap_err().to_string();
+    assert_names(&error, "Limits::image_side", "100000");
+}
+
+#[test]
+fn bins_of_two_to_the_32_minus_one_are_refused() {
+    let spec = DataSpec::PngFolder {
+        path: temp_dir("limits-bins"),
+        size: [8, 8],
+        channels: 4,
+        bins: u32::MAX,
+        test_fraction: None,
+    };
+    let error = load(&spec).unwrap_err().to_string();
+    assert_names(&error, "Limits::bins", "4294967295");
+}
+
+#[test]
+fn text_lengths_beyond_the_limit_are_refused_and_long_lines_skipped() {
+    let dir = temp_dir("limits-text");
+    let path = dir.join("lines.txt");
+    let long = "x".repeat(1 << 20);
+    std::fs::write(&path, format!("abc\n{long}\nde\nfgh\n")).unwrap();
+    for length in [1_000_000_000, 1 << 20] {
+        let spec = DataSpec::TextLines {
+            path: path.clone(),
+            length,
+            test_fraction: None,
+        };
+        let error = load(&spec).unwrap_err().to_string();
+        assert_names(&error, "Limits::sequence_length", &length.to_string());
+    }
+    let spec = DataSpec::TextLines {
+        path,
+        length: 8,
+        test_fraction: None,
+    };
+    let data = load(&spec).unwrap();
+    assert_eq!(data.count, 3, "the megabyte line is skipped");
+}
+
+#[test]
+fn an_ascii_map_size_of_a_billion_is_refused() {
+    let spec = DataSpec::AsciiMaps {
+        path: temp_dir("limits-maps"),
+        size: [1_000_000_000, 8],
+        legend: vec![" ".into(), "#".into()],
+        test_fraction: None,
+    };
+    let error = load(&spec).unwrap_err().to_string();
+    assert_names(&error, "Limits::map_side", "1000000000");
+}
+
+/// An `.npz` archive holding one `.npy` whose header claims `shape`, with a few bytes of data.
+fn npz_claiming(path: &Path, shape: &str) {
+    use std::io::Write;
+    let header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}\n");
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    npy.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    npy.extend_from_slice(header.as_bytes());
+    npy.extend_from_slice(&[0; 64]);
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    zip.start_file("elevation.npy", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    zip.write_all(&npy).unwrap();
+    zip.finish().unwrap();
+}
+
+#[test]
+fn a_terrain_shape_whose_product_overflows_is_refused() {
+    let dir = temp_dir("limits-npz");
+    let path = dir.join("overflow.npz");
+    npz_claiming(&path, "(4294967296, 4294967296)");
+    let spec = DataSpec::Terrain {
+        size: 8,
+        stride: 8,
+        path: Some(path.clone()),
+    };
+    let error = load(&spec).unwrap_err().to_string();
+    assert_names(&error, "overflows", "4294967296 × 4294967296");
+    npz_claiming(&path, "(100000, 100)");
+    let error = load(&spec).unwrap_err().to_string();
+    assert_names(&error, "Limits::image_side", "100000");
+}
+
+#[test]
+fn data_that_would_not_fit_in_memory_are_refused_with_the_figure() {
+    let dir = temp_dir("limits-memory");
+    let path = dir.join("lines.txt");
+    std::fs::write(&path, "abc\nde\nfgh\nij\n").unwrap();
+    let spec = DataSpec::TextLines {
+        path,
+        length: 64,
+        test_fraction: None,
+    };
+    let small = Limits {
+        memory: Some(1000),
+        ..Limits::default()
+    };
+    let error = load_with_limits(&spec, &small).unwrap_err().to_string();
+    // 4 examples × 64 classes × 4 bytes × 3 copies.
+    assert_names(&error, "Limits::memory", "3072 bytes");
+    assert!(load(&spec).is_ok(), "the machine has the 3 KB");
+}
+
+#[test]
+fn a_training_run_that_would_not_fit_in_memory_is_refused_with_the_figure() {
+    let text = format!(
+        "{}\n[limits]\nmemory = 1000000\n",
+        digits_config_with("", "")
+    );
+    let config = TrainConfig::from_toml(&text).unwrap();
+    let data = load(&config.data).unwrap();
+    let error = Trainer::new(config, data).err().unwrap().to_string();
+    assert_names(&error, "Limits::memory", "training on batches of 128");
+}
+
+#[test]
+fn eval_refuses_data_of_another_legend_naming_both() {
+    let weights = Weights::load("assets/models/names.safetensors").unwrap();
+    let layout = weights.config().pixel_layout();
+    let data = Dataset {
+        layout,
+        count: 2,
+        examples: Examples::Classes(vec![0; 2 * layout.variables()]),
+        test_count: 1,
+        legend: vec!["floor".into(), "wall".into()],
+        bins: None,
+        normalisation: None,
+        provenance: "a map's classes".into(),
+    };
+    let error = evaluate(&weights, &data, &[10], 1, 1, 0)
+        .unwrap_err()
+        .to_string();
+    assert!(!error.contains('\n'), "{error}");
+    assert!(error.contains("\"floor\", \"wall\""), "{error}");
+    assert!(error.contains("\"a\", \"b\""), "{error}");
+    let values = Dataset {
+        examples: Examples::Values(vec![0.0; 2 * layout.variables()]),
+        legend: Vec::new(),
+        bins: Some(16),
+        ..data
+    };
+    let error = evaluate(&weights, &values, &[10], 1, 1, 0)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("16 levels"), "{error}");
+}
+
+/// A `.des` file of three 2 × 2 vault maps.
+const VAULTS: &str = "MAP\nxx\nx.\nENDMAP\nMAP\n..\nxx\nENDMAP\nMAP\nx.\n.x\nENDMAP\n";
+
+#[cfg(unix)]
+#[test]
+fn folders_with_symlink_loops_are_read_once() {
+    use std::os::unix::fs::symlink;
+    let dir = temp_dir("limits-symlinks");
+    let maps = dir.join("des");
+    std::fs::create_dir_all(&maps).unwrap();
+    std::fs::write(maps.join("vaults.des"), VAULTS).unwrap();
+    let _ = symlink(&maps, maps.join("loop"));
+    let _ = symlink(maps.join("vaults.des"), maps.join("again.des"));
+    assert!(maps.join("loop/loop/vaults.des").exists(), "a real loop");
+    let data = load(&DataSpec::CrawlMaps {
+        size: 4,
+        dir: Some(maps),
+    })
+    .unwrap();
+    assert_eq!(data.count, 3, "each map once: {}", data.provenance);
+
+    let ascii = dir.join("ascii");
+    std::fs::create_dir_all(&ascii).unwrap();
+    for (name, map) in [("a.txt", "##\n# "), ("b.txt", " #\n##")] {
+        std::fs::write(ascii.join(name), map).unwrap();
+    }
+    let _ = symlink(ascii.join("a.txt"), ascii.join("c.txt"));
+    let _ = symlink(&ascii, ascii.join("loop.txt"));
+    let data = load(&DataSpec::AsciiMaps {
+        path: ascii,
+        size: [2, 2],
+        legend: vec![" ".into(), "#".into()],
+        test_fraction: None,
+    })
+    .unwrap();
+    assert_eq!(data.count, 2, "{}", data.provenance);
+}
+
+#[test]
+fn command_line_counts_and_steps_beyond_the_limits_are_refused() {
+    for args in [
+        &[
+            "sample",
+            "--model",
+            "m.safetensors",
+            "--out",
+            "o.png",
+            "--steps",
+            "1000000000",
+        ][..],
+        &[
+            "sample",
+            "--model",
+            "m.safetensors",
+            "--out",
+            "o.png",
+            "--count",
+            "1000000000",
+        ],
+        &[
+            "eval",
+            "--model",
+            "m.safetensors",
+            "--steps",
+            "10,1000000000",
+        ],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_bfn-train"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("1000000000"), "{args:?}: {stderr}");
+        assert!(stderr.contains("is not in 1..="), "{args:?}: {stderr}");
+    }
+}
+
+/// The files of `dir`, or none where it does not exist.
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| entries.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default()
+}
+
+/// A fuzz target's function: the input's bytes in, the loader's error out.
+type Target = fn(&[u8]) -> Result<(), String>;
+
+/// The fuzz targets, by name, and the function each drives.
+const TARGETS: [(&str, Target); 5] = [
+    ("weights", fuzzing::weights),
+    ("model_config", fuzzing::model_config),
+    ("train_config", fuzzing::train_config),
+    ("ascii_maps", fuzzing::ascii_maps),
+    ("text_lines", fuzzing::text_lines),
+];
+
+#[test]
+fn every_input_the_fuzzers_broke_the_loaders_with_now_loads_or_fails_in_one_line() {
+    let mut replayed = 0;
+    for (target, run) in TARGETS {
+        for input in files_in(&Path::new("tests/fixtures/fuzz-regressions").join(target)) {
+            let bytes = std::fs::read(&input).unwrap();
+            if let Err(error) = run(&bytes) {
+                assert!(!error.contains('\n'), "{}: {error}", input.display());
+            }
+            replayed += 1;
+        }
+    }
+    assert!(replayed > 0, "the regression corpus is empty");
+}
+
+#[test]
+fn the_fuzzers_seeds_load() {
+    for (target, run) in TARGETS {
+        let seeds = files_in(&Path::new("fuzz/seeds").join(target));
+        assert!(!seeds.is_empty(), "no seeds for {target}");
+        for seed in seeds {
+            let bytes = std::fs::read(&seed).unwrap();
+            run(&bytes).unwrap_or_else(|e| panic!("{}: {e}", seed.display()));
+        }
+    }
+}
