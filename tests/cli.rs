@@ -718,12 +718,19 @@ fn seams_prints_both_tables() {
     assert!(output.status.success(), "{}", stderr(&output));
     let table = std::fs::read_to_string(&out).unwrap();
     let rows: Vec<&str> = table.lines().filter(|l| l.starts_with("| ")).collect();
-    assert_eq!(rows.len(), 5, "{table}");
+    assert_eq!(rows.len(), 7, "{table}");
     assert!(
         rows[1].starts_with("| right half given the left | 4 | 60 |"),
         "{table}"
     );
-    assert!(rows[3].starts_with("| 24×20 | 1 |") && rows[4].starts_with("| 24×20 tileable | 1 |"));
+    for (row, start) in rows[3..].iter().zip([
+        "| 24×20 | 2×2 patterns at seams | 1 |",
+        "| 24×20 | canvas crops | 1 |",
+        "| 24×20 tileable | 2×2 patterns at seams | 1 |",
+        "| 24×20 tileable | canvas crops | 1 |",
+    ]) {
+        assert!(row.starts_with(start), "{table}");
+    }
     assert_fails_with(
         &[
             "seams",
