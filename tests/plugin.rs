@@ -6,6 +6,8 @@
 //! budget, push the accuracy to its extremes, paint constraints on it and regenerate a region of its result.
 #![cfg(feature = "studio")]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -33,8 +35,8 @@ const NAMED_STEPS: u32 = 7;
 #[derive(Resource, Default)]
 struct Results(Vec<BfnFinished>);
 
-/// A folder of assets: two shipped models, names again with a file that names 7 sampling steps, and a
-/// truncated copy of one.
+/// A folder of assets: two shipped models, names again with a file that names 7 sampling steps, a truncated copy
+/// of one, and one that claims 10⁹ layers.
 fn asset_folder() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("bevy_bfn_plugin_test_{}", std::process::id()));
     let models = dir.join("models");
@@ -61,6 +63,10 @@ fn asset_folder() -> PathBuf {
         &bytes[..bytes.len() / 3],
     )
     .unwrap();
+    let huge = common::model_claiming(&bytes, |config| {
+        config["network"]["layers"] = 1_000_000_000u64.into();
+    });
+    std::fs::write(models.join("billion-layers.safetensors"), huge).unwrap();
     dir
 }
 
@@ -1092,4 +1098,34 @@ fn a_mosaic_generator_draws_maps_larger_than_the_canvas_window_by_window() {
         );
         assert_eq!(results[0], expected, "{mosaic:?}");
     }
+}
+
+/// A model file that claims 10⁹ layers (a mod, a download) is an asset load error naming the limit on its
+/// generator, before anything of that size is allocated; the app runs on, and a generator of a sound model in the
+/// same app delivers.
+#[test]
+fn a_model_claiming_a_billion_layers_is_an_asset_error_and_the_app_runs_on() {
+    let _app = one_app_at_a_time();
+    let assets = asset_folder();
+    let mut app = headless_app(&assets);
+    let server = app.world().resource::<AssetServer>().clone();
+    let huge = app
+        .world_mut()
+        .spawn(BfnGenerator::new(
+            server.load("models/billion-layers.safetensors"),
+        ))
+        .id();
+    let sound = app
+        .world_mut()
+        .spawn(BfnGenerator::new(server.load("models/names.safetensors")).with_steps(4))
+        .id();
+    update_until(&mut app, 600, "the error and the sound result", |app| {
+        progress(app, huge).error.is_some() && progress(app, sound).finished
+    });
+    let error = progress(&app, huge).error.unwrap();
+    assert!(
+        error.contains("Limits::layers") && error.contains("1000000000"),
+        "{error}"
+    );
+    assert_eq!(results_of(&app, sound).len(), 1);
 }

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -16,7 +15,6 @@ use bevy_bfn::train::dataset::{DataSpec, Dataset, Examples};
 use bevy_bfn::train::datasets::{load, load_with_limits};
 use bevy_bfn::train::{Trainer, evaluate, fuzzing};
 use common::temp_dir;
-use safetensors::tensor::{Dtype, TensorView};
 
 /// Asserts that `error` is one line naming `limit` and `value`.
 fn assert_names(error: &str, limit: &str, value: &str) {
@@ -31,29 +29,7 @@ fn seed(target: &str, name: &str) -> Vec<u8> {
 
 /// The tiny continuous seed model with its configuration JSON edited by `edit`, as a weights file's bytes.
 fn model_claiming(edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
-    let weights = Weights::from_bytes(&seed("weights", "continuous.safetensors")).unwrap();
-    let mut config = serde_json::to_value(weights.config()).unwrap();
-    edit(&mut config);
-    let data: Vec<(String, Vec<usize>, Vec<u8>)> = weights
-        .tensors()
-        .iter()
-        .map(|(name, t)| {
-            let bytes = t.values.iter().flat_map(|v| v.to_le_bytes()).collect();
-            (name.clone(), t.shape.clone(), bytes)
-        })
-        .collect();
-    let views = data.iter().map(|(name, shape, bytes)| {
-        (
-            name.as_str(),
-            TensorView::new(Dtype::F32, shape.clone(), bytes).unwrap(),
-        )
-    });
-    let metadata = HashMap::from([
-        ("format".to_owned(), "bevy_bfn".to_owned()),
-        ("format_version".to_owned(), "1".to_owned()),
-        ("config".to_owned(), config.to_string()),
-    ]);
-    safetensors::serialize(views, Some(metadata)).unwrap()
+    common::model_claiming(&seed("weights", "continuous.safetensors"), edit)
 }
 
 #[test]

@@ -135,3 +135,34 @@ pub fn methods() -> [SamplingMethod; 6] {
         },
     ]
 }
+
+/// The weights file `model` (its bytes) with its configuration JSON edited by `edit` and its tensors as they are:
+/// a file that claims what its loader must refuse (10⁹ layers, say) without being written by the crate, which
+/// would refuse to.
+pub fn model_claiming(model: &[u8], edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    use safetensors::tensor::{Dtype, TensorView};
+
+    let weights = bevy_bfn::model::Weights::from_bytes(model).unwrap();
+    let mut config = serde_json::to_value(weights.config()).unwrap();
+    edit(&mut config);
+    let data: Vec<(String, Vec<usize>, Vec<u8>)> = weights
+        .tensors()
+        .iter()
+        .map(|(name, t)| {
+            let bytes = t.values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            (name.clone(), t.shape.clone(), bytes)
+        })
+        .collect();
+    let views = data.iter().map(|(name, shape, bytes)| {
+        (
+            name.as_str(),
+            TensorView::new(Dtype::F32, shape.clone(), bytes).unwrap(),
+        )
+    });
+    let metadata = std::collections::HashMap::from([
+        ("format".to_owned(), "bevy_bfn".to_owned()),
+        ("format_version".to_owned(), "1".to_owned()),
+        ("config".to_owned(), config.to_string()),
+    ]);
+    safetensors::serialize(views, Some(metadata)).unwrap()
+}
