@@ -663,6 +663,13 @@ fn settings_and_sizes_out_of_range_are_errors() {
         }
         other => panic!("a batch of 2³⁰ digits was not refused as too large: {other:?}"),
     }
+    // A batch whose variables overflow usize: refused before any product wraps.
+    match job(usize::MAX / 8, 10) {
+        Err(GpuError::Settings(error)) => {
+            assert!(error.to_string().contains("overflows"), "{error}")
+        }
+        other => panic!("an overflowing batch was not refused: {other:?}"),
+    }
     let unfinished = job(1, 10).unwrap();
     assert!(matches!(
         unfinished.read_samples(&gpu.device, &gpu.queue),

@@ -118,7 +118,17 @@ impl SamplingJob {
             Some(accuracy) => model.config().kind.with_accuracy(accuracy).build()?,
         };
         let (input_width, _) = kind.input_width_and_prior();
-        let variables = settings.batch * model.config().layout.variables();
+        // A batch from a game's settings: its product with the example's size must not wrap.
+        let variables = settings
+            .batch
+            .checked_mul(model.config().layout.variables())
+            .ok_or_else(|| {
+                BfnError::Config(format!(
+                    "a batch of {} examples of {} variables overflows",
+                    settings.batch,
+                    model.config().layout.variables()
+                ))
+            })?;
         check_binding(device, "θ", (variables * input_width * 4) as u64)?;
         let updates = settings.sampler.updates(settings.steps);
         check_binding(
