@@ -6,14 +6,14 @@ use bevy::prelude::*;
 
 use crate::flow::{AnyDatum, Constraints, SamplingMethod};
 use crate::gpu::JobSettings;
-use crate::model::{ModelConfig, Samples, Weights};
+use crate::model::{Guidance, ModelConfig, Samples, Weights};
 use crate::plugin::asset::BfnModel;
 use crate::plugin::constraints::BfnConstraints;
 use crate::plugin::output::BfnOutput;
 
 /// Generates content with a model on the GPU, a few BFN steps each frame.
 ///
-/// Change `seed`, `steps`, `batch`, `accuracy` or the model (a reloaded file included) and the generator starts
+/// Change `seed`, `steps`, `batch`, `accuracy`, `sampler`, `guidance` or the model (a reloaded file included) and the generator starts
 /// again with them; trigger [`BfnRestart`] to start again with the same settings, and [`BfnStepOnce`] to take one
 /// step while paused.
 #[derive(Component, Reflect, Clone, Debug)]
@@ -43,6 +43,10 @@ pub struct BfnGenerator {
     pub sampler: Option<SamplingMethod>,
     /// Holds the flow where it is ([`BfnStepOnce`] still steps it).
     pub paused: bool,
+    /// For a conditional model (one whose file names classes): the class each example is asked to be, and the
+    /// classifier-free guidance weight ([`Guidance`]); the default asks for no class. (Not reflected.)
+    #[reflect(ignore)]
+    pub guidance: Guidance,
 }
 
 impl BfnGenerator {
@@ -58,6 +62,7 @@ impl BfnGenerator {
             accuracy: None,
             sampler: None,
             paused: false,
+            guidance: Guidance::default(),
         }
     }
 
@@ -101,6 +106,19 @@ impl BfnGenerator {
     pub fn with_sampler(mut self, sampler: SamplingMethod, steps: u32) -> Self {
         self.sampler = Some(sampler);
         self.steps = Some(steps);
+        self
+    }
+
+    /// Every example asked to be class `class` of a conditional model (an index into its `labels`), with guidance
+    /// weight `weight` (0: the conditional model alone; more: closer to the class, less varied).
+    pub fn with_class(mut self, class: u32, weight: f64) -> Self {
+        self.guidance = Guidance::class(class, weight);
+        self
+    }
+
+    /// With classes per example and a guidance weight.
+    pub fn with_guidance(mut self, guidance: Guidance) -> Self {
+        self.guidance = guidance;
         self
     }
 
@@ -174,6 +192,8 @@ pub(crate) struct RunKey {
     pub placed: Result<Arc<Constraints<AnyDatum>>, String>,
     /// The window of a mosaic the run draws.
     pub window: Option<usize>,
+    /// The classes asked for and the guidance weight.
+    pub guidance: Guidance,
 }
 
 impl RunKey {
@@ -183,6 +203,7 @@ impl RunKey {
             && Arc::ptr_eq(&self.weights, &other.weights)
             && self.constraints == other.constraints
             && self.window == other.window
+            && self.guidance == other.guidance
     }
 }
 

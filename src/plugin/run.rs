@@ -49,6 +49,7 @@ pub(crate) fn start_runs(mut generators: Query<RunParts>, models: Res<Assets<Bfn
                 .cloned(),
             placed: Ok(Arc::default()),
             window: window.map(|(w, _)| w.index),
+            guidance: generator.guidance.clone(),
         };
         if run.key.as_ref().is_some_and(|current| current.same(&key)) {
             continue;

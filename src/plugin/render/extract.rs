@@ -9,7 +9,7 @@ use bevy::render::MainWorld;
 
 use crate::flow::{AnyDatum, Constraints};
 use crate::gpu::JobSettings;
-use crate::model::Weights;
+use crate::model::{Guidance, Weights};
 use crate::plugin::asset::BfnModel;
 use crate::plugin::generator::{BfnGenerator, BfnPreview, BfnWatch, Run};
 use crate::plugin::run::PendingSteps;
@@ -22,6 +22,7 @@ pub(crate) struct Extracted {
     pub settings: JobSettings,
     /// On the job's variables; empty for none.
     pub constraints: Arc<Constraints<AnyDatum>>,
+    pub guidance: Guidance,
     /// [`Run::epoch`]: a job on another epoch starts again.
     pub epoch: u32,
     pub steps_per_frame: u32,
@@ -78,6 +79,7 @@ pub(crate) fn extract_generators(
             weights: Arc::clone(&key.weights),
             settings: key.settings,
             constraints: Arc::clone(constraints),
+            guidance: key.guidance.clone(),
             epoch: run.epoch,
             steps_per_frame: generator.steps_per_frame,
             gpu_budget_ms: generator.gpu_budget_ms,

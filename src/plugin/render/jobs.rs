@@ -29,6 +29,8 @@ pub(crate) struct Generation {
     weights: Arc<Weights>,
     model: Arc<GpuModel>,
     pub job: SamplingJob,
+    /// Whether the job runs the network twice a step (classifier-free guidance).
+    guided: bool,
     /// GPU time per step (absent where the device has no timestamp queries).
     pub timer: Option<StepTimer>,
     pub watch: Option<ThetaWatch>,
@@ -45,12 +47,15 @@ pub(crate) struct BfnJobs {
     failed: HashMap<Entity, u32>,
 }
 
-/// Whether a job made with `current` can serve `wanted` by restarting (only the seed differs).
-fn same_shape(current: JobSettings, wanted: JobSettings) -> bool {
+/// Whether a job made with `current` can serve `wanted` by restarting: only the seed differs, and guidance
+/// neither turns the second pass on nor off.
+fn same_shape(generation: &Generation, wanted: &Extracted) -> bool {
+    let current = generation.job.settings();
     JobSettings {
-        seed: wanted.seed,
+        seed: wanted.settings.seed,
         ..current
-    } == wanted
+    } == wanted.settings
+        && generation.guided == wanted.guidance.is_guided()
 }
 
 /// Drops the jobs of generators that are gone or whose model or job shape changed, restarts in place the jobs
@@ -67,7 +72,7 @@ pub(crate) fn sync_jobs(
     jobs.jobs.retain(|entity, generation| {
         current(*entity).is_some_and(|generator| {
             Arc::ptr_eq(&generation.weights, &generator.weights)
-                && same_shape(generation.job.settings(), generator.settings)
+                && same_shape(generation, generator)
         })
     });
     for generator in &extracted.generators {
@@ -168,12 +173,13 @@ fn build_job(
             model
         }
     };
-    let job = SamplingJob::new(device, &model, generator.settings)?;
+    let job = SamplingJob::guided(device, &model, generator.settings, &generator.guidance)?;
     job.write_constraints(queue, &generator.constraints)?;
     Ok(Some(Generation {
         epoch: generator.epoch,
         weights: Arc::clone(&generator.weights),
         model,
+        guided: generator.guidance.is_guided(),
         job,
         timer: StepTimer::new(device, queue),
         watch: None,
