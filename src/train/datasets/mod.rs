@@ -17,9 +17,51 @@ mod text;
 
 pub use terrain::{CropOrigins, crop_origins};
 
-use crate::train::dataset::{DataError, DataSpec, Dataset};
+use crate::train::dataset::{DataError, DataSection, DataSpec, Dataset};
 
-/// Loads the data a `[data]` table describes.
+/// Loads the data a `[data]` table describes, with the examples' classes if it asks for them.
+pub fn load_section(section: &DataSection) -> Result<Dataset, DataError> {
+    let mut data = match &section.spec {
+        DataSpec::PngFolder {
+            path,
+            size,
+            channels,
+            bins,
+            test_fraction,
+        } => png_folder::load(
+            path,
+            *size,
+            *channels,
+            *bins,
+            *test_fraction,
+            section.labels,
+        )?,
+        spec => load(spec)?,
+    };
+    if !section.labels {
+        data.labels = None;
+    } else if data.labels.as_ref().is_none_or(|l| l.names.is_empty()) {
+        return Err(DataError::Setting {
+            setting: "labels",
+            message: format!(
+                "the {} source has no classes (digits, names, crawl-tiles and a png-folder with subfolders have)",
+                section_source(&section.spec)
+            ),
+        });
+    }
+    Ok(data)
+}
+
+/// The `source` tag of a spec, for messages.
+fn section_source(spec: &DataSpec) -> String {
+    serde_json::to_value(spec)
+        .ok()
+        .and_then(|v| v.get("source").and_then(|s| s.as_str()).map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Loads the data a source describes, with the classes it sorts its examples into, if any (a PNG folder's
+/// subfolders only through [`load_section`]).
 pub fn load(spec: &DataSpec) -> Result<Dataset, DataError> {
     match spec {
         DataSpec::Digits => digits::load(),
@@ -34,7 +76,7 @@ pub fn load(spec: &DataSpec) -> Result<Dataset, DataError> {
             channels,
             bins,
             test_fraction,
-        } => png_folder::load(path, *size, *channels, *bins, *test_fraction),
+        } => png_folder::load(path, *size, *channels, *bins, *test_fraction, false),
         DataSpec::TextLines {
             path,
             length,

@@ -5,18 +5,21 @@
 //! words share one 27-class alphabet (' ' then a–z) so that a model trained on one can be compared with, or
 //! fine-tuned on, the other.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::common::{Found, Split, dataset, positive, read_text, require, test_fraction};
+use super::common::{
+    Found, Split, dataset, positive, read_text, require, test_fraction, with_labels,
+};
 use crate::train::dataset::{DataError, Dataset, Layout};
 
 /// The names package's own install command, which the errors suggest.
 const NAMES_INSTALL: &str = "pip install names==0.3.0";
 
-/// The census lists of the names package: (file, what it is).
-const NAME_FILES: [&str; 2] = ["dist.male.first", "dist.female.first"];
+/// The census lists of the names package, in the order read, and the class each stands for.
+const NAME_FILES: [(&str, &str); 2] =
+    [("dist.male.first", "male"), ("dist.female.first", "female")];
 
 /// Where Debian's `wamerican` puts its word list.
 const DEFAULT_WORDS: &str = "/usr/share/dict/american-english";
@@ -42,27 +45,49 @@ struct Corpus {
     what: String,
     /// Their licence.
     licence: &'static str,
+    /// The class names and, for each line, its class.
+    labels: Option<(Vec<String>, Vec<Option<u32>>)>,
 }
 
-/// US census first names (1990) from the `names` package: the male and the female list, each name once.
+/// US census first names (1990) from the `names` package: the male and the female list, each name once,
+/// labelled `male` or `female` by its list. A name on both lists (about one in eight) is labelled by the list
+/// where it is the more frequent, so that "female" asks for the names mostly given to girls.
 pub(super) fn names(length: usize, dir: Option<&Path>) -> Result<Dataset, DataError> {
     let dir = match dir {
         Some(dir) => dir.to_owned(),
         None => names_dir()?,
     };
     let mut tokens = Vec::new();
-    for file in NAME_FILES {
+    // Per name, its class and its frequency in that class's list: the more frequent list wins.
+    let mut class_of: HashMap<String, (u32, f64)> = HashMap::new();
+    for (class, (file, _)) in NAME_FILES.iter().enumerate() {
         let path = dir.join(file);
         require(&path, "the `names` package's census list", NAMES_INSTALL)?;
         // Each line is `NAME frequency cumulative-frequency rank`.
-        tokens.extend(
-            read_text(&path)?
-                .lines()
-                .filter_map(|line| line.split_whitespace().next())
-                .map(str::to_lowercase),
-        );
+        for line in read_text(&path)?.lines() {
+            let mut fields = line.split_whitespace();
+            let Some(name) = fields.next().map(str::to_lowercase) else {
+                continue;
+            };
+            let frequency = fields.next().and_then(|f| f.parse().ok()).unwrap_or(0.0);
+            let entry = class_of
+                .entry(name.clone())
+                .or_insert((class as u32, frequency));
+            if frequency > entry.1 {
+                *entry = (class as u32, frequency);
+            }
+            tokens.push(name);
+        }
     }
     let (lines, dropped) = letters_only(tokens);
+    let labels = lines
+        .iter()
+        .map(|name| class_of.get(name).map(|c| c.0))
+        .collect();
+    let names = NAME_FILES
+        .iter()
+        .map(|(_, class)| class.to_string())
+        .collect();
     sequences(
         Corpus {
             lines,
@@ -72,6 +97,7 @@ pub(super) fn names(length: usize, dir: Option<&Path>) -> Result<Dataset, DataEr
                 dir.display()
             ),
             licence: "MIT (names package); the census lists are public domain",
+            labels: Some((names, labels)),
         },
         length,
         &Alphabet::Letters,
@@ -115,6 +141,7 @@ pub(super) fn words(length: usize, path: Option<&Path>) -> Result<Dataset, DataE
                 path.display()
             ),
             licence: "the SCOWL copyright notice (permissive, attribution)",
+            labels: None,
         },
         length,
         &Alphabet::Letters,
@@ -140,6 +167,7 @@ pub(super) fn lines(
             dropped: 0,
             what: format!("lines of {}", path.display()),
             licence: "that of the user's file",
+            labels: None,
         },
         length,
         &Alphabet::Occurring,
@@ -175,12 +203,17 @@ fn sequences(
 ) -> Result<Dataset, DataError> {
     let length = positive("length", length)?;
     let total = corpus.lines.len();
-    let kept: Vec<Vec<char>> = corpus
+    let fits = |chars: &Vec<char>| !chars.is_empty() && chars.len() <= length;
+    let all: Vec<Vec<char>> = corpus
         .lines
         .iter()
         .map(|line| line.chars().collect::<Vec<_>>())
-        .filter(|chars| !chars.is_empty() && chars.len() <= length)
         .collect();
+    let labels = corpus.labels.map(|(names, of_line)| {
+        let kept = all.iter().zip(of_line).filter(|(chars, _)| fits(chars));
+        (names, kept.map(|(_, label)| label).collect::<Vec<_>>())
+    });
+    let kept: Vec<Vec<char>> = all.into_iter().filter(fits).collect();
     let skipped = corpus.dropped + total - kept.len();
 
     let characters: Vec<char> = match alphabet {
@@ -204,7 +237,8 @@ fn sequences(
         }
     }
 
-    dataset(
+    let split = Split::Shuffled(fraction);
+    let data = dataset(
         &corpus.what,
         Layout {
             height: 1,
@@ -215,7 +249,7 @@ fn sequences(
             examples,
             legend: characters.iter().map(char::to_string).collect(),
         },
-        Split::Shuffled(fraction),
+        split,
         || {
             format!(
                 "{total} candidate line(s) and {} dropped: none non-empty with at most {length} characters",
@@ -234,5 +268,9 @@ fn sequences(
                 corpus.licence
             )
         },
-    )
+    )?;
+    Ok(match labels {
+        Some((names, of_example)) => with_labels(data, names, of_example, split),
+        None => data,
+    })
 }
