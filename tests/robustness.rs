@@ -12,7 +12,7 @@ use std::process::Command;
 use bevy_bfn::model::{Limits, Weights};
 use bevy_bfn::train::config::TrainConfig;
 use bevy_bfn::train::dataset::{DataSpec, Dataset, Examples};
-use bevy_bfn::train::datasets::{load, load_with_limits};
+use bevy_bfn::train::datasets::{load, load_section, load_with_limits};
 use bevy_bfn::train::{Trainer, evaluate, fuzzing};
 use common::temp_dir;
 
@@ -262,7 +262,7 @@ fn a_training_run_that_would_not_fit_in_memory_is_refused_with_the_figure() {
         digits_config_with("", "")
     );
     let config = TrainConfig::from_toml(&text).unwrap();
-    let data = load(&config.data).unwrap();
+    let data = load_section(&config.data).unwrap();
     let error = Trainer::new(config, data).err().unwrap().to_string();
     assert_names(&error, "Limits::memory", "training on batches of 128");
 }
@@ -280,6 +280,7 @@ fn eval_refuses_data_of_another_legend_naming_both() {
         bins: None,
         normalisation: None,
         provenance: "a map's classes".into(),
+        labels: None,
     };
     let error = evaluate(&weights, &data, &[10], 1, 1, 0)
         .unwrap_err()

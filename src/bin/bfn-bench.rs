@@ -18,7 +18,7 @@ use bevy_bfn::gpu::matmul::{Epilogue, Matmul, MatmulBuffers, MatmulShape};
 use bevy_bfn::gpu::{GpuContext, GpuModel, JobSettings, SamplingJob};
 use bevy_bfn::model::{Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Positions, Weights};
 use bevy_bfn::net::{Gpt, initial_varmap, weights_from_varmap};
-use bevy_bfn::train::denoiser::GptDenoiser;
+use bevy_bfn::train::denoiser::{GptDenoiser, Guidance};
 use candle_core::Device;
 use clap::Parser;
 use serde_json::json;
@@ -102,6 +102,7 @@ fn reference_weights() -> Result<Weights, Box<dyn std::error::Error>> {
         sampler: None,
         provenance: "bfn-bench reference configuration, random weights".into(),
         training_data: None,
+        labels: Vec::new(),
     };
     let varmap = initial_varmap(&config, 1, &Device::Cpu)?;
     Ok(weights_from_varmap(&config, &varmap)?)
@@ -140,6 +141,7 @@ fn cpu_step_ms<K: DataKind<f32>>(
     let mut denoiser = GptDenoiser {
         gpt,
         device: &device,
+        guidance: Guidance::default(),
     };
     let shape = Shape::new(batch, gpt.config().layout.variables())?;
     let mut run = Sampler::new(kind, steps + 1, 0)?.start::<f32>(shape);

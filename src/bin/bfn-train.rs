@@ -18,14 +18,15 @@ use bevy_bfn::model::mosaic::MapShape;
 use bevy_bfn::model::{Limits, ModelConfig, Samples, Weights};
 use bevy_bfn::train::Quality;
 use bevy_bfn::train::config::TrainConfig;
-use bevy_bfn::train::dataset::DataSpec;
+use bevy_bfn::train::dataset::DataSection;
 use bevy_bfn::train::dataset::{DataSplit, Dataset};
-use bevy_bfn::train::datasets::{load, load_with_limits};
+use bevy_bfn::train::datasets::{load_section, load_section_with_limits};
+use bevy_bfn::train::denoiser::Guidance;
 use bevy_bfn::train::eval::evaluate;
 use bevy_bfn::train::plot::{PLOT_SIZE, line_plot};
 use bevy_bfn::train::sample_mosaic::sample_mosaic;
 use bevy_bfn::train::sample_sheet::{
-    is_array_path, sample, sample_constrained, sample_with, write_sheet,
+    is_array_path, sample, sample_guided, sample_with, write_sheet,
 };
 use bevy_bfn::train::seams::{SeamRun, half_inpainting, mosaic_seams, reference_patterns};
 use bevy_bfn::train::trainer::{Progress, Trainer};
@@ -229,6 +230,15 @@ struct SampleArgs {
     /// constrained by the cells earlier windows generated.
     #[arg(long, value_parser = parse_size)]
     size: Option<(usize, usize)>,
+    /// The class every sample is asked for, by name (`bfn-train eval` lists a model's classes): a conditional
+    /// model only.
+    #[arg(long)]
+    class: Option<String>,
+    /// The classifier-free guidance weight w ≥ 0 with --class: the output is (1 + w)·conditional − w·
+    /// unconditional, so 0 is the plain conditional model and larger weights give samples more typical of the
+    /// class and less varied (2 is the default, docs/models.md).
+    #[arg(long, default_value_t = 2.0)]
+    guidance: f64,
     /// Make the map wrap around (its edges continue each other), for tiling; the map must be larger than the
     /// canvas (default size: twice the canvas).
     #[arg(long)]
@@ -409,6 +419,24 @@ fn sample_command(args: &SampleArgs) -> Result<(), AnyError> {
         allowed: args.allowed.as_deref(),
     };
     let user = user_constraints(&map_config, &input)?;
+    if !(args.guidance >= 0.0 && args.guidance.is_finite()) {
+        return Err(format!(
+            "--guidance {}: the weight must be finite and not negative",
+            args.guidance
+        )
+        .into());
+    }
+    let label = args
+        .class
+        .as_deref()
+        .map(|name| config.label_index(name))
+        .transpose()?;
+    if label.is_some() && map.is_some() {
+        return Err(
+            "--class draws one canvas a sample: it does not combine with --size or --tileable"
+                .into(),
+        );
+    }
     let count = match (args.count, user.examples) {
         (Some(count), Some(given)) if count != given => {
             return Err(format!(
@@ -435,13 +463,22 @@ fn sample_command(args: &SampleArgs) -> Result<(), AnyError> {
         }
         None => {
             let placed = config.place_constraints(&user.constraints, count)?;
-            let samples = sample_constrained(&weights, count, steps, seed, sampler, &placed)?;
+            let guidance = match label {
+                Some(label) => Guidance::class(label, count, args.guidance)?,
+                None => Guidance::default(),
+            };
+            let samples = sample_guided(&weights, count, steps, seed, sampler, &placed, guidance)?;
             (samples, config.clone())
         }
     };
     write_output(&written, &samples, &args.out)?;
+    let asked = args
+        .class
+        .as_ref()
+        .map(|class| format!(", class {class} at guidance {}", args.guidance))
+        .unwrap_or_default();
     eprintln!(
-        "wrote {count} samples ({sampler}, {steps} steps, seed {seed}) to {}",
+        "wrote {count} samples ({sampler}, {steps} steps, seed {seed}{asked}) to {}",
         args.out.display()
     );
     Ok(())
@@ -449,7 +486,7 @@ fn sample_command(args: &SampleArgs) -> Result<(), AnyError> {
 
 fn train(config_path: PathBuf, resume: bool, until: Option<u32>) -> Result<(), AnyError> {
     let config = TrainConfig::load(&config_path)?;
-    let data = load_with_limits(&config.data, &config.limits)?;
+    let data = load_section_with_limits(&config.data, &config.limits)?;
     eprintln!(
         "{}: {} ({} examples, {} held out)",
         config.name, data.provenance, data.count, data.test_count
@@ -506,6 +543,16 @@ fn eval(
     for (n, e) in &result.discrete {
         line(&format!("n = {n}"), e);
     }
+    if let Some(given) = &result.given_label {
+        println!(
+            "given the true class ({}):",
+            weights.config().labels.join(", ")
+        );
+        line("continuous time", &given.continuous);
+        for (n, e) in &given.discrete {
+            line(&format!("n = {n}"), e);
+        }
+    }
     println!(
         "{:<18} {:>7.4} bits/dim (per-variable marginal, add-½)",
         "baseline", result.marginal_bits
@@ -516,7 +563,7 @@ fn eval(
 
 /// The data a model file says it was trained on, loaded: its held-out split is what the model is measured on.
 fn training_data(weights: &Weights, model: &Path) -> Result<Dataset, AnyError> {
-    let spec: DataSpec = match &weights.config().training_data {
+    let section: DataSection = match &weights.config().training_data {
         Some(value) => serde_json::from_value(value.clone())?,
         None => {
             return Err(format!(
@@ -526,7 +573,7 @@ fn training_data(weights: &Weights, model: &Path) -> Result<Dataset, AnyError> {
             .into());
         }
     };
-    Ok(load(&spec)?)
+    Ok(load_section(&section)?)
 }
 
 /// The sampling runs `quality` scores: every sampler at every n, `count` samples each from `seed`.
@@ -693,7 +740,7 @@ fn data_sheet(
     out: PathBuf,
 ) -> Result<(), AnyError> {
     let config = TrainConfig::load(&config_path)?;
-    let (data, model) = config.prepare(load_with_limits(&config.data, &config.limits)?)?;
+    let (data, model) = config.prepare(load_section_with_limits(&config.data, &config.limits)?)?;
     let whole_split = usize::MAX;
     let count = count.unwrap_or(if is_array_path(&out) { whole_split } else { 32 });
     let examples: Samples = data.spread(split, count).into();
@@ -719,7 +766,7 @@ fn bench(
 ) -> Result<(), AnyError> {
     let config = TrainConfig::load(&config_path)?;
     let batch = config.training.batch;
-    let data = load_with_limits(&config.data, &config.limits)?;
+    let data = load_section_with_limits(&config.data, &config.limits)?;
     let mut trainer = Trainer::new(config, data)?;
     let mut times = Vec::new();
     for i in 0..steps + 2 {

@@ -231,6 +231,11 @@ pub struct ModelConfig {
     /// The trainer's `[data]` table, so that `bfn-train eval --model FILE` finds the same held-out split.
     #[serde(default)]
     pub training_data: Option<serde_json::Value>,
+    /// The classes a conditional model can be asked for (`"7"`, `"female"`, `"wall"`), by index: a sampler
+    /// names them, the network embeds their index (`label_embedding.weight`, one row per class and a last one
+    /// for "no class"). Empty for an unconditional model, which is every model written before classes existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
 }
 
 fn one() -> usize {
@@ -271,9 +276,38 @@ impl ModelConfig {
         token * self.layout.channels + within
     }
 
+    /// The index of the class called `name`, or an error that lists the classes the model has.
+    pub fn label_index(&self, name: &str) -> Result<u32> {
+        if self.labels.is_empty() {
+            return Err(BfnError::Config(format!(
+                "the model has no classes, so class {name:?} cannot be asked for"
+            )));
+        }
+        self.labels
+            .iter()
+            .position(|l| l == name)
+            .map(|i| i as u32)
+            .ok_or_else(|| {
+                BfnError::Config(format!(
+                    "the model has no class {name:?}; its classes are {}",
+                    self.labels.join(", ")
+                ))
+            })
+    }
+
     /// Checks every setting and their agreement; returns the data kind.
     pub fn validate(&self) -> Result<Kind> {
         let kind = self.kind.build()?;
+        if let Some((i, name)) = self
+            .labels
+            .iter()
+            .enumerate()
+            .find(|(i, name)| name.is_empty() || self.labels[..*i].contains(name))
+        {
+            return Err(BfnError::Config(format!(
+                "class {i} ({name:?}) is empty or repeated: a sampler asks for classes by name"
+            )));
+        }
         let layout = self.layout;
         let p = self.patch;
         if p == 0 || !layout.channels.is_multiple_of(p * p) {

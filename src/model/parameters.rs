@@ -10,8 +10,8 @@ use crate::model::ModelConfig;
 /// The position buffer, which the official module registers as a buffer and so saves with the rest.
 pub const POSITIONS: &str = "input_adapter.pos_embedding";
 
-/// The class embedding of a conditional model, [classes + 1, width], its last row "no class" (not an official
-/// name: the official module has no classes).
+/// A conditional model's class embedding, [classes + 1, width]: row c is added to every token's input features
+/// for class c, the last row for "no class". Not an official name: the official GPT has no classes.
 pub const LABEL_EMBEDDING: &str = "label_embedding.weight";
 
 /// A layer with a weight and a bias: a linear layer, whose weight is [outputs, inputs] as PyTorch and candle
@@ -131,6 +131,8 @@ pub struct Parameters {
     pub ln_f: Affine,
     /// The `skip` head, from the final features beside the input adapter's output (2d) to the outputs.
     pub lm_head: Affine,
+    /// The shape of the [`LABEL_EMBEDDING`], [classes + 1, width], for a conditional model.
+    pub label_embedding: Option<[usize; 2]>,
 }
 
 impl Parameters {
@@ -151,11 +153,13 @@ impl Parameters {
                 .collect(),
             ln_f: Affine::layer_norm("transformer.ln_f", d),
             lm_head: Affine::linear("lm_head", 2 * d, config.kind.output_per_token(channels)),
+            label_embedding: (!config.labels.is_empty()).then_some([config.labels.len() + 1, d]),
         }
     }
 
-    /// Every tensor's name and shape, in the order of the official state dict. The trainer's initial weights
-    /// draw tensor i from stream i, so the order is part of what a seed means.
+    /// Every tensor's name and shape, in the order of the official state dict, the class embedding last. The
+    /// trainer's initial weights draw tensor i from stream i, so the order is part of what a seed means: last, the
+    /// embedding leaves an unconditional model's draws as they were.
     pub fn shapes(&self) -> Vec<(String, Vec<usize>)> {
         let adapter = [&self.inp_embedding, &self.t_embedding];
         let head = [&self.ln_f, &self.lm_head];
@@ -165,6 +169,10 @@ impl Parameters {
             .flat_map(Affine::shapes)
             .chain([(POSITIONS.to_owned(), self.positions.to_vec())])
             .chain(blocks.chain(head).flat_map(Affine::shapes))
+            .chain(
+                self.label_embedding
+                    .map(|shape| (LABEL_EMBEDDING.to_owned(), shape.to_vec())),
+            )
             .collect()
     }
 }

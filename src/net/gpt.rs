@@ -5,14 +5,16 @@
 //! all tokens; `c_proj`; MLP d → 4d → d with tanh-GELU), a final LayerNorm, and the `skip` head that concatenates
 //! the final features with the input adapter's output before `lm_head`. The input adapter is the official text
 //! adapter — Linear(input → d) + fixed positions + Linear(1 → d) applied to 2t − 1 — fed with 2θ − 1 for discrete
-//! data and with μ per channel for continuous and discretised data.
+//! data and with μ per channel for continuous and discretised data. A conditional model adds its class's
+//! embedding row to the adapter's output, where the time enters, so that the class steers every layer and the
+//! skip head alike.
 
 use std::collections::HashMap;
 
 use candle_core::{D, DType, Device, Result, Tensor};
 use candle_nn::{Module, VarBuilder};
 
-use crate::model::parameters::Parameters;
+use crate::model::parameters::{LABEL_EMBEDDING, Parameters};
 use crate::model::{KindConfig, ModelConfig, Weights};
 use crate::net::dropout::drop;
 use crate::net::{Block, Dropout, InputAdapter, LayerNorm, Linear};
@@ -37,6 +39,7 @@ use crate::net::{Block, Dropout, InputAdapter, LayerNorm, Linear};
 ///     sampler: None,
 ///     provenance: String::new(),
 ///     training_data: None,
+///     labels: Vec::new(),
 /// };
 /// let varmap = initial_varmap(&config, 7, &Device::Cpu)?;
 /// let gpt = Gpt::new(&config, VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu))?;
@@ -53,6 +56,8 @@ pub struct Gpt {
     blocks: Vec<Block>,
     ln_f: LayerNorm,
     lm_head: Linear,
+    /// [classes + 1, width], the last row "no class"; `None` for an unconditional model.
+    label_embedding: Option<Tensor>,
 }
 
 impl Gpt {
@@ -71,6 +76,10 @@ impl Gpt {
             blocks,
             ln_f: LayerNorm::new(&vb, &parameters.ln_f)?,
             lm_head: Linear::new(&vb, &parameters.lm_head)?,
+            label_embedding: parameters
+                .label_embedding
+                .map(|[rows, width]| vb.get((rows, width), LABEL_EMBEDDING))
+                .transpose()?,
         })
     }
 
@@ -98,25 +107,70 @@ impl Gpt {
     }
 
     /// Output parameters [batch, tokens, outputs per token] for network inputs [batch, tokens, inputs per token]
-    /// (2θ − 1 or μ, see [`Gpt::network_input`]) at times `t` (one per example).
+    /// (2θ − 1 or μ, see [`Gpt::network_input`]) at times `t` (one per example), asking for no class.
     pub fn forward(&self, input: &Tensor, t: &Tensor) -> Result<Tensor> {
-        self.forward_with_dropout(input, t, None)
+        self.forward_with_dropout(input, t, &[], None)
     }
 
-    /// [`Gpt::forward`] while training, with `dropout` if any.
+    /// [`Gpt::forward`] asking example b for class `labels[b]` (`None`: no class). `labels` is one per example,
+    /// or empty for no class anywhere.
+    pub fn forward_labelled(
+        &self,
+        input: &Tensor,
+        t: &Tensor,
+        labels: &[Option<u32>],
+    ) -> Result<Tensor> {
+        self.forward_with_dropout(input, t, labels, None)
+    }
+
+    /// [`Gpt::forward_labelled`] while training, with `dropout` if any.
     pub fn forward_with_dropout(
         &self,
         input: &Tensor,
         t: &Tensor,
+        labels: &[Option<u32>],
         dropout: Option<&Dropout>,
     ) -> Result<Tensor> {
         let x_in = self.input_adapter.forward(input, t)?;
+        let x_in = match &self.label_embedding {
+            Some(embedding) => {
+                x_in.broadcast_add(&self.class_features(embedding, labels, &x_in)?)?
+            }
+            None => match labels.iter().flatten().next() {
+                Some(label) => candle_core::bail!("class {label} asked of a model without classes"),
+                None => x_in,
+            },
+        };
         let mut x = drop(dropout, x_in.clone(), 0)?;
         for (layer, block) in self.blocks.iter().enumerate() {
             x = block.forward_with_dropout(&x, dropout, layer)?;
         }
         let x = self.ln_f.forward(&x)?;
         self.lm_head.forward(&Tensor::cat(&[&x, &x_in], D::Minus1)?)
+    }
+
+    /// The embedding rows of `labels` as [batch, 1, width], to broadcast over `x_in`'s tokens.
+    fn class_features(
+        &self,
+        embedding: &Tensor,
+        labels: &[Option<u32>],
+        x_in: &Tensor,
+    ) -> Result<Tensor> {
+        let (batch, _, width) = x_in.dims3()?;
+        let no_class = self.config.labels.len() as u32;
+        if !labels.is_empty() && labels.len() != batch {
+            candle_core::bail!("{} labels for a batch of {batch}", labels.len());
+        }
+        let rows = (0..batch)
+            .map(|b| match labels.get(b).copied().flatten() {
+                Some(label) if label >= no_class => {
+                    candle_core::bail!("class {label} asked of a model with {no_class} classes")
+                }
+                label => Ok(label.unwrap_or(no_class)),
+            })
+            .collect::<Result<Vec<u32>>>()?;
+        let rows = Tensor::from_vec(rows, batch, x_in.device())?;
+        embedding.index_select(&rows, 0)?.reshape((batch, 1, width))
     }
 
     /// What the input adapter is fed: 2θ − 1 for discrete data (the official `TextInputAdapter`), μ as it is for

@@ -30,6 +30,7 @@ use crate::net::Linear;
 ///     sampler: None,
 ///     provenance: String::new(),
 ///     training_data: None,
+///     labels: Vec::new(),
 /// };
 /// let varmap = VarMap::new(); // variables created on first use, zero
 /// let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);

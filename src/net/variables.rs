@@ -6,7 +6,7 @@ use candle_core::{Device, Result, Tensor, Var};
 use candle_nn::VarMap;
 
 use crate::flow::{CounterRng, Stream};
-use crate::model::parameters::{POSITIONS, Parameters};
+use crate::model::parameters::{LABEL_EMBEDDING, POSITIONS, Parameters};
 use crate::model::positions::position_table;
 use crate::model::{ModelConfig, TensorData, Weights, WeightsError};
 
@@ -16,7 +16,8 @@ const INIT_KEY: u64 = 0x1A17_5EED_0F0F_B0F0;
 /// The network's parameters as the official `_init_weights` sets them — N(0, 0.02²) linear weights,
 /// N(0, (0.02/√(2·layers))²) for the residual projections `c_proj` (GPT-2's scaled init), zero biases, unit
 /// LayerNorm gains — drawn from the counter-based generator so that one seed gives one network (candle's own
-/// CPU generator cannot be seeded).
+/// CPU generator cannot be seeded). The class embedding starts at zero, so that a conditional network starts as
+/// its unconditional self, whether drawn afresh or fine-tuned from an unconditional model.
 pub fn initial_varmap(config: &ModelConfig, seed: u64, device: &Device) -> Result<VarMap> {
     let rng = CounterRng::new(seed ^ INIT_KEY);
     let residual_std = 0.02 / (2.0 * config.network.layers as f64).sqrt();
@@ -34,7 +35,7 @@ pub fn initial_varmap(config: &ModelConfig, seed: u64, device: &Device) -> Resul
                 continue;
             }
             let count: usize = shape.iter().product();
-            let values: Vec<f32> = if name.ends_with(".bias") {
+            let values: Vec<f32> = if name.ends_with(".bias") || name == LABEL_EMBEDDING {
                 vec![0.0; count]
             } else if shape.len() == 1 {
                 vec![1.0; count]
@@ -56,8 +57,13 @@ pub fn initial_varmap(config: &ModelConfig, seed: u64, device: &Device) -> Resul
 }
 
 /// A model file's parameters as trainable variables (the position table, which is not trained, left out):
-/// the starting point of a fine-tuning run.
-pub fn varmap_from_weights(weights: &Weights, device: &Device) -> Result<VarMap> {
+/// the starting point of a fine-tuning run of `config`. An unconditional file fine-tuned into a conditional
+/// model gets a zero class embedding, so the run starts exactly as the file's model.
+pub fn varmap_from_weights(
+    weights: &Weights,
+    config: &ModelConfig,
+    device: &Device,
+) -> Result<VarMap> {
     let varmap = VarMap::new();
     {
         let mut vars = varmap.data().lock().expect("a new VarMap's lock is free");
@@ -66,6 +72,12 @@ pub fn varmap_from_weights(weights: &Weights, device: &Device) -> Result<VarMap>
                 let tensor = Tensor::from_slice(&data.values, data.shape.as_slice(), device)?;
                 vars.insert(name.clone(), Var::from_tensor(&tensor)?);
             }
+        }
+        if let Some(shape) = Parameters::new(config).label_embedding
+            && !vars.contains_key(LABEL_EMBEDDING)
+        {
+            let zeros = Tensor::zeros(shape.as_slice(), candle_core::DType::F32, device)?;
+            vars.insert(LABEL_EMBEDDING.to_owned(), Var::from_tensor(&zeros)?);
         }
     }
     Ok(varmap)

@@ -97,6 +97,7 @@ mod tests {
             sampler: None,
             provenance: String::new(),
             training_data: None,
+            labels: Vec::new(),
         }
     }
 
@@ -111,6 +112,7 @@ mod tests {
             bins: None,
             normalisation: None,
             provenance: String::new(),
+            labels: None,
         };
         let Examples::Values(values) = data.patched(model).unwrap().examples else {
             unreachable!("values stay values")

@@ -8,7 +8,7 @@ use crate::flow::SamplingMethod;
 use crate::model::limits::within;
 use crate::model::{KindConfig, Layout, LimitError, Limits, ModelConfig, NetworkConfig, Positions};
 use crate::train::augment::Augment;
-use crate::train::dataset::{DataSpec, Dataset, Examples};
+use crate::train::dataset::{DataSection, Dataset, Examples};
 use crate::train::loss::LossSpec;
 
 /// The whole file.
@@ -20,7 +20,7 @@ pub struct TrainConfig {
     /// Where the trained model is written (its checkpoint goes beside it, with `.ckpt` appended).
     pub output: PathBuf,
     /// What to train on.
-    pub data: DataSpec,
+    pub data: DataSection,
     /// The data kind's accuracy setting and the network.
     pub model: ModelSection,
     /// The optimisation.
@@ -101,6 +101,11 @@ pub struct TrainingSection {
     /// Dropout rate while training (default 0), nanoGPT's places; see [`crate::net::Dropout`].
     #[serde(default)]
     pub dropout: f32,
+    /// For a conditional model (`[data] labels = true`), the probability that an example is shown with "no
+    /// class" instead of its own (default 0; 0.1 to 0.2 is usual): the one network also learns the
+    /// unconditional distribution, which classifier-free guidance pushes the conditional one away from.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub label_dropout: f64,
     /// Symmetries the data do not care about, applied to training examples (default none; see
     /// [`Augment`]).
     #[serde(default)]
@@ -132,6 +137,10 @@ fn one_line(text: &str, error: &toml::de::Error) -> String {
         }
         None => message,
     }
+}
+
+fn is_zero(value: &f64) -> bool {
+    *value == 0.0
 }
 
 /// A configuration that cannot be used, with the setting at fault.
@@ -243,6 +252,17 @@ impl TrainConfig {
                 t.dropout
             ));
         }
+        if !(0.0..1.0).contains(&t.label_dropout) {
+            return Err(format!(
+                "training.label_dropout must lie in [0, 1), got {}",
+                t.label_dropout
+            ));
+        }
+        if t.label_dropout > 0.0 && !self.data.labels {
+            return Err(
+                "training.label_dropout needs classes to drop: set labels = true in [data]".into(),
+            );
+        }
         if self.model.layers > 15 && t.dropout > 0.0 {
             return Err("dropout supports at most 15 layers (32 mask sites a step)".into());
         }
@@ -325,6 +345,11 @@ impl TrainConfig {
             training_data: Some(
                 serde_json::to_value(&self.data).expect("the data spec serialises"),
             ),
+            labels: data
+                .labels
+                .as_ref()
+                .map(|labels| labels.names.clone())
+                .unwrap_or_default(),
         };
         self.limits
             .check_model(&config)

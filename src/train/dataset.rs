@@ -38,8 +38,8 @@ pub struct Dataset {
     pub examples: Examples,
     /// How many of the last examples are held out for evaluation.
     pub test_count: usize,
-    /// For discrete data, what each class is (a tile glyph, a character), one entry per class: the number of
-    /// classes is `legend.len()`. Empty for other data.
+    /// For discrete data, what each value class is (a tile glyph, a character), one entry per class: the
+    /// number of classes is `legend.len()`. Empty for other data. (The classes of whole examples are `labels`.)
     pub legend: Vec<String>,
     /// For discretised data, the number of levels K the values lie on.
     pub bins: Option<u32>,
@@ -47,6 +47,30 @@ pub struct Dataset {
     pub normalisation: Option<Normalisation>,
     /// Where the data came from (package, files) and under which licence.
     pub provenance: String,
+    /// The class of each example, where the source sorts its examples into classes and the run asked for them
+    /// (`[data] labels = true`): what a conditional model learns to be asked for.
+    pub labels: Option<Labels>,
+}
+
+/// The classes of a dataset's examples.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Labels {
+    /// What each class is (`"7"`, `"female"`, `"wall"`), by index: the model's [`ModelConfig::labels`].
+    pub names: Vec<String>,
+    /// One per example, in the dataset's order; `None` for an example of no class (a PNG directly in the
+    /// folder rather than in a class's subfolder).
+    pub of_example: Vec<Option<u32>>,
+}
+
+impl Labels {
+    /// How many examples of each class, by index.
+    pub fn counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.names.len()];
+        for &label in self.of_example.iter().flatten() {
+            counts[label as usize] += 1;
+        }
+        counts
+    }
 }
 
 /// The two parts of a dataset.
@@ -182,6 +206,18 @@ fn patch_examples<T: Copy + Default>(
         }
     }
     patched
+}
+
+/// The `[data]` table of a training config: the source, and whether its examples' classes are kept.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataSection {
+    /// The source and its settings.
+    #[serde(flatten)]
+    pub spec: DataSpec,
+    /// Whether to keep the source's classes (digits, names, Crawl tiles, a PNG folder's subfolders) and so
+    /// train a conditional model (default false: the model is unconditional and the classes are dropped).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub labels: bool,
 }
 
 /// Which data to load: the `[data]` table of a training config, tagged by `source`.
@@ -355,6 +391,7 @@ mod tests {
             bins: None,
             normalisation: None,
             provenance: String::new(),
+            labels: None,
         };
         let firsts = |split, count| match data.spread(split, count) {
             Examples::Classes(c) => c.chunks(2).map(|pair| pair[0]).collect::<Vec<u32>>(),

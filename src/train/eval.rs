@@ -10,10 +10,19 @@ use crate::flow::{Estimate, RECONSTRUCTION_BINS, Shape};
 use crate::model::{Kind, Weights};
 use crate::net::Gpt;
 use crate::train::dataset::{Dataset, Examples};
-use crate::train::denoiser::GptDenoiser;
+use crate::train::denoiser::{GptDenoiser, Guidance};
 
 /// Examples per network call.
 const BATCH: usize = 256;
+
+/// The negative ELBO at every time setting.
+#[derive(Clone, Debug)]
+pub struct Scores {
+    /// Continuous time: L∞ + L^r.
+    pub continuous: NegativeElbo,
+    /// n steps: (n, Lⁿ + L^r).
+    pub discrete: Vec<(u32, NegativeElbo)>,
+}
 
 /// One evaluation.
 #[derive(Clone, Debug)]
@@ -24,6 +33,9 @@ pub struct Evaluation {
     pub continuous: NegativeElbo,
     /// n steps: (n, Lⁿ + L^r).
     pub discrete: Vec<(u32, NegativeElbo)>,
+    /// For a conditional model on data with classes, the same scores with every example asking for its own
+    /// class (no guidance): how much the class tells the network, beside the unconditional scores above.
+    pub given_label: Option<Scores>,
     /// The per-variable marginal model fitted on the training split (add-½ smoothing), bits per dimension.
     pub marginal_bits: f64,
 }
@@ -41,66 +53,112 @@ pub fn evaluate(
     let device = Device::Cpu;
     let gpt = Gpt::from_weights(weights, &device)
         .map_err(|e| crate::BfnError::Denoiser(e.to_string()))?;
-    let mut denoiser = GptDenoiser {
-        gpt: &gpt,
-        device: &device,
-    };
     let data = &data
         .clone()
         .patched(weights.config())
         .map_err(|e| crate::BfnError::Config(e.to_string()))?;
-    let per_example = data.layout.variables();
-    let first_test = data.train_count();
-    let times: Vec<LossTime> = std::iter::once(LossTime::Continuous)
-        .chain(steps.iter().map(|&steps| LossTime::Discrete { steps }))
-        .collect();
-    let mut scores = Vec::new();
-    for time in times {
-        let settings = ElboSettings {
-            time,
+    let run = Run {
+        weights,
+        data,
+        steps,
+        settings: ElboSettings {
+            time: LossTime::Continuous,
             repeats,
             draws,
             seed,
-        };
-        let mut parts = Vec::new();
-        for start in (first_test..data.count).step_by(BATCH) {
-            let count = BATCH.min(data.count - start);
-            let shape = Shape::new(count, per_example)?;
-            let range = start * per_example..(start + count) * per_example;
-            let score = match (weights.kind(), &data.examples) {
-                (Kind::Continuous(k), Examples::Values(v)) => {
-                    negative_elbo(&k, &mut denoiser, &v[range], shape, settings)?
-                }
-                (Kind::Discretised(k), Examples::Values(v)) => {
-                    negative_elbo(&k, &mut denoiser, &v[range], shape, settings)?
-                }
-                (Kind::Discrete(k), Examples::Classes(c)) => {
-                    negative_elbo(&k, &mut denoiser, &c[range], shape, settings)?
-                }
-                _ => {
-                    return Err(crate::BfnError::Config(
-                        "the data do not match the model's kind".into(),
-                    ));
-                }
-            };
-            parts.push((count, score));
-        }
-        scores.push((time, combine(&parts)));
-    }
-    let continuous = scores[0].1;
-    let discrete = scores[1..]
-        .iter()
-        .map(|(time, score)| match time {
-            LossTime::Discrete { steps } => (*steps, *score),
-            LossTime::Continuous => unreachable!("only the first score is continuous"),
-        })
-        .collect();
+        },
+    };
+    let unconditional = run.scores(
+        &mut GptDenoiser {
+            gpt: &gpt,
+            device: &device,
+            guidance: Guidance::default(),
+        },
+        None,
+    )?;
+    let given_label = match (&data.labels, weights.config().labels.is_empty()) {
+        (Some(labels), false) => Some(run.scores(
+            &mut GptDenoiser {
+                gpt: &gpt,
+                device: &device,
+                guidance: Guidance::default(),
+            },
+            Some(&labels.of_example),
+        )?),
+        _ => None,
+    };
     Ok(Evaluation {
         examples: data.test_count,
-        continuous,
-        discrete,
+        continuous: unconditional.continuous,
+        discrete: unconditional.discrete,
+        given_label,
         marginal_bits: marginal_bits(weights.kind(), data),
     })
+}
+
+/// One model scored on one dataset's held-out split, at every time setting.
+struct Run<'a> {
+    weights: &'a Weights,
+    data: &'a Dataset,
+    steps: &'a [u32],
+    settings: ElboSettings,
+}
+
+impl Run<'_> {
+    /// The scores with every example asking for no class, or, given `labels` (one per example of the whole
+    /// dataset), for its own.
+    fn scores(&self, denoiser: &mut GptDenoiser, labels: Option<&[Option<u32>]>) -> Result<Scores> {
+        let data = self.data;
+        let per_example = data.layout.variables();
+        let first_test = data.train_count();
+        let times: Vec<LossTime> = std::iter::once(LossTime::Continuous)
+            .chain(self.steps.iter().map(|&steps| LossTime::Discrete { steps }))
+            .collect();
+        let mut scores = Vec::new();
+        for time in times {
+            let settings = ElboSettings {
+                time,
+                ..self.settings
+            };
+            let mut parts = Vec::new();
+            for start in (first_test..data.count).step_by(BATCH) {
+                let count = BATCH.min(data.count - start);
+                denoiser.guidance.labels = labels
+                    .map(|l| l[start..start + count].to_vec())
+                    .unwrap_or_default();
+                let shape = Shape::new(count, per_example)?;
+                let range = start * per_example..(start + count) * per_example;
+                let score = match (self.weights.kind(), &data.examples) {
+                    (Kind::Continuous(k), Examples::Values(v)) => {
+                        negative_elbo(&k, denoiser, &v[range], shape, settings)?
+                    }
+                    (Kind::Discretised(k), Examples::Values(v)) => {
+                        negative_elbo(&k, denoiser, &v[range], shape, settings)?
+                    }
+                    (Kind::Discrete(k), Examples::Classes(c)) => {
+                        negative_elbo(&k, denoiser, &c[range], shape, settings)?
+                    }
+                    _ => {
+                        return Err(crate::BfnError::Config(
+                            "the data do not match the model's kind".into(),
+                        ));
+                    }
+                };
+                parts.push((count, score));
+            }
+            scores.push((time, combine(&parts)));
+        }
+        Ok(Scores {
+            continuous: scores[0].1,
+            discrete: scores[1..]
+                .iter()
+                .map(|(time, score)| match time {
+                    LossTime::Discrete { steps } => (*steps, *score),
+                    LossTime::Continuous => unreachable!("only the first score is continuous"),
+                })
+                .collect(),
+        })
+    }
 }
 
 /// The count-weighted mean of the batches' estimates.

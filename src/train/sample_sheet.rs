@@ -11,7 +11,7 @@ use crate::flow::{Constraints, RuntimeDatum, Sampler, SamplingMethod, Shape};
 use crate::model::content::{example_count, example_pixels, example_text, png_bytes};
 use crate::model::{Kind, Layout, ModelConfig, Samples, Weights};
 use crate::net::Gpt;
-use crate::train::denoiser::GptDenoiser;
+use crate::train::denoiser::{GptDenoiser, Guidance};
 use crate::train::sample_array::array_bytes;
 
 /// Draws `count` samples from a model with `steps` steps of the standard sampler from `seed`.
@@ -47,11 +47,34 @@ pub fn sample_constrained<D: RuntimeDatum>(
     method: SamplingMethod,
     constraints: &Constraints<D>,
 ) -> Result<Samples> {
+    sample_guided(
+        weights,
+        count,
+        steps,
+        seed,
+        method,
+        constraints,
+        Guidance::default(),
+    )
+}
+
+/// As [`sample_constrained`], sample b of a conditional model asking for class `guidance.labels[b]` with
+/// classifier-free guidance ([`Guidance`]).
+pub fn sample_guided<D: RuntimeDatum>(
+    weights: &Weights,
+    count: usize,
+    steps: u32,
+    seed: u64,
+    method: SamplingMethod,
+    constraints: &Constraints<D>,
+    guidance: Guidance,
+) -> Result<Samples> {
     let device = Device::Cpu;
     let gpt = Gpt::from_weights(weights, &device).map_err(|e| BfnError::Denoiser(e.to_string()))?;
     let mut denoiser = GptDenoiser {
         gpt: &gpt,
         device: &device,
+        guidance,
     };
     let shape = Shape::new(count, weights.config().layout.variables())?;
     let values = || constraints.retyped(RuntimeDatum::value);

@@ -104,7 +104,12 @@ fn starting_varmap(
     if theirs.legend != model.legend {
         return refuse("legend", &model.legend, &theirs.legend);
     }
-    Ok(varmap_from_weights(&weights, device)?)
+    // An unconditional model may become a conditional one (its class embedding starts at zero); classes it
+    // already has must be this run's.
+    if !theirs.labels.is_empty() && theirs.labels != model.labels {
+        return refuse("set of classes", &model.labels, &theirs.labels);
+    }
+    Ok(varmap_from_weights(&weights, model, device)?)
 }
 
 /// A training run.
@@ -246,10 +251,12 @@ impl Trainer {
             })
             .collect();
         let (input, target) = self.batch_inputs(&draws, &t, s)?;
+        let labels = self.batch_labels(&draws, s);
         let dropout = Dropout::new(settings.dropout, settings.seed, s);
         let output = self.gpt.forward_with_dropout(
             &self.gpt.network_input(&input)?,
             &Tensor::from_slice(&t, batch, &self.device)?,
+            &labels,
             Some(&dropout),
         )?;
         let loss = loss(
@@ -267,6 +274,24 @@ impl Trainer {
         let lr = learning_rate(settings, s);
         let grad_norm = self.optimizer.step(&grads, lr)?;
         Ok((loss.to_scalar::<f32>()?, grad_norm))
+    }
+
+    /// The classes of the chosen examples, each replaced by "no class" with probability `label_dropout`: the
+    /// coin of row b is uniform b + 1 of the time stream (uniform 0 is the time grid's shift). Empty for an
+    /// unconditional run.
+    fn batch_labels(&self, draws: &[(usize, usize)], step: u32) -> Vec<Option<u32>> {
+        let Some(labels) = &self.data.labels else {
+            return Vec::new();
+        };
+        let p = self.config.training.label_dropout;
+        draws
+            .iter()
+            .enumerate()
+            .map(|(b, &(example, _))| {
+                let coin: f64 = self.rng.uniform(step, Stream::Time, b as u32 + 1);
+                labels.of_example[example].filter(|_| coin >= p)
+            })
+            .collect()
     }
 
     /// θ ~ p_F for the chosen examples at their times, as [batch, tokens, input width], and their data.

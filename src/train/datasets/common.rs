@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::flow::{CounterRng, Stream};
 use crate::model::Limits;
 use crate::model::limits::within;
-use crate::train::dataset::{DataError, Dataset, Examples, Layout, Normalisation};
+use crate::train::dataset::{DataError, Dataset, Examples, Labels, Layout, Normalisation};
 
 /// The seed of every shuffle. It is fixed, not configurable, so that a dataset's test split is the same in every
 /// run and on every machine: a model's test loss is only comparable across runs if the held-out examples are.
@@ -217,7 +217,25 @@ pub(super) fn dataset(
         bins,
         normalisation,
         provenance: provenance(count),
+        labels: None,
     })
+}
+
+/// `data` with the classes `of_example` (one per example, in the order the loader found them, before
+/// [`dataset`] shuffled them with the same `split`) named `names`.
+pub(super) fn with_labels(
+    mut data: Dataset,
+    names: Vec<String>,
+    of_example: Vec<Option<u32>>,
+    split: Split,
+) -> Dataset {
+    debug_assert_eq!(of_example.len(), data.count, "one class per example");
+    data.labels = Some(Labels {
+        names,
+        // The shuffle's order depends on the number of examples alone, so one value an example follows it.
+        of_example: in_order(of_example, split, 1),
+    });
+    data
 }
 
 /// The examples in the split's order: as found where the source has its own split, shuffled where it has not.

@@ -3,11 +3,15 @@
 //! The floor, wall and feature sheets pack 32 × 32 tiles on a 32-pixel grid. Every cell that is not fully
 //! transparent is a tile (the sheets end in empty cells); each is averaged down to `size` × `size`, which is why
 //! `size` must divide 32: a block average then covers whole pixels, with no resampling filter to choose.
+//!
+//! A tile's class is its sheet: `floor`, `wall` or `feature` (doors, stairs, altars, fountains, traps, statues).
+//! The sheets are Crawl's own grouping of its `dngn` tile folders, and the three kinds are what a level
+//! generator asks for; monsters and items live in other sheets of other sizes and are not part of this data.
 
 use std::path::{Path, PathBuf};
 
 use super::common::{
-    Found, Split, bin_centre, check_bins, dataset, positive, require, test_fraction,
+    Found, Split, bin_centre, check_bins, dataset, positive, require, test_fraction, with_labels,
 };
 use super::image::{Rgba, read_png};
 use crate::model::Limits;
@@ -19,8 +23,13 @@ const DEFAULT_DIR: &str = "/usr/share/crawl/dat/tiles";
 /// The package that provides them.
 const INSTALL: &str = "apt-get install crawl-tiles-data";
 
-/// The sheets of dungeon terrain: the player, monster and item sheets are other kinds of picture.
-const SHEETS: [&str; 3] = ["floor.png", "wall.png", "feat.png"];
+/// The sheets of dungeon terrain, and the class each stands for: the player, monster and item sheets are other
+/// kinds of picture.
+const SHEETS: [(&str, &str); 3] = [
+    ("floor.png", "floor"),
+    ("wall.png", "wall"),
+    ("feat.png", "feature"),
+];
 
 /// The tile grid of the sheets, in pixels.
 const TILE: usize = 32;
@@ -43,8 +52,9 @@ pub(super) fn load(
     let dir = dir.map_or_else(|| PathBuf::from(DEFAULT_DIR), Path::to_owned);
 
     let mut values = Vec::new();
+    let mut labels = Vec::new();
     let mut empty = 0;
-    for sheet in SHEETS {
+    for (class, (sheet, _)) in SHEETS.iter().enumerate() {
         let path = dir.join(sheet);
         require(&path, "Dungeon Crawl's tile sheet", INSTALL)?;
         let image = read_png(&path, limits)?;
@@ -54,13 +64,16 @@ pub(super) fn load(
                     empty += 1;
                 } else {
                     values.extend(downsample(&image, top, left, size, bins));
+                    labels.push(Some(class as u32));
                 }
             }
         }
     }
 
     let what = format!("Dungeon Crawl tiles in {}", dir.display());
-    dataset(
+    let sheets = SHEETS.map(|(sheet, _)| sheet).join(", ");
+    let split = Split::Shuffled(test_fraction(None)?);
+    let data = dataset(
         &what,
         Layout {
             height: size,
@@ -71,21 +84,17 @@ pub(super) fn load(
             examples: values,
             bins,
         },
-        Split::Shuffled(test_fraction(None)?),
-        || {
-            format!(
-                "all {empty} cells of {} are fully transparent",
-                SHEETS.join(", ")
-            )
-        },
+        split,
+        || format!("all {empty} cells of {sheets} are fully transparent"),
         |count| {
             format!(
-                "{what} ({}, Debian package crawl-tiles-data): {count} tiles kept, {empty} skipped (fully \
-                 transparent); licence CC0 / public domain (most Dungeon Crawl tiles; see the RLTiles project)",
-                SHEETS.join(", ")
+                "{what} ({sheets}, Debian package crawl-tiles-data): {count} tiles kept, {empty} skipped (fully \
+                 transparent); licence CC0 / public domain (most Dungeon Crawl tiles; see the RLTiles project)"
             )
         },
-    )
+    )?;
+    let names = SHEETS.map(|(_, class)| class.to_owned()).to_vec();
+    Ok(with_labels(data, names, labels, split))
 }
 
 /// Whether the tile at (top, left) is fully transparent.

@@ -2,14 +2,14 @@
 //!
 //! The file is embedded so that the smallest end-to-end run needs no download and no package. The split is the
 //! file's own order (rows 0..1500 train, 1500..1797 test) rather than a shuffle, so that results compare with
-//! the many published numbers on the same rows. The labels are dropped: the model is unconditional.
+//! the many published numbers on the same rows. The labels are the digits, classes `0` to `9`.
 
 use std::io::Read;
 use std::path::PathBuf;
 
 use flate2::read::GzDecoder;
 
-use super::common::{Found, Split, bin_centre, dataset};
+use super::common::{Found, Split, bin_centre, dataset, with_labels};
 use crate::train::dataset::{DataError, Dataset, Layout};
 
 /// The CSV, gzipped: per row the 64 pixels, row-major, then the label.
@@ -45,6 +45,7 @@ pub(super) fn load() -> Result<Dataset, DataError> {
         })?;
 
     let mut values = Vec::new();
+    let mut labels = Vec::new();
     let mut count = 0;
     for (index, line) in text.lines().enumerate() {
         let fields: Vec<&str> = line.split(',').collect();
@@ -74,6 +75,19 @@ pub(super) fn load() -> Result<Dataset, DataError> {
                 BINS,
             ));
         }
+        let digit = fields[SIDE * SIDE]
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|&d| d < 10)
+            .ok_or_else(|| {
+                format(format!(
+                    "line {}: {:?} is not a digit label",
+                    index + 1,
+                    fields[SIDE * SIDE]
+                ))
+            })?;
+        labels.push(Some(digit));
         count += 1;
     }
     if count <= TRAIN_ROWS {
@@ -82,7 +96,8 @@ pub(super) fn load() -> Result<Dataset, DataError> {
         )));
     }
 
-    dataset(
+    let split = Split::Tail(count - TRAIN_ROWS);
+    let data = dataset(
         SOURCE,
         Layout {
             height: SIDE,
@@ -93,7 +108,7 @@ pub(super) fn load() -> Result<Dataset, DataError> {
             examples: values,
             bins: BINS,
         },
-        Split::Tail(count - TRAIN_ROWS),
+        split,
         // Not reached: too few rows for the split are a format error above.
         || "the file has no rows".to_owned(),
         |count| {
@@ -103,5 +118,7 @@ pub(super) fn load() -> Result<Dataset, DataError> {
                  {TRAIN_ROWS}..{count} held out; licence CC BY 4.0 (UCI data), BSD-3-Clause (scikit-learn)"
             )
         },
-    )
+    )?;
+    let names = (0..10).map(|d| d.to_string()).collect();
+    Ok(with_labels(data, names, labels, split))
 }

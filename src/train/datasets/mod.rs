@@ -20,9 +20,61 @@ pub use terrain::{CropOrigins, crop_origins};
 pub use text::text_lines;
 
 use crate::model::Limits;
-use crate::train::dataset::{DataError, DataSpec, Dataset};
+use crate::train::dataset::{DataError, DataSection, DataSpec, Dataset};
 
-/// Loads the data a `[data]` table describes, with the default [`Limits`].
+/// Loads the data a `[data]` table describes, with the examples' classes if it asks for them, with the default
+/// [`Limits`].
+pub fn load_section(section: &DataSection) -> Result<Dataset, DataError> {
+    load_section_with_limits(section, &Limits::default())
+}
+
+/// [`load_section`] within `limits`.
+pub fn load_section_with_limits(
+    section: &DataSection,
+    limits: &Limits,
+) -> Result<Dataset, DataError> {
+    let mut data = match &section.spec {
+        DataSpec::PngFolder {
+            path,
+            size,
+            channels,
+            bins,
+            test_fraction,
+        } => png_folder::load(
+            path,
+            *size,
+            *channels,
+            *bins,
+            *test_fraction,
+            section.labels,
+            limits,
+        )?,
+        spec => load_with_limits(spec, limits)?,
+    };
+    if !section.labels {
+        data.labels = None;
+    } else if data.labels.as_ref().is_none_or(|l| l.names.is_empty()) {
+        return Err(DataError::Setting {
+            setting: "labels",
+            message: format!(
+                "the {} source has no classes (digits, names, crawl-tiles and a png-folder with subfolders have)",
+                section_source(&section.spec)
+            ),
+        });
+    }
+    Ok(data)
+}
+
+/// The `source` tag of a spec, for messages.
+fn section_source(spec: &DataSpec) -> String {
+    serde_json::to_value(spec)
+        .ok()
+        .and_then(|v| v.get("source").and_then(|s| s.as_str()).map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Loads the data a source describes with the default [`Limits`], with the classes it sorts its examples into,
+/// if any (a PNG folder's subfolders only through [`load_section`]).
 pub fn load(spec: &DataSpec) -> Result<Dataset, DataError> {
     load_with_limits(spec, &Limits::default())
 }
@@ -47,7 +99,7 @@ pub fn load_with_limits(spec: &DataSpec, limits: &Limits) -> Result<Dataset, Dat
             channels,
             bins,
             test_fraction,
-        } => png_folder::load(path, *size, *channels, *bins, *test_fraction, limits),
+        } => png_folder::load(path, *size, *channels, *bins, *test_fraction, false, limits),
         DataSpec::TextLines {
             path,
             length,

@@ -9,7 +9,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::common::{Found, Split, check_room, dataset, read_text, require, side, test_fraction};
+use super::common::{
+    Found, Split, check_room, dataset, read_text, require, side, test_fraction, with_labels,
+};
 use crate::model::Limits;
 use crate::model::limits::within;
 use crate::train::dataset::{DataError, Dataset, Layout};
@@ -17,8 +19,9 @@ use crate::train::dataset::{DataError, Dataset, Layout};
 /// The names package's own install command, which the errors suggest.
 const NAMES_INSTALL: &str = "pip install names==0.3.0";
 
-/// The census lists of the names package: (file, what it is).
-const NAME_FILES: [&str; 2] = ["dist.male.first", "dist.female.first"];
+/// The census lists of the names package, in the order read, and the class each stands for.
+const NAME_FILES: [(&str, &str); 2] =
+    [("dist.male.first", "male"), ("dist.female.first", "female")];
 
 /// Where Debian's `wamerican` puts its word list.
 const DEFAULT_WORDS: &str = "/usr/share/dict/american-english";
@@ -44,9 +47,13 @@ struct Corpus {
     what: String,
     /// Their licence.
     licence: &'static str,
+    /// The class names and, for each line, its class.
+    labels: Option<(Vec<String>, Vec<Option<u32>>)>,
 }
 
-/// US census first names (1990) from the `names` package: the male and the female list, each name once.
+/// US census first names (1990) from the `names` package: the male and the female list, each name once,
+/// labelled `male` or `female` by its list. A name on both lists (about one in eight) is labelled by the list
+/// where it is the more frequent, so that "female" asks for the names mostly given to girls.
 pub(super) fn names(
     length: usize,
     dir: Option<&Path>,
@@ -57,18 +64,36 @@ pub(super) fn names(
         None => names_dir()?,
     };
     let mut tokens = Vec::new();
-    for file in NAME_FILES {
+    // Per name, its class and its frequency in that class's list: the more frequent list wins.
+    let mut class_of: HashMap<String, (u32, f64)> = HashMap::new();
+    for (class, (file, _)) in NAME_FILES.iter().enumerate() {
         let path = dir.join(file);
         require(&path, "the `names` package's census list", NAMES_INSTALL)?;
         // Each line is `NAME frequency cumulative-frequency rank`.
-        tokens.extend(
-            read_text(&path)?
-                .lines()
-                .filter_map(|line| line.split_whitespace().next())
-                .map(str::to_lowercase),
-        );
+        for line in read_text(&path)?.lines() {
+            let mut fields = line.split_whitespace();
+            let Some(name) = fields.next().map(str::to_lowercase) else {
+                continue;
+            };
+            let frequency = fields.next().and_then(|f| f.parse().ok()).unwrap_or(0.0);
+            let entry = class_of
+                .entry(name.clone())
+                .or_insert((class as u32, frequency));
+            if frequency > entry.1 {
+                *entry = (class as u32, frequency);
+            }
+            tokens.push(name);
+        }
     }
     let (lines, dropped) = letters_only(tokens);
+    let labels = lines
+        .iter()
+        .map(|name| class_of.get(name).map(|c| c.0))
+        .collect();
+    let names = NAME_FILES
+        .iter()
+        .map(|(_, class)| class.to_string())
+        .collect();
     sequences(
         Corpus {
             lines,
@@ -78,6 +103,7 @@ pub(super) fn names(
                 dir.display()
             ),
             licence: "MIT (names package); the census lists are public domain",
+            labels: Some((names, labels)),
         },
         length,
         &Alphabet::Letters,
@@ -126,6 +152,7 @@ pub(super) fn words(
                 path.display()
             ),
             licence: "the SCOWL copyright notice (permissive, attribution)",
+            labels: None,
         },
         length,
         &Alphabet::Letters,
@@ -171,6 +198,7 @@ pub fn text_lines(
             dropped: 0,
             what: what.to_owned(),
             licence: "that of the user's file",
+            labels: None,
         },
         length,
         &Alphabet::Occurring,
@@ -209,10 +237,20 @@ fn sequences(
 ) -> Result<Dataset, DataError> {
     let length = side("length", length, "sequence_length", limits.sequence_length)?;
     let total = corpus.lines.len();
+    // Measured before decoding, so that a megabyte-long line is skipped at the cost of reading `length` of it.
+    let fits = |line: &String| !line.is_empty() && line.chars().nth(length).is_none();
+    let labels = corpus.labels.map(|(names, of_line)| {
+        let kept = corpus
+            .lines
+            .iter()
+            .zip(of_line)
+            .filter(|(line, _)| fits(line));
+        (names, kept.map(|(_, label)| label).collect::<Vec<_>>())
+    });
     let kept: Vec<Vec<char>> = corpus
         .lines
         .iter()
-        .filter(|line| !line.is_empty() && line.chars().nth(length).is_none())
+        .filter(|line| fits(line))
         .map(|line| line.chars().collect())
         .collect();
     check_room(&corpus.what, kept.len(), length, limits)?;
@@ -247,7 +285,8 @@ fn sequences(
         }
     }
 
-    dataset(
+    let split = Split::Shuffled(fraction);
+    let data = dataset(
         &corpus.what,
         Layout {
             height: 1,
@@ -258,7 +297,7 @@ fn sequences(
             examples,
             legend: characters.iter().map(char::to_string).collect(),
         },
-        Split::Shuffled(fraction),
+        split,
         || {
             format!(
                 "{total} candidate line(s) and {} dropped: none non-empty with at most {length} characters",
@@ -277,5 +316,9 @@ fn sequences(
                 corpus.licence
             )
         },
-    )
+    )?;
+    Ok(match labels {
+        Some((names, of_example)) => with_labels(data, names, of_example, split),
+        None => data,
+    })
 }
