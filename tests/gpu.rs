@@ -9,9 +9,11 @@ use bevy_bfn::flow::{Constraints, DEFAULT_ETA, Known, RuntimeDatum, SamplingMeth
 use bevy_bfn::gpu::{
     DeviceKernels, GpuContext, GpuError, GpuModel, JobSettings, PendingMap, SamplingJob, StepTimer,
 };
-use bevy_bfn::model::{Kind, Samples, Weights};
+use bevy_bfn::model::parameters::LABEL_EMBEDDING;
+use bevy_bfn::model::{Guidance, Kind, Samples, TensorData, Weights};
 use bevy_bfn::net::Gpt;
-use bevy_bfn::train::sample_sheet::sample_constrained;
+use bevy_bfn::train::denoiser::Guidance as CpuGuidance;
+use bevy_bfn::train::sample_sheet::{sample_constrained, sample_guided};
 use candle_core::{Device, Tensor};
 
 /// Every shipped model: among them discrete tokens of one variable (names) and of a 2 × 2 patch (dungeon).
@@ -154,8 +156,17 @@ fn assert_gpu_follows_cpu_constrained<D: RuntimeDatum>(
         ..
     } = settings;
     let on_cpu = sample_constrained(&weights, batch, steps, seed, sampler, constraints).unwrap();
-    let label = format!("{name}, {sampler:?}, n = {steps}");
-    match (&on_gpu, &on_cpu) {
+    assert_samples_agree(
+        &format!("{name}, {sampler:?}, n = {steps}"),
+        &on_gpu,
+        &on_cpu,
+    );
+    (on_gpu, on_cpu)
+}
+
+/// The GPU's samples agree with the CPU's: at least 99% of the classes equal, or of the values within 10⁻³.
+fn assert_samples_agree(label: &str, on_gpu: &Samples, on_cpu: &Samples) {
+    match (on_gpu, on_cpu) {
         (Samples::Classes(g), Samples::Classes(c)) => {
             let same = g.iter().zip(c).filter(|(a, b)| a == b).count();
             let share = same as f64 / c.len() as f64;
@@ -184,7 +195,6 @@ fn assert_gpu_follows_cpu_constrained<D: RuntimeDatum>(
         }
         _ => panic!("{label}: the GPU and CPU samples are of different kinds"),
     }
-    (on_gpu, on_cpu)
 }
 
 #[test]
@@ -330,6 +340,134 @@ fn constraints_hold_on_the_gpu_and_it_follows_the_cpu_sampler_under_them() {
             }
         }
     }
+}
+
+/// Shipped model `name` made conditional on `classes` classes, with a class embedding of spread values (not the
+/// zeros a fine-tuning starts from, so that the class changes what the network says).
+fn conditional(name: &str, classes: usize) -> Weights {
+    let weights = weights(name);
+    let mut config = weights.config().clone();
+    config.labels = (0..classes).map(|c| format!("class {c}")).collect();
+    let width = config.network.width;
+    let mut tensors = weights.tensors().clone();
+    let values = (0..(classes + 1) * width)
+        .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
+        .collect();
+    tensors.insert(
+        LABEL_EMBEDDING.to_owned(),
+        TensorData {
+            shape: vec![classes + 1, width],
+            values,
+        },
+    );
+    Weights::new(config, tensors).unwrap()
+}
+
+/// Runs a guided job of `weights` to its end.
+fn guided_samples(
+    gpu: &GpuContext,
+    weights: &Weights,
+    settings: JobSettings,
+    guidance: &Guidance,
+) -> Samples {
+    let model = GpuModel::new(&gpu.device, weights).unwrap();
+    let mut job = SamplingJob::guided(&gpu.device, &model, settings, guidance).unwrap();
+    run_steps(gpu, &mut job, settings.sampler.updates(settings.steps));
+    job.read_samples(&gpu.device, &gpu.queue).unwrap()
+}
+
+/// Conditional sampling on the GPU follows the CPU sampler's for discrete, discretised and continuous models, with
+/// guidance (two passes, mixed; a row asking for no class left unmixed) and without (one pass), under the standard
+/// sampler and a few-step one; the class changes the samples.
+#[test]
+fn guided_sampling_on_the_gpu_follows_the_cpu() {
+    let gpu = gpu();
+    let labels = vec![Some(2), None, Some(0)];
+    for (name, steps, sampler) in [
+        ("names", 10, SamplingMethod::Standard),
+        ("names", 10, FEW_STEP[3]),
+        ("digits", 8, SamplingMethod::Standard),
+        ("terrain", 4, SamplingMethod::Ode2 { eta: 1e-3 }),
+    ] {
+        let weights = conditional(name, 3);
+        for weight in [2.0, 0.0] {
+            let settings = JobSettings {
+                batch: labels.len(),
+                steps,
+                seed: 4,
+                accuracy: None,
+                sampler,
+            };
+            let guidance = Guidance {
+                labels: labels.clone(),
+                weight,
+            };
+            let on_gpu = guided_samples(&gpu, &weights, settings, &guidance);
+            let on_cpu = sample_guided(
+                &weights,
+                settings.batch,
+                steps,
+                settings.seed,
+                sampler,
+                &Constraints::<f32>::default(),
+                CpuGuidance {
+                    labels: labels.clone(),
+                    weight,
+                },
+            )
+            .unwrap();
+            let label = format!("{name}, {sampler:?}, w = {weight}");
+            assert_samples_agree(&label, &on_gpu, &on_cpu);
+            let unguided = guided_samples(&gpu, &weights, settings, &Guidance::default());
+            assert_ne!(on_gpu, unguided, "{label}: the classes change the samples");
+        }
+    }
+}
+
+/// Guidance is rewritten between runs like the constraints: a job rewritten to other classes and restarted gives
+/// the fresh job's samples; turning the second pass on or off needs a new job, and a class the model does not
+/// have is refused.
+#[test]
+fn guidance_is_rewritten_between_runs_and_bad_classes_are_errors() {
+    let gpu = gpu();
+    let names = conditional("names", 3);
+    let model = GpuModel::new(&gpu.device, &names).unwrap();
+    let settings = JobSettings {
+        batch: 2,
+        steps: 6,
+        seed: 9,
+        accuracy: None,
+        sampler: SamplingMethod::Standard,
+    };
+    let first = Guidance::class(0, 1.5);
+    let second = Guidance {
+        labels: vec![Some(1), Some(2)],
+        weight: 3.0,
+    };
+    let mut job = SamplingJob::guided(&gpu.device, &model, settings, &first).unwrap();
+    run_steps(&gpu, &mut job, 6);
+    job.write_guidance(&gpu.queue, &model, &second).unwrap();
+    job.restart(&gpu.queue, settings.seed);
+    run_steps(&gpu, &mut job, 6);
+    assert_eq!(
+        job.read_samples(&gpu.device, &gpu.queue).unwrap(),
+        guided_samples(&gpu, &names, settings, &second)
+    );
+    let unguided = Guidance::class(1, 0.0);
+    let error = job
+        .write_guidance(&gpu.queue, &model, &unguided)
+        .unwrap_err();
+    assert!(error.to_string().contains("new job"), "{error}");
+    for (bad, needle) in [
+        (Guidance::class(3, 1.0), "0 to 2"),
+        (Guidance::class(0, -2.0), "at least 0"),
+    ] {
+        let error = SamplingJob::guided(&gpu.device, &model, settings, &bad).unwrap_err();
+        assert!(error.to_string().contains(needle), "{error}");
+    }
+    let unconditional = GpuModel::new(&gpu.device, &weights("names")).unwrap();
+    let error = SamplingJob::guided(&gpu.device, &unconditional, settings, &first).unwrap_err();
+    assert!(error.to_string().contains("without classes"), "{error}");
 }
 
 /// Midway through a constrained run the preview shows every held variable at its known value (a one-hot for
