@@ -16,7 +16,7 @@ use bevy_bfn::model::{
 use bevy_bfn::net::{Gpt, initial_varmap, weights_from_varmap};
 use bevy_bfn::train::config::TrainConfig;
 use bevy_bfn::train::dataset::Examples;
-use bevy_bfn::train::datasets::load;
+use bevy_bfn::train::datasets::{load, load_section};
 use bevy_bfn::train::eval::evaluate;
 use bevy_bfn::train::loss::{LossSpec, Target, loss};
 use bevy_bfn::train::sample_sheet::sample;
@@ -233,6 +233,7 @@ fn tiny_config(kind: KindConfig, layout: Layout) -> ModelConfig {
         sampler: None,
         provenance: "test".into(),
         training_data: None,
+        labels: Vec::new(),
         patch: 1,
     }
 }
@@ -321,7 +322,7 @@ checkpoint_every = 1000
 /// Trains the tiny run for `steps` with `extra` lines in `[training]` and returns its model: the data are loaded
 /// once for every call.
 fn tiny_digits_run(dir: &std::path::Path, steps: u32) -> impl Fn(&str) -> Weights {
-    let data = load(&tiny_digits(dir, steps).data).unwrap();
+    let data = load_section(&tiny_digits(dir, steps).data).unwrap();
     move |extra| {
         let config = TrainConfig::load(&tiny_digits_file(dir, steps, extra)).unwrap();
         let mut trainer = Trainer::new(config, data.clone()).unwrap();
@@ -334,7 +335,7 @@ fn tiny_digits_run(dir: &std::path::Path, steps: u32) -> impl Fn(&str) -> Weight
 fn a_tiny_model_learns_the_digits() {
     let dir = temp_dir("learns");
     let config = tiny_digits(&dir, 150);
-    let data = load(&config.data).unwrap();
+    let data = load_section(&config.data).unwrap();
     let mut trainer = Trainer::new(config, data.clone()).unwrap();
     let untrained = trainer.model_weights().unwrap();
     let mut losses = Vec::new();
@@ -367,7 +368,7 @@ fn a_resumed_run_ends_with_the_same_weights() {
     // symmetries, so that they too must be drawn again alike.
     let extra = "average_from = 3\naugment = \"dihedral\"";
     let config = TrainConfig::load(&tiny_digits_file(&dir, 12, extra)).unwrap();
-    let data = load(&config.data).unwrap();
+    let data = load_section(&config.data).unwrap();
     let mut straight = Trainer::new(config.clone(), data.clone()).unwrap();
     straight.run(12, |_| {}).unwrap();
     let expected = straight.model_weights().unwrap();
@@ -414,7 +415,7 @@ fn a_run_stopped_before_its_lr_decay_steps_is_the_start_of_the_longer_run() {
     let short = tiny_digits_run(&dir, 8);
     let stopped = short("cosine_decay = true\nlr_decay_steps = 20");
     let config = TrainConfig::load(&tiny_digits_file(&dir, 20, "cosine_decay = true")).unwrap();
-    let data = load(&config.data).unwrap();
+    let data = load_section(&config.data).unwrap();
     let mut long = Trainer::new(config, data).unwrap();
     long.run(8, |_| {}).unwrap();
     assert_eq!(
@@ -448,7 +449,7 @@ fn augmented_runs_train_on_the_symmetric_images_and_none_changes_nothing() {
 fn a_fine_tuning_run_starts_from_its_init_model_and_refuses_another_network() {
     let dir = temp_dir("init");
     let config = tiny_digits(&dir, 30);
-    let data = load(&config.data).unwrap();
+    let data = load_section(&config.data).unwrap();
     let mut fresh_losses = Vec::new();
     let mut base = Trainer::new(config, data.clone()).unwrap();
     base.run(30, |p| fresh_losses.push(p.loss)).unwrap();
@@ -582,7 +583,7 @@ fn every_shipped_model_beats_its_marginal_baseline_held_out() {
     for name in ["digits", "dungeon", "names", "sprites", "terrain"] {
         let config = TrainConfig::load(&PathBuf::from(format!("configs/{name}.toml"))).unwrap();
         let weights = Weights::load(&config.output).unwrap();
-        let data = load(&config.data).unwrap();
+        let data = load_section(&config.data).unwrap();
         // Digits' bound is within a standard error of its score, which takes the documented 24 passes to pin.
         let repeats = if name == "digits" { 24 } else { 2 };
         let eval = evaluate(&weights, &data, &[], repeats, 1, 0).unwrap();
@@ -636,7 +637,7 @@ fn training_settings_out_of_range_are_refused_by_name() {
 fn a_checkpoint_of_another_configuration_is_refused() {
     let dir = temp_dir("other-config");
     let config = tiny_digits(&dir, 3);
-    let data = load(&config.data).unwrap();
+    let data = load_section(&config.data).unwrap();
     Trainer::new(config.clone(), data.clone())
         .unwrap()
         .run(3, |_| {})
@@ -696,7 +697,7 @@ fn patches_regroup_pixels_into_tokens() {
     let dir = temp_dir("patch");
     let mut config = tiny_digits(&dir, 10);
     config.model.patch = Some(2);
-    let data = load(&config.data).unwrap();
+    let data = load_section(&config.data).unwrap();
     let (patched, model) = config.prepare(data.clone()).unwrap();
     assert_eq!(
         model.layout,
@@ -738,7 +739,7 @@ fn discrete_maps_train_in_patches() {
         "steps = 80\nbatch = 16\nseed = 5",
     );
     let config = TrainConfig::load(&path).unwrap();
-    let data = load(&config.data).unwrap();
+    let data = load_section(&config.data).unwrap();
     let classes = data.legend.len();
     let (patched, model) = config.prepare(data.clone()).unwrap();
     assert_eq!(
@@ -779,4 +780,336 @@ fn discrete_maps_train_in_patches() {
     };
     assert_eq!(sampled.len(), 3 * 256);
     assert!(sampled.iter().all(|&k| (k as usize) < classes));
+}
+
+/// The tiny digits run as a conditional model: `[data] labels = true`, with `extra` lines in `[training]`.
+fn tiny_conditional_file(dir: &std::path::Path, steps: u32, extra: &str) -> PathBuf {
+    tiny_run_file(
+        dir,
+        "tiny-conditional",
+        "[data]\nsource = \"digits\"\nlabels = true\n[model]\nsigma_1 = 0.0316",
+        &format!("steps = {steps}\nbatch = 32\nseed = 7\n{extra}"),
+    )
+}
+
+#[test]
+fn digits_and_names_load_with_their_classes() {
+    let digits = load(&bevy_bfn::train::DataSpec::Digits).unwrap();
+    let labels = digits.labels.expect("the digits are labelled");
+    assert_eq!(
+        labels.names,
+        (0..10).map(|d| d.to_string()).collect::<Vec<_>>()
+    );
+    assert_eq!(labels.of_example.len(), digits.count);
+    // scikit-learn's file opens 0, 1, 2, ... and every digit has about 180 examples.
+    assert_eq!(labels.of_example[..3], [Some(0), Some(1), Some(2)]);
+    assert!(
+        labels.counts().iter().all(|&n| (170..=190).contains(&n)),
+        "{:?}",
+        labels.counts()
+    );
+
+    let section = |labels: bool| bevy_bfn::train::dataset::DataSection {
+        spec: bevy_bfn::train::DataSpec::Names {
+            length: 8,
+            dir: None,
+        },
+        labels,
+    };
+    let Ok(names) = load_section(&section(true)) else {
+        eprintln!("skipped: the names package is not installed");
+        return;
+    };
+    let labels = names.labels.clone().expect("names are labelled");
+    assert_eq!(labels.names, ["male", "female"]);
+    let counts = labels.counts();
+    assert!(counts.iter().all(|&n| n > 1000), "{counts:?}");
+    assert_eq!(
+        counts.iter().sum::<usize>(),
+        names.count,
+        "every name has a class"
+    );
+    let unlabelled = load_section(&section(false)).unwrap();
+    assert_eq!(unlabelled.labels, None, "classes only when asked for");
+    assert_eq!(
+        unlabelled.examples, names.examples,
+        "the same examples either way"
+    );
+    // "mary" is the commonest female name, "james" the commonest male one (after shuffling, found by text).
+    let Examples::Classes(classes) = &names.examples else {
+        unreachable!()
+    };
+    let text = |e: usize| -> String {
+        classes[e * 8..(e + 1) * 8]
+            .iter()
+            .map(|&c| names.legend[c as usize].as_str())
+            .collect()
+    };
+    let find = |name: &str| {
+        (0..names.count)
+            .find(|&e| text(e).trim_end() == name)
+            .unwrap()
+    };
+    assert_eq!(labels.of_example[find("mary")], Some(1));
+    assert_eq!(labels.of_example[find("james")], Some(0));
+}
+
+#[test]
+fn labels_on_a_source_without_classes_are_refused() {
+    let section = bevy_bfn::train::dataset::DataSection {
+        spec: bevy_bfn::train::DataSpec::Terrain {
+            size: 16,
+            stride: 16,
+            path: None,
+        },
+        labels: true,
+    };
+    match load_section(&section) {
+        Err(e) => assert!(
+            e.to_string().contains("no classes") || e.to_string().contains("not found"),
+            "{e}"
+        ),
+        Ok(_) => panic!("terrain has no classes"),
+    }
+}
+
+#[test]
+fn the_crawl_tiles_are_floor_wall_and_feature() {
+    let spec = bevy_bfn::train::DataSpec::CrawlTiles {
+        size: 16,
+        bins: 16,
+        dir: None,
+    };
+    let Ok(tiles) = load(&spec) else {
+        eprintln!("skipped: crawl-tiles-data is not installed");
+        return;
+    };
+    let labels = tiles.labels.expect("tiles are labelled by sheet");
+    assert_eq!(labels.names, ["floor", "wall", "feature"]);
+    assert!(
+        labels.counts().iter().all(|&n| n > 50),
+        "{:?}",
+        labels.counts()
+    );
+    assert_eq!(labels.counts().iter().sum::<usize>(), tiles.count);
+}
+
+/// A conditional configuration and its unconditional twin, with a random class embedding where `random`.
+fn conditional_pair(random: bool) -> (Weights, Weights) {
+    let mut config = tiny_config(
+        KindConfig::Discrete {
+            beta_1: 1.0,
+            classes: 27,
+        },
+        Layout {
+            height: 1,
+            width: 8,
+            channels: 1,
+        },
+    );
+    let plain =
+        weights_from_varmap(&config, &initial_varmap(&config, 3, &Device::Cpu).unwrap()).unwrap();
+    config.labels = vec!["male".into(), "female".into()];
+    let mut varmap = initial_varmap(&config, 3, &Device::Cpu).unwrap();
+    if random {
+        let embedding = Tensor::randn(0f32, 1.0, (3, 16), &Device::Cpu).unwrap();
+        varmap.set_one("label_embedding.weight", embedding).unwrap();
+    }
+    (plain, weights_from_varmap(&config, &varmap).unwrap())
+}
+
+/// A fixed θ of three sequences of 8 over 27 classes, as InputParams values.
+fn fixed_theta() -> Vec<f32> {
+    let raw: Vec<f32> = (0..3 * 8 * 27)
+        .map(|i| ((i * 7919) % 97) as f32 + 1.0)
+        .collect();
+    raw.chunks(27)
+        .flat_map(|p| {
+            let sum: f32 = p.iter().sum();
+            p.iter().map(move |v| v / sum)
+        })
+        .collect()
+}
+
+/// The network's output for `labels` on a fixed input.
+fn output_of(weights: &Weights, labels: &[Option<u32>]) -> Vec<f32> {
+    let gpt = Gpt::from_weights(weights, &Device::Cpu).unwrap();
+    let theta = Tensor::from_vec(fixed_theta(), (3, 8, 27), &Device::Cpu).unwrap();
+    let t = Tensor::new(&[0.1f32, 0.5, 0.9], &Device::Cpu).unwrap();
+    let input = gpt.network_input(&theta).unwrap();
+    gpt.forward_labelled(&input, &t, labels)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap()
+}
+
+#[test]
+fn a_conditional_model_starts_as_its_unconditional_twin() {
+    let (plain, conditional) = conditional_pair(false);
+    assert_eq!(
+        Parameters::new(conditional.config()).label_embedding,
+        Some([3, 16]),
+        "one row a class and one for no class"
+    );
+    // The embedding comes last, so every other tensor is drawn as before; it starts at zero.
+    for (name, tensor) in plain.tensors() {
+        assert_eq!(&conditional.tensors()[name], tensor, "{name}");
+    }
+    assert!(
+        conditional.tensors()["label_embedding.weight"]
+            .values
+            .iter()
+            .all(|&v| v == 0.0)
+    );
+    let labels = [Some(0), Some(1), None];
+    assert_eq!(output_of(&conditional, &labels), output_of(&plain, &[]));
+}
+
+#[test]
+fn a_conditional_model_round_trips_through_the_weights_file() {
+    let (_, conditional) = conditional_pair(true);
+    let read = Weights::from_bytes(&conditional.to_bytes()).unwrap();
+    assert_eq!(read.config().labels, ["male", "female"]);
+    assert_eq!(read.tensors(), conditional.tensors());
+    let before = output_of(&conditional, &[Some(0), Some(1), None]);
+    let after = output_of(&read, &[Some(0), Some(1), None]);
+    assert_eq!(before, after);
+    let other = output_of(&read, &[Some(1), Some(0), None]);
+    assert_ne!(
+        before[..8 * 27],
+        other[..8 * 27],
+        "the class changes the output"
+    );
+    assert_eq!(
+        before[2 * 8 * 27..],
+        other[2 * 8 * 27..],
+        "rows without a class do not move"
+    );
+    // A class the model does not have is an error, not a wrong row.
+    let gpt = Gpt::from_weights(&read, &Device::Cpu).unwrap();
+    let input = Tensor::zeros((1, 8, 27), candle_core::DType::F32, &Device::Cpu).unwrap();
+    let t = Tensor::new(&[0.5f32], &Device::Cpu).unwrap();
+    assert!(gpt.forward_labelled(&input, &t, &[Some(2)]).is_err());
+    assert!(
+        gpt.forward_labelled(&input, &t, &[None, None]).is_err(),
+        "one label a row"
+    );
+    // A repeated or empty class name is refused on load.
+    let mut config = read.config().clone();
+    config.labels = vec!["male".into(), "male".into()];
+    assert!(Weights::new(config, read.tensors().clone()).is_err());
+}
+
+#[test]
+fn guidance_mixes_the_conditional_and_unconditional_outputs() {
+    use bevy_bfn::flow::Denoiser;
+    use bevy_bfn::train::denoiser::{GptDenoiser, Guidance};
+    let (_, conditional) = conditional_pair(true);
+    let gpt = Gpt::from_weights(&conditional, &Device::Cpu).unwrap();
+    let shape = Shape::new(3, 8).unwrap();
+    let input = InputParams::new(shape, 27, fixed_theta()).unwrap();
+    let t = [0.2f32, 0.5, 0.8];
+    let labels = vec![Some(1), None, Some(0)];
+    let run = |weight: f64, labels: Vec<Option<u32>>| {
+        let mut denoiser = GptDenoiser {
+            gpt: &gpt,
+            device: &Device::Cpu,
+            guidance: Guidance { labels, weight },
+        };
+        let mut out = vec![0f32; 3 * 8 * 27];
+        denoiser.output_params(&input, &t, &mut out).unwrap();
+        out
+    };
+    let conditional = run(0.0, labels.clone());
+    let unconditional = run(0.0, vec![None; 3]);
+    assert_eq!(
+        conditional,
+        run(0.0, labels.clone()),
+        "w = 0 is the conditional pass"
+    );
+    let guided = run(2.0, labels.clone());
+    let row = 8 * 27;
+    for (i, (g, (c, u))) in guided
+        .iter()
+        .zip(conditional.iter().zip(&unconditional))
+        .enumerate()
+    {
+        let expected = if i / row == 1 { *c } else { 3.0 * c - 2.0 * u };
+        assert!((g - expected).abs() < 1e-4, "{i}: {g} against {expected}");
+    }
+    let mut denoiser = GptDenoiser {
+        gpt: &gpt,
+        device: &Device::Cpu,
+        guidance: Guidance {
+            labels: vec![Some(0)],
+            weight: 1.0,
+        },
+    };
+    let mut out = vec![0f32; 3 * 8 * 27];
+    assert!(
+        denoiser.output_params(&input, &t, &mut out).is_err(),
+        "one label a row"
+    );
+    assert!(Guidance::class(0, 3, -1.0).is_err());
+    assert!(Guidance::class(0, 3, f64::NAN).is_err());
+}
+
+#[test]
+fn a_conditional_run_fine_tunes_an_unconditional_model_and_evaluates_both_ways() {
+    let dir = temp_dir("conditional");
+    let base = TrainConfig::load(&tiny_digits_file(&dir, 3, "")).unwrap();
+    let data = load_section(&base.data).unwrap();
+    assert_eq!(data.labels, None, "an unconditional run drops the classes");
+    let mut trainer = Trainer::new(base, data).unwrap();
+    trainer.run(3, |_| {}).unwrap();
+    let init = dir.join("base.safetensors");
+    std::fs::rename(dir.join("tiny.safetensors"), &init).unwrap();
+    let plain = Weights::load(&init).unwrap();
+
+    let extra = format!("label_dropout = 0.15\ninit = '{}'", init.display());
+    let config = TrainConfig::load(&tiny_conditional_file(&dir, 3, &extra)).unwrap();
+    let data = load_section(&config.data).unwrap();
+    let mut tuned = Trainer::new(config, data.clone()).unwrap();
+    let start = tuned.model_weights().unwrap();
+    assert_eq!(start.config().labels.len(), 10);
+    for (name, tensor) in plain.tensors() {
+        assert_eq!(
+            &start.tensors()[name],
+            tensor,
+            "{name} comes from the init model"
+        );
+    }
+    tuned.run(3, |_| {}).unwrap();
+    let weights = tuned.model_weights().unwrap();
+    let result = evaluate(&weights, &data, &[10], 1, 4, 0).unwrap();
+    let given = result
+        .given_label
+        .expect("a conditional model is scored given its class too");
+    assert!(given.continuous.bits_per_dim().mean.is_finite());
+    assert_ne!(
+        given.continuous.bits_per_dim().mean,
+        result.continuous.bits_per_dim().mean,
+        "the class is an input"
+    );
+    assert!(
+        evaluate(
+            &plain,
+            &load(&bevy_bfn::train::DataSpec::Digits).unwrap(),
+            &[10],
+            1,
+            4,
+            0
+        )
+        .unwrap()
+        .given_label
+        .is_none()
+    );
+
+    // Label dropout needs classes to drop, and lies in [0, 1).
+    let no_labels = TrainConfig::load(&tiny_digits_file(&dir, 3, "label_dropout = 0.1"));
+    assert!(no_labels.unwrap_err().to_string().contains("labels = true"));
+    let too_much = TrainConfig::load(&tiny_conditional_file(&dir, 3, "label_dropout = 1.0"));
+    assert!(too_much.unwrap_err().to_string().contains("label_dropout"));
 }

@@ -34,6 +34,7 @@ fn config() -> ModelConfig {
         sampler: None,
         provenance: "test".into(),
         training_data: None,
+        labels: Vec::new(),
         patch: 1,
     }
 }

@@ -9,6 +9,7 @@ pub mod denoiser;
 pub mod eval;
 mod heap;
 pub mod loss;
+pub mod nearest_class;
 pub mod npy;
 pub mod optimizer;
 pub mod plot;
