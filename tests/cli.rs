@@ -744,3 +744,69 @@ fn seams_prints_both_tables() {
         "maps of classes",
     );
 }
+
+#[test]
+fn class_and_guidance_are_checked() {
+    let dir = temp_dir("cli-class");
+    let out = dir.join("x.npy");
+    let out = out.to_str().unwrap();
+    let plain = "assets/models/digits.safetensors";
+    assert_fails_with(
+        &["sample", "--model", plain, "--class", "3", "--out", out],
+        "has no classes",
+    );
+    // A tiny conditional digits model, two steps of training.
+    let model = dir.join("conditional.safetensors");
+    let config = dir.join("conditional.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "name = \"c\"\noutput = \"{}\"\n[data]\nsource = \"digits\"\nlabels = true\n[model]\n\
+             sigma_1 = 0.0316\nlayers = 1\nheads = 2\nwidth = 16\npositions = \"grid\"\n[training]\n\
+             steps = 2\nbatch = 8\nlearning_rate = 1e-3\nwarmup = 1\nweight_decay = 0.0\n\
+             betas = [0.9, 0.98]\ngrad_clip = 1.0\nema_decay = 0.9\nlabel_dropout = 0.15\n\
+             loss = \"continuous\"\nseed = 1\ncheckpoint_every = 100\n",
+            model.display()
+        ),
+    )
+    .unwrap();
+    let trained = bfn_train(&["train", "--config", config.to_str().unwrap()]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    let model = model.to_str().unwrap();
+    let sample = |extra: &[&str]| {
+        let mut args = vec![
+            "sample", "--model", model, "--steps", "3", "--count", "2", "--out", out,
+        ];
+        args.extend_from_slice(extra);
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let run = |extra: &[&str], needle: &str| {
+        let args = sample(extra);
+        assert_fails_with(&args.iter().map(String::as_str).collect::<Vec<_>>(), needle);
+    };
+    run(&["--class", "ten"], "0, 1, 2, 3, 4, 5, 6, 7, 8, 9");
+    run(&["--class", "3", "--guidance=-1"], "--guidance");
+    run(&["--class", "3", "--guidance", "NaN"], "--guidance");
+    run(&["--class", "3", "--size", "16x16"], "--size");
+    let args = sample(&["--class", "3", "--guidance", "1.5"]);
+    let output = bfn_train(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("class 3 at guidance 1.5"),
+        "{}",
+        stderr(&output)
+    );
+    let evaluated = bfn_train(&[
+        "eval",
+        "--model",
+        model,
+        "--steps",
+        "5",
+        "--repeats",
+        "1",
+        "--draws",
+        "2",
+    ]);
+    let printed = String::from_utf8_lossy(&evaluated.stdout);
+    assert!(printed.contains("given the true class"), "{printed}");
+}

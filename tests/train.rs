@@ -572,7 +572,10 @@ fn every_config_describes_the_model_it_ships() {
             file.provenance
         );
     }
-    assert_eq!(shipped, 5, "digits, dungeon, names, sprites and terrain");
+    assert_eq!(
+        shipped, 8,
+        "digits, dungeon, names, sprites and terrain, and conditional digits, names and sprites"
+    );
 }
 
 /// The floors `docs/models.md` reports for the shipped models, measured as `bfn-train eval` measures them (the

@@ -23,6 +23,7 @@ use bevy_bfn::train::dataset::{DataSplit, Dataset};
 use bevy_bfn::train::datasets::{load_section, load_section_with_limits};
 use bevy_bfn::train::denoiser::Guidance;
 use bevy_bfn::train::eval::evaluate;
+use bevy_bfn::train::nearest_class::nearest_class;
 use bevy_bfn::train::plot::{PLOT_SIZE, line_plot};
 use bevy_bfn::train::sample_mosaic::sample_mosaic;
 use bevy_bfn::train::sample_sheet::{
@@ -183,6 +184,10 @@ enum Command {
         /// The plot to write (.png); the table goes beside it as .md.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// For a conditional model, the guidance weight of the per-class table (`count` samples of each class with
+        /// the model's own sampler and steps, each given the class of its nearest example of the split).
+        #[arg(long, default_value_t = 2.0)]
+        guidance: f64,
     },
 }
 
@@ -361,6 +366,7 @@ fn run(command: Command) -> Result<(), AnyError> {
             seed,
             split,
             out,
+            guidance,
         } => {
             let runs = Runs {
                 samplers: &samplers,
@@ -368,7 +374,7 @@ fn run(command: Command) -> Result<(), AnyError> {
                 count,
                 seed,
             };
-            quality(&model, &runs, split, out.as_deref())
+            quality(&model, &runs, split, out.as_deref(), guidance)
         }
     }
 }
@@ -589,6 +595,7 @@ fn quality(
     runs: &Runs,
     split: DataSplit,
     out: Option<&Path>,
+    guidance: f64,
 ) -> Result<(), AnyError> {
     let Runs {
         samplers,
@@ -598,10 +605,8 @@ fn quality(
     } = *runs;
     let weights = Weights::load(model)?;
     let config = weights.config();
-    let reference: Samples = training_data(&weights, model)?
-        .patched(config)?
-        .spread(split, usize::MAX)
-        .into();
+    let data = training_data(&weights, model)?.patched(config)?;
+    let reference: Samples = data.spread(split, usize::MAX).into();
     let main_distance = |q: &Quality| q.patterns.or(q.frechet).unwrap_or(q.frequencies);
     let mut table = format!(
         "{}: {count} samples against {} {} examples, seed {seed}\n\n\
@@ -640,6 +645,34 @@ fn quality(
             line.push((n, main_distance(&q)));
         }
         series.push(line);
+    }
+    if let Some(labels) = &data.labels {
+        let split_labels = match split {
+            DataSplit::Train => &labels.of_example[..data.train_count()],
+            DataSplit::Test => &labels.of_example[data.train_count()..],
+        };
+        let (n, sampler) = steps_and_sampler(config, None, None)?;
+        let header = format!(
+            "\n{count} samples a class ({sampler}, {n} steps, guidance {guidance}, seed {seed}), each given the class of \
+             its nearest example of the split\n\n| class | examples in the split | nearest is of the class | chance |\n|---|---|---|---|\n"
+        );
+        print!("{header}");
+        table.push_str(&header);
+        for (class, name) in labels.names.iter().enumerate() {
+            let class = class as u32;
+            let asked = Guidance::class(class, count, guidance)?;
+            let none = bevy_bfn::flow::Constraints::<f32>::default();
+            let samples = sample_guided(&weights, count, n, seed, sampler, &none, asked)?;
+            let score = nearest_class(config, &samples, &reference, split_labels, class)?;
+            let row = format!(
+                "| {name} | {} | {:.1}% | {:.1}% |\n",
+                split_labels.iter().filter(|&&l| l == Some(class)).count(),
+                100.0 * score.share,
+                100.0 * score.chance
+            );
+            print!("{row}");
+            table.push_str(&row);
+        }
     }
     if let Some(out) = out {
         let (width, height) = PLOT_SIZE;

@@ -106,6 +106,12 @@ pub struct TrainingSection {
     /// unconditional distribution, which classifier-free guidance pushes the conditional one away from.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub label_dropout: f64,
+    /// The class embedding's own peak learning rate (default the run's), on the same schedule. A fine-tuning
+    /// run keeps the rest of a trained network near its optimum with a small rate, while the embedding starts at
+    /// zero and must grow to the size of the features it is added to: at the run's rate it stays too small for
+    /// the class to steer the samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_learning_rate: Option<f64>,
     /// Symmetries the data do not care about, applied to training examples (default none; see
     /// [`Augment`]).
     #[serde(default)]
@@ -256,6 +262,13 @@ impl TrainConfig {
             return Err(format!(
                 "training.label_dropout must lie in [0, 1), got {}",
                 t.label_dropout
+            ));
+        }
+        if let Some(rate) = t.label_learning_rate
+            && !(rate > 0.0 && rate.is_finite())
+        {
+            return Err(format!(
+                "training.label_learning_rate must be positive, got {rate}"
             ));
         }
         if t.label_dropout > 0.0 && !self.data.labels {

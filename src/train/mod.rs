@@ -11,6 +11,7 @@ mod exact;
 pub mod fuzzing;
 mod heap;
 pub mod loss;
+pub mod nearest_class;
 pub mod npy;
 pub mod optimizer;
 pub mod plot;

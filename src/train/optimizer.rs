@@ -7,6 +7,7 @@ use candle_core::backprop::GradStore;
 use candle_core::{Result, Tensor, Var};
 use candle_nn::VarMap;
 
+use crate::model::parameters::LABEL_EMBEDDING;
 use crate::train::config::TrainingSection;
 
 /// One parameter and its optimiser state.
@@ -24,6 +25,8 @@ pub struct Slot {
     /// Mean of `ema` over the steps since `average_from`, once that step is reached.
     pub tail: Option<Tensor>,
     decays: bool,
+    /// This parameter's learning rate over the run's.
+    lr_scale: f64,
 }
 
 impl Slot {
@@ -72,8 +75,14 @@ impl Optimizer {
         let slots = named
             .into_iter()
             .map(|(name, var)| {
-                // As the official `get_optim_groups`: decay the weights of linear layers, not biases or norms.
-                let decays = name.ends_with(".weight") && var.rank() == 2;
+                // As the official `get_optim_groups`: decay the weights of linear layers, not biases or norms —
+                // nor the class embedding, which decay would pull back towards "no class".
+                let label = name == LABEL_EMBEDDING;
+                let decays = name.ends_with(".weight") && var.rank() == 2 && !label;
+                let lr_scale = match settings.label_learning_rate {
+                    Some(rate) if label => rate / settings.learning_rate,
+                    _ => 1.0,
+                };
                 Ok(Slot {
                     m: var.zeros_like()?,
                     v: var.zeros_like()?,
@@ -82,6 +91,7 @@ impl Optimizer {
                     name,
                     var,
                     decays,
+                    lr_scale,
                 })
             })
             .collect::<Result<_>>()?;
@@ -169,7 +179,8 @@ impl Optimizer {
             } else {
                 1.0
             };
-            let next = ((slot.var.as_tensor().detach() * decay)? - (update * lr)?)?;
+            let next =
+                ((slot.var.as_tensor().detach() * decay)? - (update * (lr * slot.lr_scale))?)?;
             slot.var.set(&next)?;
             slot.ema = ((&slot.ema * ema_decay)? + (next * (1.0 - ema_decay))?)?;
             // The tail mean as a running mean, starting from the first moving average it takes in.

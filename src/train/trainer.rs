@@ -493,3 +493,50 @@ impl Trainer {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::dataset::DataSpec;
+    use crate::train::datasets::load;
+
+    fn digits_run(label_dropout: f64) -> Trainer {
+        let text = format!(
+            "name = \"t\"\noutput = \"unused.safetensors\"\n[data]\nsource = \"digits\"\nlabels = true\n\
+             [model]\nsigma_1 = 0.0316\nlayers = 1\nheads = 2\nwidth = 16\npositions = \"grid\"\n\
+             [training]\nsteps = 10\nbatch = 1000\nlearning_rate = 1e-3\nwarmup = 1\nweight_decay = 0.0\n\
+             betas = [0.9, 0.98]\ngrad_clip = 1.0\nema_decay = 0.9\nlabel_dropout = {label_dropout}\n\
+             loss = \"continuous\"\nseed = 3\ncheckpoint_every = 100\n"
+        );
+        let config: TrainConfig = toml::from_str(&text).unwrap();
+        Trainer::new(config, load(&DataSpec::Digits).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn label_dropout_hides_that_share_of_the_classes() {
+        let draws: Vec<(usize, usize)> = (0..1000).map(|e| (e, 0)).collect();
+        let kept = digits_run(0.0).batch_labels(&draws, 4);
+        let truth = &digits_run(0.0).data.labels.clone().unwrap().of_example;
+        assert_eq!(kept, truth[..1000], "no dropout keeps every class");
+        let run = digits_run(0.2);
+        let dropped = run.batch_labels(&draws, 4);
+        let hidden = dropped.iter().filter(|l| l.is_none()).count();
+        assert!(
+            (150..250).contains(&hidden),
+            "{hidden} of 1000 hidden at 0.2"
+        );
+        assert!(
+            dropped
+                .iter()
+                .zip(truth)
+                .all(|(d, t)| d.is_none() || d == t),
+            "a kept class is the example's own"
+        );
+        assert_eq!(dropped, run.batch_labels(&draws, 4), "the step's draws");
+        assert_ne!(
+            dropped,
+            run.batch_labels(&draws, 5),
+            "each step draws afresh"
+        );
+    }
+}
