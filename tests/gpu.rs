@@ -12,7 +12,6 @@ use bevy_bfn::gpu::{
 use bevy_bfn::model::parameters::LABEL_EMBEDDING;
 use bevy_bfn::model::{Guidance, Kind, Samples, TensorData, Weights};
 use bevy_bfn::net::Gpt;
-use bevy_bfn::train::denoiser::Guidance as CpuGuidance;
 use bevy_bfn::train::sample_sheet::{sample_constrained, sample_guided};
 use candle_core::{Device, Tensor};
 
@@ -410,10 +409,7 @@ fn guided_sampling_on_the_gpu_follows_the_cpu() {
                 settings.seed,
                 sampler,
                 &Constraints::<f32>::default(),
-                CpuGuidance {
-                    labels: labels.clone(),
-                    weight,
-                },
+                guidance.clone(),
             )
             .unwrap();
             let label = format!("{name}, {sampler:?}, w = {weight}");

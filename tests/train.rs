@@ -1046,17 +1046,19 @@ fn guidance_mixes_the_conditional_and_unconditional_outputs() {
         gpt: &gpt,
         device: &Device::Cpu,
         guidance: Guidance {
-            labels: vec![Some(0)],
+            labels: vec![Some(0), Some(1)],
             weight: 1.0,
         },
     };
     let mut out = vec![0f32; 3 * 8 * 27];
     assert!(
         denoiser.output_params(&input, &t, &mut out).is_err(),
-        "one label a row"
+        "one label a row, or one for all"
     );
-    assert!(Guidance::class(0, 3, -1.0).is_err());
-    assert!(Guidance::class(0, 3, f64::NAN).is_err());
+    for weight in [-1.0, f64::NAN] {
+        denoiser.guidance = Guidance::class(0, weight);
+        assert!(denoiser.output_params(&input, &t, &mut out).is_err());
+    }
 }
 
 #[test]

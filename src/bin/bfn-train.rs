@@ -470,7 +470,7 @@ fn sample_command(args: &SampleArgs) -> Result<(), AnyError> {
         None => {
             let placed = config.place_constraints(&user.constraints, count)?;
             let guidance = match label {
-                Some(label) => Guidance::class(label, count, args.guidance)?,
+                Some(label) => Guidance::class(label, args.guidance),
                 None => Guidance::default(),
             };
             let samples = sample_guided(&weights, count, steps, seed, sampler, &placed, guidance)?;
@@ -660,7 +660,7 @@ fn quality(
         table.push_str(&header);
         for (class, name) in labels.names.iter().enumerate() {
             let class = class as u32;
-            let asked = Guidance::class(class, count, guidance)?;
+            let asked = Guidance::class(class, guidance);
             let none = bevy_bfn::flow::Constraints::<f32>::default();
             let samples = sample_guided(&weights, count, n, seed, sampler, &none, asked)?;
             let score = nearest_class(config, &samples, &reference, split_labels, class)?;

@@ -4,41 +4,8 @@ use candle_core::{Device, Tensor};
 
 use crate::error::{BfnError, Result};
 use crate::flow::{Denoiser, InputParams};
+pub use crate::model::Guidance;
 use crate::net::Gpt;
-
-/// What a conditional model is asked for: a class per batch row and how hard to push towards it.
-///
-/// Classifier-free guidance: the network's raw output for row b is `(1 + w)·out(labels[b]) − w·out(no class)`,
-/// which exaggerates what sets the class apart from the data at large. The network has learnt both terms (label
-/// dropout in training); w = 0 is the plain conditional model and costs one pass, w > 0 two (batched as one
-/// forward of twice the rows). Rows without a class are not mixed.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Guidance {
-    /// One per batch row (`None`: no class), or empty for no class anywhere.
-    pub labels: Vec<Option<u32>>,
-    /// The guidance weight w ≥ 0.
-    pub weight: f64,
-}
-
-impl Guidance {
-    /// Every one of `count` rows asks for class `label` with weight `weight`.
-    pub fn class(label: u32, count: usize, weight: f64) -> Result<Self> {
-        if !(weight >= 0.0 && weight.is_finite()) {
-            return Err(BfnError::Config(format!(
-                "guidance weight {weight}: it must be finite and not negative"
-            )));
-        }
-        Ok(Self {
-            labels: vec![Some(label); count],
-            weight,
-        })
-    }
-
-    /// Whether the unconditional pass is needed: a positive weight and some row with a class.
-    fn mixes(&self) -> bool {
-        self.weight > 0.0 && self.labels.iter().any(Option::is_some)
-    }
-}
 
 /// A [`Gpt`] answering the sampler's and the ELBO's questions in `f32`.
 pub struct GptDenoiser<'a> {
@@ -60,14 +27,10 @@ impl Denoiser<f32> for GptDenoiser<'_> {
         let fail = |e: candle_core::Error| BfnError::Denoiser(e.to_string());
         let layout = self.gpt.config().layout;
         let batch = input.shape().batch();
-        let labels = &self.guidance.labels;
-        if !labels.is_empty() && labels.len() != batch {
-            return Err(BfnError::ShapeMismatch {
-                what: "guidance labels",
-                got: labels.len(),
-                expected: batch,
-            });
-        }
+        // Classifier-free guidance (`Guidance`): the rows' classes, checked against the model's.
+        let labels = self
+            .guidance
+            .per_example(self.gpt.config().labels.len(), batch)?;
         let per_token = input.values().len() / (batch * layout.tokens());
         let theta = Tensor::from_slice(
             input.values(),
@@ -76,9 +39,9 @@ impl Denoiser<f32> for GptDenoiser<'_> {
         )
         .map_err(fail)?;
         let t = Tensor::from_slice(t, batch, self.device).map_err(fail)?;
-        let mixes = self.guidance.mixes();
+        let mixes = self.guidance.is_guided();
         // With guidance, the rows twice over: first with their classes, then with none.
-        let (theta, t, labels) = if mixes {
+        let (theta, t, rows) = if mixes {
             let twice = |x: &Tensor| Tensor::cat(&[x, x], 0).map_err(fail);
             let both: Vec<Option<u32>> = labels.iter().copied().chain(vec![None; batch]).collect();
             (twice(&theta)?, twice(&t)?, both)
@@ -87,7 +50,7 @@ impl Denoiser<f32> for GptDenoiser<'_> {
         };
         let out = self
             .gpt
-            .forward_labelled(&self.gpt.network_input(&theta).map_err(fail)?, &t, &labels)
+            .forward_labelled(&self.gpt.network_input(&theta).map_err(fail)?, &t, &rows)
             .map_err(fail)?;
         let values: Vec<f32> = out.flatten_all().and_then(|o| o.to_vec1()).map_err(fail)?;
         let expected = if mixes {
