@@ -30,7 +30,7 @@ use bevy::render::view::screenshot::{Screenshot, save_to_disk};
 use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 use bevy_bfn::model::content::png_bytes;
-use bevy_bfn::model::{KindConfig, Samples};
+use bevy_bfn::model::{Guidance, KindConfig, Samples};
 use bevy_bfn::plugin::panels::BfnPanelsPlugin;
 use bevy_bfn::plugin::{
     BfnFinished, BfnGenerator, BfnModel, BfnOutput, BfnPlugin, BfnProgress, BfnWatch, RgbaImage,
@@ -92,6 +92,9 @@ fn options() -> Result<Options, String> {
 /// Every flow takes about this many frames, whatever its steps, so that all five can be watched forming.
 const FRAMES_PER_FLOW: u32 = 12;
 
+/// The guidance weight of the conditional digits (`docs/models.md`).
+const CLASS_GUIDANCE: f64 = 2.0;
+
 /// The steps every model takes on a software GPU, where a step of sprites or terrain costs about a second.
 const SOFTWARE_GPU_STEPS: u32 = 50;
 
@@ -124,9 +127,10 @@ const MODELS: [Shown; 5] = [
         at: Vec2::new(-440.0, -20.0),
         scale: 6.0,
     },
+    // The conditional digits, one of each class side by side: the row of one preview per class.
     Shown {
-        model: "digits",
-        batch: 6,
+        model: "digits-conditional",
+        batch: 10,
         at: Vec2::new(-80.0, -20.0),
         scale: 5.0,
     },
@@ -216,6 +220,12 @@ fn setup(
             .with_steps_per_frame(0)
             .with_seed(options.seed);
         generator.steps = steps;
+        if name == "digits-conditional" {
+            generator = generator.with_guidance(Guidance {
+                labels: (0..batch as u32).map(Some).collect(),
+                weight: CLASS_GUIDANCE,
+            });
+        }
         let mut entity = commands.spawn((Name::new(name), generator, Unpaced));
         if !options.headless {
             entity
@@ -352,8 +362,25 @@ fn captions(
         let Ok(at) = camera.world_to_viewport(view, corner) else {
             continue;
         };
+        let classes = match generator.guidance.labels.as_slice() {
+            [] => String::new(),
+            asked => {
+                let names: Vec<&str> = asked
+                    .iter()
+                    .map(|c| {
+                        c.and_then(|c| config.labels.get(c as usize))
+                            .map_or("none", String::as_str)
+                    })
+                    .collect();
+                format!(
+                    " · {} · guidance {}",
+                    names.join(" "),
+                    generator.guidance.weight
+                )
+            }
+        };
         let caption = format!(
-            "{name} · {} steps · {} sampler{}",
+            "{name} · {} steps · {} sampler{classes}{}",
             generator.steps_for(config),
             generator.sampler_for(config),
             if progress.finished { " · done" } else { "" }

@@ -22,7 +22,7 @@ use bevy_bfn::flow::SamplingMethod;
 use bevy_bfn::flow::{AnyDatum, Constraints, Known};
 use bevy_bfn::gpu::{GpuContext, GpuModel, JobSettings, SamplingJob};
 use bevy_bfn::model::mosaic::{MapShape, Mosaic, window_seed};
-use bevy_bfn::model::{Layout, Samples, Weights};
+use bevy_bfn::model::{Guidance, Layout, Samples, Weights};
 use bevy_bfn::plugin::{
     BfnConstraints, BfnFinished, BfnGenerator, BfnMosaic, BfnOutput, BfnPlugin, BfnProgress,
     BfnRegenerate, BfnRestart, BfnStepOnce, BfnSystems, BfnWatch, TileGrid,
@@ -103,6 +103,21 @@ fn standalone_samples(
     job.record_steps(&mut encoder, settings.steps);
     gpu.queue.submit([encoder.finish()]);
     job.read_samples(&gpu.device, &gpu.queue).unwrap()
+}
+
+/// What a standalone guided GPU job of `settings` samples.
+fn standalone_guided(name: &str, settings: JobSettings, guidance: &Guidance) -> BfnOutput {
+    let gpu = GpuContext::new().unwrap();
+    let weights = Weights::load(format!("assets/models/{name}.safetensors")).unwrap();
+    let model = GpuModel::new(&gpu.device, &weights).unwrap();
+    let mut job = SamplingJob::guided(&gpu.device, &model, settings, guidance).unwrap();
+    let mut encoder = gpu.device.create_command_encoder(&Default::default());
+    job.record_steps(&mut encoder, settings.steps);
+    gpu.queue.submit([encoder.finish()]);
+    BfnOutput::from_samples(
+        weights.config(),
+        &job.read_samples(&gpu.device, &gpu.queue).unwrap(),
+    )
 }
 
 /// A mosaic of `shape` drawn window by window with standalone GPU jobs, as the plugin is to draw it.
@@ -1128,4 +1143,51 @@ fn a_model_claiming_a_billion_layers_is_an_asset_error_and_the_app_runs_on() {
         "{error}"
     );
     assert_eq!(results_of(&app, sound).len(), 1);
+}
+
+/// A generator of the conditional digits asking for a class per example with guidance gives the standalone guided
+/// job's result; a new weight (the second pass stays) and then w = 0 (it goes: a new job) each start a run that
+/// gives the standalone job's result with them.
+#[test]
+fn a_generator_asks_a_conditional_model_for_classes_with_guidance() {
+    let (_app, mut app, server) = app_on_shipped_models();
+    let (batch, steps, seed) = (3, 4, 6);
+    let mut guidance = Guidance {
+        labels: vec![Some(1), None, Some(7)],
+        weight: 2.0,
+    };
+    let entity = app
+        .world_mut()
+        .spawn(
+            BfnGenerator::new(server.load("models/digits-conditional.safetensors"))
+                .with_batch(batch)
+                .with_steps(steps)
+                .with_steps_per_frame(2)
+                .with_seed(seed)
+                .with_guidance(guidance.clone()),
+        )
+        .id();
+    let settings = settings("digits-conditional", batch, steps, seed);
+    for weight in [2.0, 4.0, 0.0] {
+        guidance.weight = weight;
+        app.world_mut()
+            .get_mut::<BfnGenerator>(entity)
+            .unwrap()
+            .guidance = guidance.clone();
+        let before = results_of(&app, entity).len();
+        update_until(&mut app, 300, "the guided result", |app| {
+            results_of(app, entity).len() > before
+        });
+        assert_eq!(
+            results_of(&app, entity).last().unwrap(),
+            &standalone_guided("digits-conditional", settings, &guidance),
+            "w = {weight}"
+        );
+    }
+    let unguided = standalone("digits-conditional", settings);
+    assert_ne!(
+        results_of(&app, entity)[0],
+        unguided,
+        "the classes change the digits"
+    );
 }

@@ -250,6 +250,23 @@ fn settings(
         ui.label("sampler");
         sampler_menu(ui, generator, config);
         ui.end_row();
+        if !config.labels.is_empty() {
+            ui.label("class");
+            class_menu(ui, generator, config);
+            ui.end_row();
+            ui.label("guidance w");
+            let mut weight = generator.guidance.weight;
+            if ui
+                .add(egui::Slider::new(&mut weight, 0.0..=8.0))
+                .on_hover_text(
+                    "(1 + w)·conditional − w·unconditional: more holds closer to the class",
+                )
+                .changed()
+            {
+                generator.guidance.weight = weight;
+            }
+            ui.end_row();
+        }
         ui.label("seed");
         ui.add(egui::DragValue::new(&mut generator.seed));
         ui.end_row();
@@ -277,6 +294,48 @@ fn settings(
             generator.accuracy = None;
         }
     });
+}
+
+/// The class a conditional model is asked for: none, one for every example, or one of each across the batch
+/// (which sets the batch to the number of classes), for a row of one preview per class.
+fn class_menu(ui: &mut egui::Ui, generator: &mut BfnGenerator, config: &ModelConfig) {
+    let labels = &config.labels;
+    let each: Vec<Option<u32>> = (0..labels.len() as u32).map(Some).collect();
+    let current = match generator.guidance.labels.as_slice() {
+        [] => "none".to_owned(),
+        [Some(class)] => labels
+            .get(*class as usize)
+            .cloned()
+            .unwrap_or_else(|| class.to_string()),
+        asked if asked == each.as_slice() => "one of each".to_owned(),
+        _ => "per example".to_owned(),
+    };
+    egui::ComboBox::from_id_salt("class")
+        .selected_text(current)
+        .show_ui(ui, |ui| {
+            if ui
+                .selectable_label(generator.guidance.labels.is_empty(), "none")
+                .clicked()
+            {
+                generator.guidance.labels.clear();
+            }
+            for (class, name) in labels.iter().enumerate() {
+                let asked = vec![Some(class as u32)];
+                if ui
+                    .selectable_label(generator.guidance.labels == asked, name)
+                    .clicked()
+                {
+                    generator.guidance.labels = asked;
+                }
+            }
+            if ui
+                .selectable_label(generator.guidance.labels == each, "one of each")
+                .clicked()
+            {
+                generator.batch = labels.len();
+                generator.guidance.labels = each.clone();
+            }
+        });
 }
 
 /// The sampler, by name, and the redraw's temperature. A change keeps the steps the generator has now: the

@@ -59,7 +59,7 @@ fn same_shape(generation: &Generation, wanted: &Extracted) -> bool {
 }
 
 /// Drops the jobs of generators that are gone or whose model or job shape changed, restarts in place the jobs
-/// of generators on a new run with the same shape (writing the run's constraints), and frees the models no
+/// of generators on a new run with the same shape (writing the run's constraints and guidance), and frees the models no
 /// generator uses.
 pub(crate) fn sync_jobs(
     mut jobs: ResMut<BfnJobs>,
@@ -82,10 +82,15 @@ pub(crate) fn sync_jobs(
             generation.job.restart(&queue, generator.settings.seed);
             generation.epoch = generator.epoch;
             generation.read_back = ReadBack::Waiting;
-            if let Err(error) = generation
+            let written = generation
                 .job
                 .write_constraints(&queue, &generator.constraints)
-            {
+                .and_then(|()| {
+                    generation
+                        .job
+                        .write_guidance(&queue, &generation.model, &generator.guidance)
+                });
+            if let Err(error) = written {
                 jobs.jobs.remove(&generator.entity);
                 jobs.failed.insert(generator.entity, generator.epoch);
                 reports.send(
