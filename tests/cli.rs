@@ -810,3 +810,41 @@ fn class_and_guidance_are_checked() {
     let printed = String::from_utf8_lossy(&evaluated.stdout);
     assert!(printed.contains("given the true class"), "{printed}");
 }
+
+/// `data-sheet` of labelled data writes each example's class beside the sheet, in the sheet's order.
+#[test]
+fn data_sheet_shows_the_examples_classes() {
+    let out = temp_dir("cli-data-sheet-labels").join("digits.png");
+    let output = bfn_train(&[
+        "data-sheet",
+        "--config",
+        "configs/digits-conditional.toml",
+        "--count",
+        "12",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let labels = std::fs::read_to_string(out.with_extension("labels.txt")).unwrap();
+    let classes: Vec<&str> = labels.lines().collect();
+    assert_eq!(classes.len(), 12, "{labels}");
+    assert!(
+        classes
+            .iter()
+            .all(|c| c.len() == 1 && c.chars().all(|d| d.is_ascii_digit())),
+        "{labels}"
+    );
+    // The unlabelled config of the same data writes none.
+    let plain = temp_dir("cli-data-sheet-plain").join("digits.png");
+    let output = bfn_train(&[
+        "data-sheet",
+        "--config",
+        "configs/digits.toml",
+        "--count",
+        "4",
+        "--out",
+        plain.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!plain.with_extension("labels.txt").exists());
+}

@@ -778,6 +778,21 @@ fn data_sheet(
     let count = count.unwrap_or(if is_array_path(&out) { whole_split } else { 32 });
     let examples: Samples = data.spread(split, count).into();
     write_output(&model, &examples, &out)?;
+    if let Some(labels) = &data.labels {
+        // The class of each example, in the sheet's order (row by row), one a line beside the sheet.
+        let names: String = data
+            .spread_indices(split, count)
+            .iter()
+            .map(|&e| match labels.of_example[e] {
+                Some(class) => format!("{}\n", labels.names[class as usize]),
+                None => "(no class)\n".to_owned(),
+            })
+            .collect();
+        let path = out.with_extension("labels.txt");
+        std::fs::write(&path, names)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        eprintln!("wrote the examples' classes to {}", path.display());
+    }
     eprintln!(
         "wrote {} {} examples of {} to {}",
         example_count(&model, &examples),

@@ -91,11 +91,6 @@ impl Dataset {
     /// `count` examples (all, if the split has fewer) spread evenly over `split`, in order: a sheet of them shows
     /// the split's variety, where its first examples can be near-copies of each other (terrain crops overlap).
     pub fn spread(&self, split: DataSplit, count: usize) -> Examples {
-        let (first, available) = match split {
-            DataSplit::Train => (0, self.train_count()),
-            DataSplit::Test => (self.train_count(), self.test_count),
-        };
-        let count = count.min(available);
         let per_example = self.layout.variables();
         fn picked<T: Copy>(all: &[T], examples: &[usize], per_example: usize) -> Vec<T> {
             examples
@@ -104,11 +99,21 @@ impl Dataset {
                 .copied()
                 .collect()
         }
-        let examples: Vec<usize> = (0..count).map(|i| first + i * available / count).collect();
+        let examples = self.spread_indices(split, count);
         match &self.examples {
             Examples::Values(v) => Examples::Values(picked(v, &examples, per_example)),
             Examples::Classes(c) => Examples::Classes(picked(c, &examples, per_example)),
         }
+    }
+
+    /// The examples [`spread`](Self::spread) picks, by index: so that their labels can go beside them.
+    pub fn spread_indices(&self, split: DataSplit, count: usize) -> Vec<usize> {
+        let (first, available) = match split {
+            DataSplit::Train => (0, self.train_count()),
+            DataSplit::Test => (self.train_count(), self.test_count),
+        };
+        let count = count.min(available);
+        (0..count).map(|i| first + i * available / count).collect()
     }
 
     /// Fails unless the data are of `model`'s kind and, for classes, under its legend: a model scored on data of
