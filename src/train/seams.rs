@@ -1,6 +1,6 @@
 //! Whether the seams of inpainting and of mosaics show: the 2 × 2 class patterns where generated cells meet known
 //! ones, against the held-out data's patterns, beside the same measure where they do not meet (issue 32). The
-//! patterns and the Jensen–Shannon divergence are [`quality`](crate::train::quality)'s.
+//! patterns and the Jensen–Shannon divergence are [`quality`](mod@crate::train::quality)'s.
 
 use std::collections::HashMap;
 
@@ -149,8 +149,8 @@ pub struct MosaicSeams {
 ///   This asks whether a canvas anywhere on the map looks like one the model drew.
 ///
 /// A tileable map's patterns and crops include those across its wrap. The larger set of each pair is subsampled
-/// evenly ([`spread`]) to the smaller's size, since the divergence of a histogram of fewer patterns is biased
-/// upwards, and equal sizes give both sets the same bias.
+/// evenly (item ⌊i·len/m⌋) to the smaller's size m, since the divergence of a histogram of fewer patterns is
+/// biased upwards, and equal sizes give both sets the same bias.
 pub fn mosaic_seams(
     run: SeamRun,
     shape: MapShape,
