@@ -180,15 +180,9 @@ fn a_users_constraints_on_the_big_map_are_kept() {
     // A wall along row 17 and a door at (20, 18), in the last windows; water allowed nowhere.
     let mut known = vec![None; 21 * 19];
     for x in 0..21 {
-        known[17 * 21 + x] = Some(Known {
-            value: 2u32,
-            strength: 1.0,
-        });
+        known[17 * 21 + x] = Some(Known::held(2u32));
     }
-    known[18 * 21 + 20] = Some(Known {
-        value: 3,
-        strength: 1.0,
-    });
+    known[18 * 21 + 20] = Some(Known::held(3));
     let no_water: Vec<u32> = (0..9).filter(|&c| c != 4).collect();
     let user = Constraints {
         known: known.clone(),
@@ -220,10 +214,7 @@ fn a_users_constraints_on_the_big_map_are_kept() {
 fn a_known_height_on_the_big_map_is_kept() {
     let weights = weights("terrain");
     let mut known = vec![None; 17 * 18];
-    known[17 * 18 - 1] = Some(Known {
-        value: 0.25f32,
-        strength: 1.0,
-    });
+    known[17 * 18 - 1] = Some(Known::held(0.25f32));
     let user = Constraints {
         known,
         allowed: Vec::new(),

@@ -873,12 +873,7 @@ fn painted_constraints_are_kept_survive_a_restart_and_lift() {
     let (_app, mut app, server) = app_on_shipped_models();
     let (layout, floor, wall) = dungeon_cells();
     let mut constraints = BfnConstraints::free(layout);
-    let hard = |class| {
-        [Some(Known {
-            value: AnyDatum::Class(class),
-            strength: 1.0,
-        })]
-    };
+    let hard = |class| [Some(Known::held(AnyDatum::Class(class)))];
     for x in 0..layout.width {
         constraints.paint(layout, x, 8, &hard(floor));
     }
@@ -1012,15 +1007,7 @@ fn misfit_constraints_are_an_error_on_the_generator_and_the_app_runs_on() {
 
     // A class the model does not have: the render world refuses it, on the generator.
     let mut out_of_range = BfnConstraints::free(layout);
-    out_of_range.paint(
-        layout,
-        0,
-        0,
-        &[Some(Known {
-            value: AnyDatum::Class(99),
-            strength: 1.0,
-        })],
-    );
+    out_of_range.paint(layout, 0, 0, &[Some(Known::held(AnyDatum::Class(99)))]);
     app.world_mut().entity_mut(entity).insert(out_of_range);
     update_until(&mut app, 100, "the class error", |app| {
         progress(app, entity)
@@ -1029,15 +1016,7 @@ fn misfit_constraints_are_an_error_on_the_generator_and_the_app_runs_on() {
     });
 
     let mut fixed = BfnConstraints::free(layout);
-    fixed.paint(
-        layout,
-        0,
-        0,
-        &[Some(Known {
-            value: AnyDatum::Class(floor),
-            strength: 1.0,
-        })],
-    );
+    fixed.paint(layout, 0, 0, &[Some(Known::held(AnyDatum::Class(floor)))]);
     app.world_mut().entity_mut(entity).insert(fixed);
     update_until(&mut app, 300, "the result", |app| {
         progress(app, entity).finished
@@ -1061,15 +1040,7 @@ fn a_mosaic_generator_draws_maps_larger_than_the_canvas_window_by_window() {
         };
         let mut corridor = BfnConstraints::free(map);
         for x in 0..map.width {
-            corridor.paint(
-                map,
-                x,
-                10,
-                &[Some(Known {
-                    value: AnyDatum::Class(floor),
-                    strength: 1.0,
-                })],
-            );
+            corridor.paint(map, x, 10, &[Some(Known::held(AnyDatum::Class(floor)))]);
         }
         let (batch, steps, seed) = (2, 4, 13);
         let entity = app

@@ -34,10 +34,7 @@ pub fn constraints(config: &ModelConfig) -> Result<BfnConstraints, String> {
     for (x, y) in (0..4).flat_map(|x| (1..8).map(move |y| (x, y))) {
         constraints.allow(layout, x, y, Some(dry.clone()));
     }
-    let floor = [Some(Known {
-        value: AnyDatum::Class(floor),
-        strength: 1.0,
-    })];
+    let floor = [Some(Known::held(AnyDatum::Class(floor)))];
     for (x, y) in cells() {
         constraints.paint(layout, x, y, &floor);
     }

@@ -32,6 +32,16 @@ pub struct Known<D> {
     pub strength: f64,
 }
 
+impl<D> Known<D> {
+    /// `value` held to the end (w = 1): the sample keeps it exactly.
+    pub fn held(value: D) -> Self {
+        Self {
+            value,
+            strength: 1.0,
+        }
+    }
+}
+
 /// The constraints on every variable of a batch, flattened as θ is (example by example). An empty list puts no
 /// constraint of its kind on any variable.
 #[derive(Clone, Debug, PartialEq)]
@@ -111,12 +121,7 @@ impl<D: Copy> Constraints<D> {
         Self {
             known: values
                 .into_iter()
-                .map(|(value, keep)| {
-                    keep.then_some(Known {
-                        value,
-                        strength: 1.0,
-                    })
-                })
+                .map(|(value, keep)| keep.then_some(Known::held(value)))
                 .collect(),
             allowed: Vec::new(),
         }

@@ -219,10 +219,7 @@ impl Mosaic {
                 for column in 0..canvas.width {
                     for channel in 0..canvas.channels {
                         let v = self.map_variable(window, row, column, channel);
-                        let generated = self.cells[example * n + v].map(|value| Known {
-                            value,
-                            strength: 1.0,
-                        });
+                        let generated = self.cells[example * n + v].map(Known::held);
                         let users = user
                             .known
                             .get(if known_each { example * n + v } else { v })

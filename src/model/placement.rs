@@ -106,10 +106,7 @@ mod tests {
         let config = patched();
         // Keep the top-right cell (row 0, column 3): the second token's second variable.
         let mut known = vec![None; 8];
-        known[3] = Some(Known {
-            value: 5u32,
-            strength: 1.0,
-        });
+        known[3] = Some(Known::held(5u32));
         let constraints = Constraints {
             known,
             allowed: Vec::new(),

@@ -34,37 +34,17 @@ impl BfnConstraints {
     /// Sets what cell (`x`, `y`) of `layout` holds, channel by channel (`None` frees it), in every example the
     /// lists hold. Cells outside the layout are ignored, so a brush may run off the edge.
     pub fn paint(&mut self, layout: Layout, x: usize, y: usize, known: &[Option<Known<AnyDatum>>]) {
-        if x >= layout.width || y >= layout.height {
-            return;
-        }
-        let n = layout.variables();
-        if self.0.known.is_empty() {
-            self.0.known = vec![None; n];
-        }
-        let first = (y * layout.width + x) * layout.channels;
-        for example in self.0.known.chunks_mut(n) {
-            for (channel, known) in known.iter().enumerate().take(layout.channels) {
-                if let Some(slot) = example.get_mut(first + channel) {
-                    *slot = *known;
-                }
+        for slots in cell_slots(&mut self.0.known, layout, x, y) {
+            for (slot, known) in slots.iter_mut().zip(known) {
+                *slot = *known;
             }
         }
     }
 
     /// Allows only `classes` at cell (`x`, `y`) of `layout` in every example (`None` lifts the restriction).
     pub fn allow(&mut self, layout: Layout, x: usize, y: usize, classes: Option<Vec<u32>>) {
-        if x >= layout.width || y >= layout.height {
-            return;
-        }
-        let n = layout.variables();
-        if self.0.allowed.is_empty() {
-            self.0.allowed = vec![None; n];
-        }
-        let first = (y * layout.width + x) * layout.channels;
-        for example in self.0.allowed.chunks_mut(n) {
-            for slot in example.iter_mut().skip(first).take(layout.channels) {
-                slot.clone_from(&classes);
-            }
+        for slots in cell_slots(&mut self.0.allowed, layout, x, y) {
+            slots.fill(classes.clone());
         }
     }
 
@@ -109,6 +89,26 @@ impl BfnConstraints {
             allowed: repeat(&self.0.allowed, len),
         }
     }
+}
+
+/// The channels of cell (`x`, `y`) of `layout` in each example `list` holds (one example's worth of free entries
+/// first, if it is empty); none for a cell outside the layout.
+fn cell_slots<T: Clone>(
+    list: &mut Vec<Option<T>>,
+    layout: Layout,
+    x: usize,
+    y: usize,
+) -> impl Iterator<Item = &mut [Option<T>]> {
+    let inside = x < layout.width && y < layout.height;
+    let n = layout.variables();
+    if inside && list.is_empty() {
+        *list = vec![None; n];
+    }
+    let first = (y * layout.width + x) * layout.channels;
+    let examples = if inside { list.len() / n } else { 0 };
+    list.chunks_mut(n)
+        .take(examples)
+        .map(move |example| &mut example[first..first + layout.channels])
 }
 
 /// Every example of `variables` (the network's order) in the data's order, as one list.
@@ -184,10 +184,7 @@ mod tests {
     }
 
     fn held(class: u32) -> Option<Known<AnyDatum>> {
-        Some(Known {
-            value: AnyDatum::Class(class),
-            strength: 1.0,
-        })
+        Some(Known::held(AnyDatum::Class(class)))
     }
 
     #[test]

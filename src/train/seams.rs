@@ -88,12 +88,12 @@ pub fn half_inpainting(
     let mut known = Vec::new();
     for example in 0..count {
         let cells = map(config, held_out, example)?;
-        known.extend(cells.iter().enumerate().map(|(v, &value)| {
-            (v % image.width < half).then_some(Known {
-                value,
-                strength: 1.0,
-            })
-        }));
+        known.extend(
+            cells
+                .iter()
+                .enumerate()
+                .map(|(v, &value)| (v % image.width < half).then_some(Known::held(value))),
+        );
     }
     let halves = config.place_constraints(
         &Constraints {

@@ -47,6 +47,20 @@ pub(crate) struct BfnJobs {
     failed: HashMap<Entity, u32>,
 }
 
+impl BfnJobs {
+    /// The generator's run cannot go on: its job goes, the run is marked failed (the next run tries again), and
+    /// the error is reported on the generator.
+    fn fail(&mut self, generator: &Extracted, error: impl std::fmt::Display, reports: &Reports) {
+        self.jobs.remove(&generator.entity);
+        self.failed.insert(generator.entity, generator.epoch);
+        reports.send(
+            generator.entity,
+            generator.epoch,
+            News::Failed(error.to_string()),
+        );
+    }
+}
+
 /// Whether a job made with `current` can serve `wanted` by restarting: only the seed differs, and guidance
 /// neither turns the second pass on nor off.
 fn same_shape(generation: &Generation, wanted: &Extracted) -> bool {
@@ -91,13 +105,7 @@ pub(crate) fn sync_jobs(
                         .write_guidance(&queue, &generation.model, &generator.guidance)
                 });
             if let Err(error) = written {
-                jobs.jobs.remove(&generator.entity);
-                jobs.failed.insert(generator.entity, generator.epoch);
-                reports.send(
-                    generator.entity,
-                    generator.epoch,
-                    News::Failed(error.to_string()),
-                );
+                jobs.fail(generator, error, &reports);
             }
         }
     }
@@ -134,14 +142,7 @@ pub(crate) fn build_jobs(
                 jobs.jobs.insert(generator.entity, generation);
             }
             Ok(None) => {}
-            Err(error) => {
-                jobs.failed.insert(generator.entity, generator.epoch);
-                reports.send(
-                    generator.entity,
-                    generator.epoch,
-                    News::Failed(error.to_string()),
-                );
-            }
+            Err(error) => jobs.fail(generator, error, &reports),
         }
     }
 }
@@ -221,15 +222,7 @@ pub(crate) fn bind_previews(
             &image.texture_view,
         ) {
             Ok(dispatch) => generation.preview = Some((generator.preview, dispatch)),
-            Err(error) => {
-                jobs.jobs.remove(&generator.entity);
-                jobs.failed.insert(generator.entity, generator.epoch);
-                reports.send(
-                    generator.entity,
-                    generator.epoch,
-                    News::Failed(error.to_string()),
-                );
-            }
+            Err(error) => jobs.fail(generator, error, &reports),
         }
     }
 }
