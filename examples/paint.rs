@@ -12,9 +12,12 @@
 mod common;
 #[path = "common/corridor.rs"]
 mod corridor;
+#[path = "common/screenshot.rs"]
+mod screenshot;
+
+use std::path::PathBuf;
 
 use bevy::prelude::*;
-use bevy::render::view::screenshot::{Screenshot, save_to_disk};
 use bevy_bfn::plugin::{BfnGenerator, BfnModel, BfnPlugin, BfnProgress, BfnRegenerate};
 
 /// Screen pixels per map cell.
@@ -25,7 +28,7 @@ const BATCH: usize = 4;
 fn main() -> AppExit {
     let picture = match std::env::args().skip(1).collect::<Vec<_>>().as_slice() {
         [] => None,
-        [flag, path] if flag == "--screenshot" => Some(path.clone()),
+        [flag, path] if flag == "--screenshot" => Some(PathBuf::from(path)),
         _ => {
             eprintln!("usage: paint [--screenshot FILE.png]");
             return AppExit::error();
@@ -44,14 +47,14 @@ fn main() -> AppExit {
                 paint_corridor,
                 regenerate_on_r,
                 common::reseed_on_space,
-                screenshot,
+                picture_when_done,
             ),
         )
         .run()
 }
 
 #[derive(Resource)]
-struct ScreenshotTo(Option<String>);
+struct ScreenshotTo(Option<PathBuf>);
 
 /// The generator, until its model has loaded and its corridor is painted.
 #[derive(Component)]
@@ -124,7 +127,7 @@ fn regenerate_on_r(
 }
 
 /// With `--screenshot`: a picture once the maps are done, then exit.
-fn screenshot(
+fn picture_when_done(
     mut commands: Commands,
     to: Res<ScreenshotTo>,
     generators: Query<&BfnProgress>,
@@ -139,13 +142,10 @@ fn screenshot(
     if !generators.iter().all(|p| p.finished) {
         return;
     }
-    *frames_since_done += 1;
-    if *frames_since_done == 10 {
-        commands
-            .spawn(Screenshot::primary_window())
-            .observe(save_to_disk(path.clone()));
-    }
-    if *frames_since_done == 60 {
-        exit.write(AppExit::Success);
-    }
+    screenshot::picture_then_exit(
+        &mut frames_since_done,
+        path.clone(),
+        &mut commands,
+        &mut exit,
+    );
 }

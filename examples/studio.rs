@@ -19,6 +19,8 @@
 
 #[path = "common/corridor.rs"]
 mod corridor;
+#[path = "common/screenshot.rs"]
+mod screenshot;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,7 +28,6 @@ use std::time::Duration;
 use bevy::app::ScheduleRunnerPlugin;
 use bevy::prelude::*;
 use bevy::render::renderer::RenderAdapterInfo;
-use bevy::render::view::screenshot::{Screenshot, save_to_disk};
 use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 use bevy_bfn::model::content::png_bytes;
@@ -542,15 +543,11 @@ fn finish(
         info!("results written to {}", options.out.display());
         exit.write(AppExit::Success);
     } else if let Some(path) = &options.screenshot {
-        *frames_since_done += 1;
-        // A few frames for the last previews and panels to settle, then the picture, then time to save it.
-        if *frames_since_done == 10 {
-            commands
-                .spawn(Screenshot::primary_window())
-                .observe(save_to_disk(path.clone()));
-        }
-        if *frames_since_done == 60 {
-            exit.write(AppExit::Success);
-        }
+        screenshot::picture_then_exit(
+            &mut frames_since_done,
+            path.clone(),
+            &mut commands,
+            &mut exit,
+        );
     }
 }

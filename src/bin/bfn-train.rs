@@ -29,7 +29,9 @@ use bevy_bfn::train::sample_mosaic::sample_mosaic;
 use bevy_bfn::train::sample_sheet::{
     is_array_path, sample, sample_guided, sample_with, write_sheet,
 };
-use bevy_bfn::train::seams::{SeamRun, half_inpainting, mosaic_seams, reference_patterns};
+use bevy_bfn::train::seams::{
+    SeamRun, SeamScores, half_inpainting, mosaic_seams, reference_patterns,
+};
 use bevy_bfn::train::trainer::{Progress, Trainer};
 use bevy_bfn::train::user_constraints::{FreeMarks, UserInput, user_constraints};
 use clap::{Parser, Subcommand};
@@ -716,13 +718,12 @@ fn seams(
     let started = Instant::now();
     let chosen: Samples = data.spread(DataSplit::Test, count).into();
     let half = half_inpainting(run, &chosen, &reference)?;
-    let row = format!(
-        "| right half given the left | {} | {} | {:.4} | {:.4} | {:.3} |\n",
-        example_count(config, &chosen),
-        half.patterns,
-        half.seam,
-        half.baseline,
-        half.seam / half.baseline
+    let row = seam_row(
+        &format!(
+            "right half given the left | {}",
+            example_count(config, &chosen)
+        ),
+        half,
     );
     print!("{row}");
     table.push_str(&row);
@@ -743,20 +744,29 @@ fn seams(
             ("2×2 patterns at seams", seams.patterns),
             ("canvas crops", seams.crops),
         ] {
-            let row = format!(
-                "| {width}×{height}{} | {measure} | {maps} | {} | {:.4} | {:.4} | {:.3} |\n",
-                if tileable { " tileable" } else { "" },
-                scores.patterns,
-                scores.seam,
-                scores.baseline,
-                scores.seam / scores.baseline
+            let size = format!(
+                "{width}×{height}{}",
+                if tileable { " tileable" } else { "" }
             );
+            let row = seam_row(&format!("{size} | {measure} | {maps}"), scores);
             print!("{row}");
             table.push_str(&row);
         }
         eprintln!("({:.0} s)", started.elapsed().as_secs_f64());
     }
     Ok(table)
+}
+
+/// A row of the seams tables: the leading columns, then the patterns in each set, the two divergences and their
+/// ratio.
+fn seam_row(leading: &str, scores: SeamScores) -> String {
+    format!(
+        "| {leading} | {} | {:.4} | {:.4} | {:.3} |\n",
+        scores.patterns,
+        scores.seam,
+        scores.baseline,
+        scores.seam / scores.baseline
+    )
 }
 
 /// Writes a sheet or an array, the error naming the file: the system's own message ("No such file or directory")

@@ -75,9 +75,7 @@ pub fn value_stretch(config: &ModelConfig) -> f32 {
 /// read, so digits' 17 levels 0–16 come out as 0, 15.9375, …, 255.
 pub fn data_units(config: &ModelConfig) -> impl Fn(f32) -> f32 + use<> {
     let kind = config.kind;
-    let (scale, offset) = config
-        .normalisation
-        .map_or((1.0, 0.0), |n| (n.scale, n.offset));
+    let (scale, offset) = scale_and_offset(config);
     move |value| match kind {
         KindConfig::Discretised { bins, .. } => {
             bin_of(value, bins) as f32 * 255.0 / (bins - 1) as f32
@@ -86,14 +84,19 @@ pub fn data_units(config: &ModelConfig) -> impl Fn(f32) -> f32 + use<> {
     }
 }
 
+/// The normalisation's scale and offset, or the identity where the model names none.
+fn scale_and_offset(config: &ModelConfig) -> (f32, f32) {
+    config
+        .normalisation
+        .map_or((1.0, 0.0), |n| (n.scale, n.offset))
+}
+
 /// The inverse of [`data_units`], for values a user gives in the data's units (`sample --known`): metres back
 /// through the normalisation, and a level on the 0–255 scale to the centre of the nearest of the K bins. The range
 /// is not checked: see [`data_range`].
 pub fn model_units(config: &ModelConfig) -> impl Fn(f32) -> f32 + use<> {
     let kind = config.kind;
-    let (scale, offset) = config
-        .normalisation
-        .map_or((1.0, 0.0), |n| (n.scale, n.offset));
+    let (scale, offset) = scale_and_offset(config);
     move |value| match kind {
         KindConfig::Discretised { bins, .. } => {
             let level = (value * (bins - 1) as f32 / 255.0)
