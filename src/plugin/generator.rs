@@ -197,13 +197,21 @@ pub(crate) struct RunKey {
 }
 
 impl RunKey {
-    /// Whether a run of this key samples what `other` asks for.
-    pub fn same(&self, other: &RunKey) -> bool {
-        self.settings == other.settings
-            && Arc::ptr_eq(&self.weights, &other.weights)
-            && self.constraints == other.constraints
-            && self.window == other.window
-            && self.guidance == other.guidance
+    /// Whether a run of this key samples what a generator asks for now, compared in place: the main world asks
+    /// this of every generator every frame, and a key built to compare would clone its constraints each time.
+    pub fn samples(
+        &self,
+        settings: JobSettings,
+        weights: &Arc<Weights>,
+        constraints: Option<&BfnConstraints>,
+        window: Option<usize>,
+        guidance: &Guidance,
+    ) -> bool {
+        self.settings == settings
+            && Arc::ptr_eq(&self.weights, weights)
+            && self.constraints.as_ref() == constraints
+            && self.window == window
+            && self.guidance == *guidance
     }
 }
 

@@ -41,20 +41,22 @@ pub(crate) fn start_runs(mut generators: Query<RunParts>, models: Res<Assets<Bfn
         if let Some((_, window_settings)) = window {
             settings = window_settings;
         }
-        let key = RunKey {
-            settings,
-            weights: Arc::clone(&model.weights),
-            constraints: constraints
-                .filter(|c| **c != BfnConstraints::default())
-                .cloned(),
-            placed: Ok(Arc::default()),
-            window: window.map(|(w, _)| w.index),
-            guidance: generator.guidance.clone(),
-        };
-        if run.key.as_ref().is_some_and(|current| current.same(&key)) {
+        // No constraint at all is the same as none given.
+        let constraints = constraints.filter(|c| **c != BfnConstraints::default());
+        let window_index = window.map(|(w, _)| w.index);
+        let unchanged = run.key.as_ref().is_some_and(|current| {
+            current.samples(
+                settings,
+                &model.weights,
+                constraints,
+                window_index,
+                &generator.guidance,
+            )
+        });
+        if unchanged {
             continue;
         }
-        let user = key.constraints.clone().unwrap_or_default();
+        let user = constraints.cloned().unwrap_or_default();
         let placed = match (mosaic, window) {
             (Some(state), Some((window, _))) => {
                 state.plan.as_ref().map_err(Clone::clone).and_then(|plan| {
@@ -77,7 +79,14 @@ pub(crate) fn start_runs(mut generators: Query<RunParts>, models: Res<Assets<Bfn
             windows: mosaic.map_or(0, MosaicState::windows),
             ..default()
         };
-        run.key = Some(RunKey { placed, ..key });
+        run.key = Some(RunKey {
+            settings,
+            weights: Arc::clone(&model.weights),
+            constraints: constraints.cloned(),
+            placed,
+            window: window_index,
+            guidance: generator.guidance.clone(),
+        });
     }
 }
 
