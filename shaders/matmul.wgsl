@@ -1,19 +1,38 @@
-// C = epilogue(A·B + bias): the network's linear layers (PyTorch's x·Wᵀ + b, with W uploaded transposed as B).
-// Tiled and register-blocked: a workgroup of 16×16 invocations computes a 64×64 tile of C, each invocation a 4×4
-// block, from 64×16 and 16×64 tiles of A and B staged in workgroup memory. Twin of candle's `Linear::forward`.
+// C = epilogue(A·B + bias): the networks' linear layers (PyTorch's x·Wᵀ + b, with W uploaded transposed as B)
+// and, as implicit GEMM, the U-Net's convolutions. Tiled and register-blocked: a workgroup of 16×16 invocations
+// computes a 64×64 tile of C, each invocation a 4×4 block, from 64×16 and 16×64 tiles of A and B staged in
+// workgroup memory. Twin of candle's `Linear::forward` and of `net::fused::conv2d`.
+//
+// A convolution (CONV) reads A as the unfolded input it never writes out: row r is output cell r of a canvas of
+// [examples, out_height, out_width] cells, column k is tap k / in_channels (dy·3 + dx of the 3×3 kernel) of input
+// channel k % in_channels, zero outside the canvas. The input is cells × channels with row stride `lda` from
+// column `a_offset`: a kept block inside the buffer of the two blocks the U-Net concatenates, read where it lies.
+// With `upsample`, the input canvas is half the output's and read at (y / 2, x / 2): nearest doubling, fused.
 
 struct Dims {
     m: u32,
     n: u32,
     k: u32,
-    // Row strides of A and C (C may be a column block of a wider matrix, at `c_offset`).
+    // Row strides of A and C (each may be a column block of a wider matrix, at `a_offset` and `c_offset`).
     lda: u32,
     ldc: u32,
     c_offset: u32,
+    a_offset: u32,
+    // Convolutions only.
+    in_height: u32,
+    in_width: u32,
+    out_height: u32,
+    out_width: u32,
+    stride: u32,
+    in_channels: u32,
+    upsample: u32,
 }
 
 // 0: C = A·B + bias. 1: C = gelu(A·B + bias) (tanh form). 2: C += A·B + bias (the residual connection).
+// 3: C = silu(A·B + bias).
 override EPILOGUE: u32 = 0u;
+// Whether A is a 3×3 convolution's unfolded input (see above) or a matrix.
+override CONV: bool = false;
 
 const TILE: u32 = 64u;
 const DEPTH: u32 = 16u;
@@ -35,10 +54,25 @@ fn gelu(x: f32) -> f32 {
 }
 
 fn load_a(row: u32, col: u32) -> f32 {
-    if (row < dims.m && col < dims.k) {
-        return a[row * dims.lda + col];
+    if (row >= dims.m || col >= dims.k) {
+        return 0.0;
     }
-    return 0.0;
+    if (!CONV) {
+        return a[row * dims.lda + dims.a_offset + col];
+    }
+    let cells = dims.out_height * dims.out_width;
+    let example = row / cells;
+    let cell = row % cells;
+    let tap = col / dims.in_channels;
+    // The cell of the (virtual, when upsampling) input canvas the tap reads; padding 1 on every side.
+    let y = i32((cell / dims.out_width) * dims.stride + tap / 3u) - 1;
+    let x = i32((cell % dims.out_width) * dims.stride + tap % 3u) - 1;
+    let factor = 1u + dims.upsample;
+    if (y < 0 || x < 0 || u32(y) >= dims.in_height * factor || u32(x) >= dims.in_width * factor) {
+        return 0.0;
+    }
+    let source = (example * dims.in_height + u32(y) / factor) * dims.in_width + u32(x) / factor;
+    return a[source * dims.lda + dims.a_offset + col % dims.in_channels];
 }
 
 fn load_b(row: u32, col: u32) -> f32 {
@@ -93,6 +127,8 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) l
             let at = row * dims.ldc + dims.c_offset + col;
             if (EPILOGUE == 1u) {
                 c[at] = gelu(value);
+            } else if (EPILOGUE == 3u) {
+                c[at] = value / (1.0 + exp(-value));
             } else if (EPILOGUE == 2u) {
                 c[at] = c[at] + value;
             } else {

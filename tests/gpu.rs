@@ -11,7 +11,7 @@ use bevy_bfn::gpu::{
 };
 use bevy_bfn::model::parameters::LABEL_EMBEDDING;
 use bevy_bfn::model::{Guidance, Kind, Samples, TensorData, Weights};
-use bevy_bfn::net::Gpt;
+use bevy_bfn::net::Network;
 use bevy_bfn::train::sample_sheet::{sample_constrained, sample_guided};
 use candle_core::{Device, Tensor};
 
@@ -103,13 +103,13 @@ fn network_forward_matches_candle_on_every_shipped_model() {
         let on_gpu = job.read_output_params(&gpu.device, &gpu.queue).unwrap();
 
         let device = Device::Cpu;
-        let gpt = Gpt::from_weights(&weights, &device).unwrap();
+        let network = Network::from_weights(&weights, &device).unwrap();
         let tokens = weights.config().layout.tokens();
         let theta = Tensor::from_vec(theta, (batch, tokens, ()), &device).unwrap();
         let t = Step::new(taken + 1, steps).unwrap().t::<f32>();
-        let on_cpu: Vec<f32> = gpt
+        let on_cpu: Vec<f32> = network
             .forward(
-                &gpt.network_input(&theta).unwrap(),
+                &network.network_input(&theta).unwrap(),
                 &Tensor::from_vec(vec![t; batch], batch, &device).unwrap(),
             )
             .unwrap()
@@ -347,7 +347,7 @@ fn conditional(name: &str, classes: usize) -> Weights {
     let weights = weights(name);
     let mut config = weights.config().clone();
     config.labels = (0..classes).map(|c| format!("class {c}")).collect();
-    let width = config.network.width;
+    let width = config.network.as_gpt().unwrap().width;
     let mut tensors = weights.tensors().clone();
     let values = (0..(classes + 1) * width)
         .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)

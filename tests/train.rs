@@ -9,11 +9,10 @@ use std::path::PathBuf;
 
 use bevy_bfn::flow::loss::{cts_time_loss, discrete_time_loss};
 use bevy_bfn::flow::{CounterRng, Estimate, InputParams, Shape, Stream};
-use bevy_bfn::model::parameters::Parameters;
 use bevy_bfn::model::{
-    Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Positions, Samples, Weights,
+    Kind, KindConfig, Layout, ModelConfig, GptConfig, NetworkConfig, Positions, Samples, Weights,
 };
-use bevy_bfn::net::{Gpt, initial_varmap, weights_from_varmap};
+use bevy_bfn::net::{Network, initial_varmap, weights_from_varmap};
 use bevy_bfn::train::config::TrainConfig;
 use bevy_bfn::train::dataset::Examples;
 use bevy_bfn::train::datasets::{load, load_section};
@@ -221,12 +220,12 @@ fn tiny_config(kind: KindConfig, layout: Layout) -> ModelConfig {
     ModelConfig {
         kind,
         layout,
-        network: NetworkConfig {
+        network: NetworkConfig::Gpt(GptConfig {
             layers: 2,
             heads: 2,
             width: 16,
             positions: Positions::Sequence,
-        },
+        }),
         legend: Vec::new(),
         normalisation: None,
         sampling_steps: None,
@@ -252,7 +251,7 @@ fn a_discrete_model_has_the_official_parameter_names_and_shapes() {
         },
     );
     let ours: BTreeMap<String, Vec<usize>> =
-        Parameters::new(&config).shapes().into_iter().collect();
+        config.parameter_shapes().into_iter().collect();
     let official: BTreeMap<String, Vec<usize>> =
         official_state_dict(27, 8, 16).into_iter().collect();
     assert_eq!(ours, official);
@@ -542,17 +541,7 @@ fn every_config_describes_the_model_it_ships() {
         shipped += 1;
         let file = Weights::load(&config.output).unwrap().config().clone();
         let m = &config.model;
-        assert_eq!(
-            (
-                file.network.layers,
-                file.network.heads,
-                file.network.width,
-                file.network.positions
-            ),
-            (m.layers, m.heads, m.width, m.positions),
-            "{}",
-            config.name
-        );
+        assert_eq!(file.network, m.network_config().unwrap(), "{}", config.name);
         assert_eq!(file.patch, m.patch.unwrap_or(1), "{}", config.name);
         assert_eq!(file.sampling_steps, m.sampling_steps, "{}", config.name);
         assert_eq!(
@@ -675,8 +664,8 @@ fn save_then_load_gives_identical_outputs() {
     weights.save(&path).unwrap();
     let loaded = Weights::load(&path).unwrap();
     assert_eq!(loaded, weights);
-    let a = Gpt::from_weights(&weights, &device).unwrap();
-    let b = Gpt::from_weights(&loaded, &device).unwrap();
+    let a = Network::from_weights(&weights, &device).unwrap();
+    let b = Network::from_weights(&loaded, &device).unwrap();
     let input = Tensor::randn(0f32, 1.0, (3, 6, 4), &device).unwrap();
     let t = Tensor::new(&[0.1f32, 0.5, 0.9], &device).unwrap();
     let (ya, yb) = (
@@ -936,7 +925,7 @@ fn fixed_theta() -> Vec<f32> {
 
 /// The network's output for `labels` on a fixed input.
 fn output_of(weights: &Weights, labels: &[Option<u32>]) -> Vec<f32> {
-    let gpt = Gpt::from_weights(weights, &Device::Cpu).unwrap();
+    let gpt = Network::from_weights(weights, &Device::Cpu).unwrap();
     let theta = Tensor::from_vec(fixed_theta(), (3, 8, 27), &Device::Cpu).unwrap();
     let t = Tensor::new(&[0.1f32, 0.5, 0.9], &Device::Cpu).unwrap();
     let input = gpt.network_input(&theta).unwrap();
@@ -952,8 +941,13 @@ fn output_of(weights: &Weights, labels: &[Option<u32>]) -> Vec<f32> {
 fn a_conditional_model_starts_as_its_unconditional_twin() {
     let (plain, conditional) = conditional_pair(false);
     assert_eq!(
-        Parameters::new(conditional.config()).label_embedding,
-        Some([3, 16]),
+        conditional
+            .config()
+            .parameter_shapes()
+            .into_iter()
+            .find(|(name, _)| name == "label_embedding.weight")
+            .map(|(_, shape)| shape),
+        Some(vec![3, 16]),
         "one row a class and one for no class"
     );
     // The embedding comes last, so every other tensor is drawn as before; it starts at zero.
@@ -991,7 +985,7 @@ fn a_conditional_model_round_trips_through_the_weights_file() {
         "rows without a class do not move"
     );
     // A class the model does not have is an error, not a wrong row.
-    let gpt = Gpt::from_weights(&read, &Device::Cpu).unwrap();
+    let gpt = Network::from_weights(&read, &Device::Cpu).unwrap();
     let input = Tensor::zeros((1, 8, 27), candle_core::DType::F32, &Device::Cpu).unwrap();
     let t = Tensor::new(&[0.5f32], &Device::Cpu).unwrap();
     assert!(gpt.forward_labelled(&input, &t, &[Some(2)]).is_err());
@@ -1008,19 +1002,16 @@ fn a_conditional_model_round_trips_through_the_weights_file() {
 #[test]
 fn guidance_mixes_the_conditional_and_unconditional_outputs() {
     use bevy_bfn::flow::Denoiser;
-    use bevy_bfn::train::denoiser::{GptDenoiser, Guidance};
+    use bevy_bfn::train::denoiser::{Guidance, NetworkDenoiser};
     let (_, conditional) = conditional_pair(true);
-    let gpt = Gpt::from_weights(&conditional, &Device::Cpu).unwrap();
+    let gpt = Network::from_weights(&conditional, &Device::Cpu).unwrap();
     let shape = Shape::new(3, 8).unwrap();
     let input = InputParams::new(shape, 27, fixed_theta()).unwrap();
     let t = [0.2f32, 0.5, 0.8];
     let labels = vec![Some(1), None, Some(0)];
     let run = |weight: f64, labels: Vec<Option<u32>>| {
-        let mut denoiser = GptDenoiser {
-            gpt: &gpt,
-            device: &Device::Cpu,
-            guidance: Guidance { labels, weight },
-        };
+        let mut denoiser =
+            NetworkDenoiser::new(&gpt, &Device::Cpu).with_guidance(Guidance { labels, weight });
         let mut out = vec![0f32; 3 * 8 * 27];
         denoiser.output_params(&input, &t, &mut out).unwrap();
         out
@@ -1042,14 +1033,10 @@ fn guidance_mixes_the_conditional_and_unconditional_outputs() {
         let expected = if i / row == 1 { *c } else { 3.0 * c - 2.0 * u };
         assert!((g - expected).abs() < 1e-4, "{i}: {g} against {expected}");
     }
-    let mut denoiser = GptDenoiser {
-        gpt: &gpt,
-        device: &Device::Cpu,
-        guidance: Guidance {
-            labels: vec![Some(0), Some(1)],
-            weight: 1.0,
-        },
-    };
+    let mut denoiser = NetworkDenoiser::new(&gpt, &Device::Cpu).with_guidance(Guidance {
+        labels: vec![Some(0), Some(1)],
+        weight: 1.0,
+    });
     let mut out = vec![0f32; 3 * 8 * 27];
     assert!(
         denoiser.output_params(&input, &t, &mut out).is_err(),

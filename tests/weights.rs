@@ -2,11 +2,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use bevy_bfn::model::parameters::{POSITIONS, Parameters};
+use bevy_bfn::model::parameters::POSITIONS;
 use bevy_bfn::model::positions::position_table;
 use bevy_bfn::model::weights::FORMAT_VERSION;
 use bevy_bfn::model::{
-    DEFAULT_SAMPLING_STEPS, KindConfig, Layout, ModelConfig, NetworkConfig, Positions, TensorData,
+    DEFAULT_SAMPLING_STEPS, KindConfig, Layout, ModelConfig, GptConfig, NetworkConfig, Positions, TensorData,
     Weights, WeightsError,
 };
 use safetensors::tensor::{Dtype, TensorView};
@@ -22,12 +22,12 @@ fn config() -> ModelConfig {
             width: 4,
             channels: 1,
         },
-        network: NetworkConfig {
+        network: NetworkConfig::Gpt(GptConfig {
             layers: 1,
             heads: 2,
             width: 8,
             positions: Positions::Grid,
-        },
+        }),
         legend: vec![" ".into(), ".".into(), "#".into(), "~".into(), "+".into()],
         normalisation: None,
         sampling_steps: None,
@@ -40,17 +40,14 @@ fn config() -> ModelConfig {
 }
 
 fn tensors(config: &ModelConfig) -> BTreeMap<String, TensorData> {
-    Parameters::new(config)
-        .shapes()
+    config
+        .parameter_shapes()
         .into_iter()
         .map(|(name, shape)| {
             let count = shape.iter().product::<usize>();
             let values = if name == POSITIONS {
-                position_table(
-                    config.layout,
-                    config.network.width,
-                    config.network.positions,
-                )
+                let gpt = config.network.as_gpt().unwrap();
+                position_table(config.layout, gpt.width, gpt.positions)
             } else {
                 (0..count).map(|i| (i as f32 * 0.37).sin() * 0.1).collect()
             };

@@ -16,9 +16,11 @@ use std::time::Instant;
 use bevy_bfn::flow::{DataKind, Sampler, SamplingMethod, Shape};
 use bevy_bfn::gpu::matmul::{Epilogue, Matmul, MatmulBuffers, MatmulShape};
 use bevy_bfn::gpu::{GpuContext, GpuModel, JobSettings, SamplingJob};
-use bevy_bfn::model::{Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Positions, Weights};
-use bevy_bfn::net::{Gpt, initial_varmap, weights_from_varmap};
-use bevy_bfn::train::denoiser::{GptDenoiser, Guidance};
+use bevy_bfn::model::{
+    GptConfig, Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Positions, Weights,
+};
+use bevy_bfn::net::{Network, initial_varmap, weights_from_varmap};
+use bevy_bfn::train::denoiser::NetworkDenoiser;
 use candle_core::Device;
 use clap::Parser;
 use serde_json::json;
@@ -90,12 +92,12 @@ fn reference_weights() -> Result<Weights, Box<dyn std::error::Error>> {
             channels: 1,
         },
         patch: 1,
-        network: NetworkConfig {
+        network: NetworkConfig::Gpt(GptConfig {
             layers: 6,
             heads: 8,
             width: 256,
             positions: Positions::Sequence,
-        },
+        }),
         legend: Vec::new(),
         normalisation: None,
         sampling_steps: None,
@@ -133,17 +135,13 @@ fn gpu_run_ms(
 /// Median milliseconds of one CPU sampling step (candle forward and the flow's update) at `batch`.
 fn cpu_step_ms<K: DataKind<f32>>(
     kind: K,
-    gpt: &Gpt,
+    network: &Network,
     batch: usize,
     steps: u32,
 ) -> Result<f64, Box<dyn std::error::Error>> {
     let device = Device::Cpu;
-    let mut denoiser = GptDenoiser {
-        gpt,
-        device: &device,
-        guidance: Guidance::default(),
-    };
-    let shape = Shape::new(batch, gpt.config().layout.variables())?;
+    let mut denoiser = NetworkDenoiser::new(network, &device);
+    let shape = Shape::new(batch, network.config().layout.variables())?;
     let mut run = Sampler::new(kind, steps + 1, 0)?.start::<f32>(shape);
     run.step(&mut denoiser)?; // warm-up
     let mut times = Vec::new();
@@ -156,11 +154,11 @@ fn cpu_step_ms<K: DataKind<f32>>(
 }
 
 fn cpu_ms(weights: &Weights, batch: usize, steps: u32) -> Result<f64, Box<dyn std::error::Error>> {
-    let gpt = Gpt::from_weights(weights, &Device::Cpu)?;
+    let network = Network::from_weights(weights, &Device::Cpu)?;
     match weights.kind() {
-        Kind::Continuous(k) => cpu_step_ms(k, &gpt, batch, steps),
-        Kind::Discretised(k) => cpu_step_ms(k, &gpt, batch, steps),
-        Kind::Discrete(k) => cpu_step_ms(k, &gpt, batch, steps),
+        Kind::Continuous(k) => cpu_step_ms(k, &network, batch, steps),
+        Kind::Discretised(k) => cpu_step_ms(k, &network, batch, steps),
+        Kind::Discrete(k) => cpu_step_ms(k, &network, batch, steps),
     }
 }
 

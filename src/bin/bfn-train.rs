@@ -439,9 +439,21 @@ fn sample_command(args: &SampleArgs) -> Result<(), AnyError> {
         .as_deref()
         .map(|name| config.label_index(name))
         .transpose()?;
-    if label.is_some() && map.is_some() {
+    let guidance = match label {
+        Some(label) => Guidance::class(label, args.guidance),
+        None => Guidance::default(),
+    };
+    // A U-Net draws a map in one pass, as one canvas of the map's size; a GPT, or a map that wraps around, as a
+    // mosaic of canvases.
+    let plan = match map {
+        Some(map) if map.tileable || config.network.as_gpt().is_some() => Err(map),
+        Some(map) => Ok(weights.with_canvas(map.width, map.height)?),
+        None => Ok(weights.clone()),
+    };
+    if label.is_some() && plan.is_err() {
         return Err(
-            "--class draws one canvas a sample: it does not combine with --size or --tileable"
+            "--class draws one canvas a sample: it does not combine with a mosaic (--tileable, or --size with a \
+             GPT model)"
                 .into(),
         );
     }
@@ -456,8 +468,13 @@ fn sample_command(args: &SampleArgs) -> Result<(), AnyError> {
         (count, given) => count.or(given).unwrap_or(32),
     };
     let seed = args.seed;
-    let (samples, written) = match map {
-        Some(map) => {
+    let (samples, written) = match plan {
+        Ok(whole) => {
+            let placed = whole.config().place_constraints(&user.constraints, count)?;
+            let samples = sample_guided(&whole, count, steps, seed, sampler, &placed, guidance)?;
+            (samples, whole.config().clone())
+        }
+        Err(map) => {
             let mosaic = sample_mosaic(
                 &weights,
                 count,
@@ -468,15 +485,6 @@ fn sample_command(args: &SampleArgs) -> Result<(), AnyError> {
                 &user.constraints,
             )?;
             (mosaic.finish()?, mosaic.map_config())
-        }
-        None => {
-            let placed = config.place_constraints(&user.constraints, count)?;
-            let guidance = match label {
-                Some(label) => Guidance::class(label, args.guidance),
-                None => Guidance::default(),
-            };
-            let samples = sample_guided(&weights, count, steps, seed, sampler, &placed, guidance)?;
-            (samples, config.clone())
         }
     };
     write_output(&written, &samples, &args.out)?;

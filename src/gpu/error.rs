@@ -32,6 +32,9 @@ pub enum GpuError {
     /// The device was lost (driver reset, unplugged, destroyed) or a read-back failed.
     #[error("the GPU device was lost: {0}")]
     DeviceLost(String),
+    /// The model's network is of an architecture the GPU sampler has no kernels for.
+    #[error("the GPU sampler has no kernels for a {0} network")]
+    Architecture(&'static str),
     /// The model's configuration is not one the sampler can run.
     #[error(transparent)]
     Model(#[from] WeightsError),

@@ -139,6 +139,10 @@ impl SamplingJob {
         let groups = grid(variables, STEP_WORKGROUP);
         check_groups(device, "the BFN step over the job's variables", groups)?;
         let table = step_table(&kind, settings.sampler, settings.steps)?;
+        let times: Vec<f32> = table
+            .chunks_exact(ENTRY_WORDS)
+            .map(|entry| f32::from_bits(entry[0]))
+            .collect();
         let labels = guidance.per_example(model.classes(), settings.batch)?;
         let guided = guidance.is_guided();
         let no_class = model.classes() as u32;
@@ -192,6 +196,7 @@ impl SamplingJob {
                     progress: &progress,
                     labels: &label_buffer,
                     mix: mix.as_ref(),
+                    times: &times,
                 },
                 settings.batch,
             )?;

@@ -41,9 +41,12 @@
 mod attention;
 mod bfn_step;
 mod constraints;
+mod copy_columns;
 mod device;
 mod device_kernels;
 mod error;
+mod gpt_pass;
+mod group_norm;
 mod guidance;
 mod input_adapter;
 mod job;
@@ -57,6 +60,9 @@ mod preview;
 mod read_back;
 mod step_table;
 mod step_timer;
+mod time_embedding;
+mod unet_input;
+mod unet_pass;
 
 pub use device::GpuContext;
 pub use device_kernels::DeviceKernels;

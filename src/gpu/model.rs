@@ -9,31 +9,40 @@ use crate::gpu::device::checked;
 use crate::gpu::device_kernels::DeviceKernels;
 use crate::gpu::error::GpuError;
 use crate::gpu::input_adapter::input_adapter;
+use crate::gpu::unet_input::unet_input;
+use crate::gpu::unet_pass::unet_layout;
 use crate::gpu::kernel::{Compiler, Kernel, storage, storage_with};
 use crate::model::parameters::{Block, LABEL_EMBEDDING, Parameters};
-use crate::model::{Kind, ModelConfig, Weights};
+use crate::model::unet_parameters::LABEL_EMB;
+use crate::model::{GptConfig, Kind, ModelConfig, NetworkConfig, TensorData, Weights};
 
 /// The compiled kernels of one model: the device's shared ones and its kind's own.
 #[derive(Clone, Debug)]
 pub(crate) struct Kernels {
     pub device: DeviceKernels,
-    pub input_adapter: Kernel,
+    /// The network's input for the kind: the GPT's input adapter or the U-Net's input features.
+    pub input: Kernel,
     pub bfn_step: BfnStep,
 }
 
 impl Kernels {
-    /// The `device`'s shared kernels with those of `kind` from `compiler`, which are asked for even when the
-    /// shared ones are not ready.
+    /// The `device`'s shared kernels with those of `kind` and `network` from `compiler`, which are asked for even
+    /// when the shared ones are not ready.
     pub fn build<C: Compiler>(
         compiler: &mut C,
         device: Result<DeviceKernels, C::Error>,
         kind: &Kind,
+        network: &NetworkConfig,
     ) -> Result<Self, C::Error> {
-        let input_adapter = input_adapter(compiler, matches!(kind, Kind::Discrete(_)));
+        let discrete = matches!(kind, Kind::Discrete(_));
+        let input = match network {
+            NetworkConfig::Gpt(_) => input_adapter(compiler, discrete),
+            NetworkConfig::Unet(_) => unet_input(compiler, discrete),
+        };
         let bfn_step = BfnStep::build(compiler, kind);
         Ok(Self {
             device: device?,
-            input_adapter: input_adapter?,
+            input: input?,
             bfn_step: bfn_step?,
         })
     }
@@ -48,6 +57,8 @@ pub struct GpuModel {
     pub(crate) kernels: Kernels,
     /// Classes of a conditional model (0: unconditional).
     classes: usize,
+    /// The name of the architecture's class embedding.
+    embedding: &'static str,
     /// The class embedding an unconditional model's examples read: one row of zeros.
     no_classes: wgpu::Buffer,
 }
@@ -89,14 +100,19 @@ impl GpuModel {
     ) -> Result<Self, GpuError> {
         let kind = weights.config().validate()?;
         let kernels = checked(device, "the model's kernels", || {
-            let Ok(kernels) = Kernels::build(&mut &*device, Ok(kernels.clone()), &kind);
+            let Ok(kernels) = Kernels::build(
+                &mut &*device,
+                Ok(kernels.clone()),
+                &kind,
+                &weights.config().network,
+            );
             Ok(kernels)
         })?;
         Self::from_kernels(device, weights, kernels)
     }
 
-    /// Uploads `weights` to `device`, to run with `kernels`, compiled for its data kind. Linear layers' weights
-    /// are stored transposed ([in, out]) so that the matmul reads rows of both operands.
+    /// Uploads `weights` to `device`, to run with `kernels`, compiled for its data kind, each tensor in the layout
+    /// its architecture's kernels read (`gpt_layout`, `unet_pass::unet_layout`).
     pub(crate) fn from_kernels(
         device: &wgpu::Device,
         weights: &Weights,
@@ -104,8 +120,6 @@ impl GpuModel {
     ) -> Result<Self, GpuError> {
         let config = weights.config().clone();
         let kind = config.validate()?;
-        let network = config.network;
-        check_attention_shape(config.layout.tokens(), network.width / network.heads)?;
         for (name, tensor) in weights.tensors() {
             check_binding(
                 device,
@@ -113,43 +127,75 @@ impl GpuModel {
                 tensor.values.len() as u64 * 4,
             )?;
         }
-        // The layers the matmul multiplies by: not the input adapter's, which reads its weights as they are.
-        let parameters = Parameters::new(&config);
-        let transposed: HashSet<String> = parameters
-            .blocks
-            .iter()
-            .flat_map(Block::layers)
-            .chain([&parameters.lm_head])
-            .filter(|layer| layer.shape.len() == 2)
-            .map(|layer| layer.weight())
-            .collect();
+        // The tensors as the kernels read them, and the class embedding's width.
+        let (arrange, embedding, features): (Box<dyn Fn(&str, &TensorData) -> Vec<f32>>, _, _) =
+            match &config.network {
+                NetworkConfig::Gpt(network) => {
+                    check_attention_shape(config.layout.tokens(), network.width / network.heads)?;
+                    (
+                        Box::new(gpt_layout(&config, network)),
+                        LABEL_EMBEDDING,
+                        network.width,
+                    )
+                }
+                NetworkConfig::Unet(network) => (
+                    Box::new(unet_layout(&config, network)),
+                    LABEL_EMB,
+                    4 * network.channels,
+                ),
+            };
         let classes = weights
             .tensors()
-            .get(LABEL_EMBEDDING)
+            .get(embedding)
             .map_or(0, |embedding| embedding.shape[0].saturating_sub(1));
         checked(device, "the model's weights", || {
             let tensors = weights
                 .tensors()
                 .iter()
-                .map(|(name, tensor)| {
-                    let values = match tensor.shape.as_slice() {
-                        [outputs, inputs] if transposed.contains(name) => {
-                            transpose(&tensor.values, *outputs, *inputs)
-                        }
-                        _ => tensor.values.clone(),
-                    };
-                    (name.clone(), storage_with(device, name, &values))
-                })
+                .map(|(name, tensor)| (name.clone(), storage_with(device, name, &arrange(name, tensor))))
                 .collect();
-            let no_classes = storage(device, "no class embedding", network.width);
+            let no_classes = storage(device, "no class embedding", features);
             Ok(Self {
                 classes,
+                embedding,
                 config,
                 kind,
                 tensors,
                 kernels,
                 no_classes,
             })
+        })
+    }
+
+    /// The same model on a canvas of `width` × `height` cells, sharing the uploaded weights and the kernels: a
+    /// U-Net samples any canvas whose sides are multiples of 2^(levels − 1) in one pass
+    /// ([`Weights::with_canvas`]); a GPT only its own.
+    pub fn with_canvas(&self, width: usize, height: usize) -> Result<Self, GpuError> {
+        let layout = self.config.layout;
+        if (layout.width, layout.height) != (width, height) && self.config.network.as_gpt().is_some() {
+            return Err(GpuError::Model(crate::model::WeightsError::Config(format!(
+                "a GPT samples the {}×{} canvas it was trained on, not {width}×{height}: its positions are \
+                 absolute (a mosaic draws larger maps)",
+                layout.width, layout.height
+            ))));
+        }
+        let config = ModelConfig {
+            layout: crate::model::Layout {
+                width,
+                height,
+                ..layout
+            },
+            ..self.config.clone()
+        };
+        config.validate()?;
+        Ok(Self {
+            config,
+            kind: self.kind,
+            tensors: self.tensors.clone(),
+            kernels: self.kernels.clone(),
+            classes: self.classes,
+            embedding: self.embedding,
+            no_classes: self.no_classes.clone(),
         })
     }
 
@@ -168,11 +214,11 @@ impl GpuModel {
         self.kind
     }
 
-    /// The class embedding ([`LABEL_EMBEDDING`]), or for an unconditional model one row of zeros, which its
-    /// examples' "no class" label 0 reads.
+    /// The class embedding (the GPT's [`LABEL_EMBEDDING`], the U-Net's [`LABEL_EMB`]), or for an unconditional
+    /// model one row of zeros, which its examples' "no class" label 0 reads.
     pub(crate) fn label_embedding(&self) -> &wgpu::Buffer {
         self.tensors
-            .get(LABEL_EMBEDDING)
+            .get(self.embedding)
             .unwrap_or(&self.no_classes)
     }
 
@@ -181,10 +227,28 @@ impl GpuModel {
         self.classes
     }
 
-    /// The buffer of a parameter, by its official name. The weights file was checked against
-    /// [`Parameters`] when it was loaded, so every name the network asks for is there.
+    /// The buffer of a parameter, by its official name. The weights file was checked against its
+    /// architecture's parameter list when it was loaded, so every name the network asks for is there.
     pub(crate) fn tensor(&self, name: &str) -> &wgpu::Buffer {
         &self.tensors[name]
+    }
+}
+
+/// The GPT's tensors as the kernels read them: the weights the matmul multiplies by transposed ([in, out]) so
+/// that it reads rows of both operands; the input adapter's as they are.
+fn gpt_layout(config: &ModelConfig, network: &GptConfig) -> impl Fn(&str, &TensorData) -> Vec<f32> {
+    let parameters = Parameters::new(config, network);
+    let transposed: HashSet<String> = parameters
+        .blocks
+        .iter()
+        .flat_map(Block::layers)
+        .chain([&parameters.lm_head])
+        .filter(|layer| layer.shape.len() == 2)
+        .map(|layer| layer.weight())
+        .collect();
+    move |name, tensor| match tensor.shape.as_slice() {
+        [outputs, inputs] if transposed.contains(name) => transpose(&tensor.values, *outputs, *inputs),
+        _ => tensor.values.clone(),
     }
 }
 

@@ -8,6 +8,8 @@ use crate::flow::gaussian_input::GaussianInput;
 use crate::flow::{
     AccuracySchedule, BayesianFlow, Continuous, Discrete, Discretised, SamplingMethod,
 };
+pub use crate::model::unet_config::UnetConfig;
+
 
 /// How the variables of one example are arranged: `height` × `width` tokens (a sequence has height 1), each
 /// holding `channels` variables (RGBA pixels have 4). Variables are stored token-major, channels innermost.
@@ -181,10 +183,10 @@ pub enum Positions {
     Grid,
 }
 
-/// The non-causal GPT of the official BFN code.
+/// The non-causal GPT of the official BFN code, over tokens of 1 or patch² cells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NetworkConfig {
+pub struct GptConfig {
     /// Transformer blocks.
     pub layers: usize,
     /// Attention heads; must divide `width`.
@@ -193,6 +195,69 @@ pub struct NetworkConfig {
     pub width: usize,
     /// How positions are encoded.
     pub positions: Positions,
+}
+
+/// The network: which architecture, and its settings. A model file names the architecture in a `type` field
+/// (`{"type": "unet", …}`); a file without one was written before there was a choice, and is a GPT.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum NetworkConfig {
+    /// The official text GPT (`networks/transformer.py`).
+    Gpt(GptConfig),
+    /// The official image U-Net (`networks/unet_improved.py`).
+    Unet(UnetConfig),
+}
+
+/// What a model file's `network` holds: the architecture named, or a GPT's fields alone.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+enum TaggedNetwork {
+    Gpt(GptConfig),
+    Unet(UnetConfig),
+}
+
+impl<'de> Deserialize<'de> for NetworkConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let mut value = serde_json::Value::deserialize(deserializer)?;
+        if let Some(fields) = value.as_object_mut()
+            && !fields.contains_key("type")
+        {
+            fields.insert("type".into(), "gpt".into());
+        }
+        Ok(match TaggedNetwork::deserialize(value).map_err(serde::de::Error::custom)? {
+            TaggedNetwork::Gpt(gpt) => NetworkConfig::Gpt(gpt),
+            TaggedNetwork::Unet(unet) => NetworkConfig::Unet(unet),
+        })
+    }
+}
+
+impl NetworkConfig {
+    /// The architecture's name, as the model file spells it.
+    pub fn architecture(&self) -> &'static str {
+        match self {
+            NetworkConfig::Gpt(_) => "gpt",
+            NetworkConfig::Unet(_) => "unet",
+        }
+    }
+
+    /// The GPT's settings, for code that only a GPT has (positions, patches); `None` for another network.
+    pub fn as_gpt(&self) -> Option<&GptConfig> {
+        match self {
+            NetworkConfig::Gpt(gpt) => Some(gpt),
+            NetworkConfig::Unet(_) => None,
+        }
+    }
+
+    /// A line for a panel or a log: the architecture and its size.
+    pub fn summary(&self) -> String {
+        match self {
+            NetworkConfig::Gpt(g) => format!("GPT {} × {}", g.layers, g.width),
+            NetworkConfig::Unet(u) => format!(
+                "U-Net {} × {:?}, {} res blocks a level",
+                u.channels, u.multipliers, u.res_blocks
+            ),
+        }
+    }
 }
 
 /// Everything about a model but its weights.
@@ -343,22 +408,28 @@ impl ModelConfig {
                 "sampling_steps 0: a sampler takes at least one step".into(),
             ));
         }
-        let net = self.network;
-        if net.layers == 0
-            || net.heads == 0
-            || net.width == 0
-            || !net.width.is_multiple_of(net.heads)
-        {
-            return Err(BfnError::Config(format!(
-                "network {net:?}: layers, heads and width must be positive and heads must divide width"
-            )));
-        }
-        if net.positions == Positions::Grid && !net.width.is_multiple_of(4) {
-            return Err(BfnError::Config(format!(
-                "grid positions need a width divisible by 4, got {}",
-                net.width
-            )));
+        match &self.network {
+            NetworkConfig::Gpt(net) => net.validate()?,
+            NetworkConfig::Unet(net) => net.validate(self)?,
         }
         Ok(kind)
+    }
+}
+
+impl GptConfig {
+    /// Checks the GPT's settings.
+    fn validate(&self) -> Result<()> {
+        if self.layers == 0 || self.heads == 0 || self.width == 0 || !self.width.is_multiple_of(self.heads) {
+            return Err(BfnError::Config(format!(
+                "network {self:?}: layers, heads and width must be positive and heads must divide width"
+            )));
+        }
+        if self.positions == Positions::Grid && !self.width.is_multiple_of(4) {
+            return Err(BfnError::Config(format!(
+                "grid positions need a width divisible by 4, got {}",
+                self.width
+            )));
+        }
+        Ok(())
     }
 }

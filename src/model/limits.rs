@@ -7,7 +7,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::parameters::Parameters;
 use crate::model::{KindConfig, ModelConfig};
 
 /// The largest sizes accepted from files, configs and flags.
@@ -154,25 +153,7 @@ impl Limits {
     /// the position table, the tensors) is built: the network, the layout, the kind, the sampling steps, and the
     /// parameters they add up to. Returns the parameter count.
     pub fn check_model(&self, config: &ModelConfig) -> Result<usize, LimitError> {
-        let net = &config.network;
-        within(
-            "network.layers",
-            net.layers as u64,
-            "layers",
-            self.layers as u64,
-        )?;
-        within(
-            "network.width",
-            net.width as u64,
-            "width",
-            self.width as u64,
-        )?;
-        within(
-            "network.heads",
-            net.heads as u64,
-            "heads",
-            self.heads as u64,
-        )?;
+        config.network.check_limits(self)?;
         let layout = &config.layout;
         let tokens = product("layout height × width", &[layout.height, layout.width])?;
         within("layout tokens", tokens as u64, "tokens", self.tokens as u64)?;
@@ -202,7 +183,7 @@ impl Limits {
             )?;
         }
         let mut parameters = 0usize;
-        for (name, shape) in Parameters::new(config).shapes() {
+        for (name, shape) in config.parameter_shapes() {
             parameters = parameters
                 .checked_add(product(&name, &shape)?)
                 .ok_or_else(|| LimitError::Overflow {

@@ -22,18 +22,13 @@ pub fn parse_meminfo(text: &str) -> Option<u64> {
     kib.checked_mul(1024)
 }
 
-/// Activations a block keeps per token and feature for the backward pass: the two LayerNorms' inputs and
-/// outputs, q, k, v, the attention's output and projection, the MLP's 4d hidden layer before and after GELU,
-/// and the residual sums (candle keeps each op's output).
-const SAVED_PER_FEATURE: u128 = 20;
-
 /// Copies of the parameters a training run holds: the weights, their gradients, AdamW's two moments, the
 /// moving average and its tail mean.
 const TRAINING_COPIES: u128 = 6;
 
 /// Bytes a run of the network on `batch` examples takes, roughly: the weights (`parameters` of them, six copies
-/// when `training`), plus the activations — one block's at a time when sampling, every block's when training —
-/// with the attention scores (tokens² per head, twice: before and after the softmax). An estimate, not a
+/// when `training`), plus the activations that the architecture keeps (`NetworkConfig::activation_bytes`): one
+/// layer's at a time when sampling, every layer's when training, with the attention scores. An estimate, not a
 /// bound: it is there to refuse what cannot fit, by orders of magnitude, with a figure the user can act on.
 pub fn network_bytes(
     config: &ModelConfig,
@@ -41,18 +36,10 @@ pub fn network_bytes(
     batch: usize,
     training: bool,
 ) -> u128 {
-    let f32_bytes = 4u128;
-    let tokens = config.layout.tokens() as u128;
-    let width = config.network.width as u128;
-    let heads = config.network.heads as u128;
-    let batch = batch as u128;
-    let per_block = batch * tokens * (SAVED_PER_FEATURE * width + 2 * heads * tokens) * f32_bytes;
-    let (copies, blocks) = if training {
-        (TRAINING_COPIES, config.network.layers as u128)
-    } else {
-        (1, 1)
-    };
-    copies * parameters as u128 * f32_bytes + blocks * per_block
+    let copies = if training { TRAINING_COPIES } else { 1 };
+    let positions = config.layout.tokens() as u128;
+    copies * parameters as u128 * 4
+        + batch as u128 * config.network.activation_bytes(positions, training)
 }
 
 #[cfg(test)]

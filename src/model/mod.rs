@@ -9,15 +9,19 @@ mod guidance;
 pub mod limits;
 pub mod memory;
 pub mod mosaic;
+mod network;
 pub mod parameters;
 mod placement;
 pub mod positions;
 mod samples;
+pub mod time_features;
+pub mod unet_config;
+pub mod unet_parameters;
 pub mod weights;
 
 pub use config::{
-    DEFAULT_SAMPLING_STEPS, Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Normalisation,
-    Positions,
+    DEFAULT_SAMPLING_STEPS, GptConfig, Kind, KindConfig, Layout, ModelConfig, NetworkConfig,
+    Normalisation, Positions, UnetConfig,
 };
 pub use guidance::Guidance;
 pub use limits::{LimitError, Limits};

@@ -5,7 +5,7 @@
 //! The names are those of the official module's state dict (nanoGPT's, with the `skip` head and a linear input
 //! adapter), so that a weights file of ours loads into the official PyTorch module.
 
-use crate::model::ModelConfig;
+use crate::model::{GptConfig, ModelConfig};
 
 /// The position buffer, which the official module registers as a buffer and so saves with the rest.
 pub const POSITIONS: &str = "input_adapter.pos_embedding";
@@ -63,7 +63,7 @@ impl Affine {
     }
 
     /// The weight and the bias, names and shapes, in that order.
-    fn shapes(&self) -> [(String, Vec<usize>); 2] {
+    pub(crate) fn shapes(&self) -> [(String, Vec<usize>); 2] {
         [
             (self.weight(), self.shape.clone()),
             (self.bias(), vec![self.outputs()]),
@@ -136,9 +136,9 @@ pub struct Parameters {
 }
 
 impl Parameters {
-    /// The parameters `config` implies.
-    pub fn new(config: &ModelConfig) -> Self {
-        let d = config.network.width;
+    /// The parameters of the GPT `net` for `config`'s data.
+    pub fn new(config: &ModelConfig, net: &GptConfig) -> Self {
+        let d = net.width;
         let channels = config.layout.channels;
         Self {
             inp_embedding: Affine::linear(
@@ -148,7 +148,7 @@ impl Parameters {
             ),
             t_embedding: Affine::linear("input_adapter.t_embedding", 1, d),
             positions: [config.layout.tokens(), d],
-            blocks: (0..config.network.layers)
+            blocks: (0..net.layers)
                 .map(|layer| Block::new(layer, d))
                 .collect(),
             ln_f: Affine::layer_norm("transformer.ln_f", d),

@@ -1,5 +1,6 @@
-//! The weights file: safetensors holding the network's [`Parameters`] under the official BFN GPT's names, with the
-//! [`ModelConfig`] as JSON in the `__metadata__`. One file is what a game ships and what the asset loader reads;
+//! The weights file: safetensors holding the network's parameters under the official names of its architecture
+//! (the GPT's `model::parameters`, the U-Net's `model::unet_parameters`), with the [`ModelConfig`] as JSON in the
+//! `__metadata__`. One file is what a game ships and what the asset loader reads;
 //! it needs no candle to read.
 //!
 //! Loading checks everything a corrupt or foreign file could get wrong and says which: a truncated or malformed
@@ -14,7 +15,7 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::atomic_file::write_atomic;
 use crate::model::limits;
-use crate::model::parameters::{POSITIONS, Parameters};
+use crate::model::parameters::POSITIONS;
 use crate::model::positions::position_table;
 use crate::model::{Kind, LimitError, Limits, ModelConfig};
 
@@ -120,7 +121,7 @@ impl Weights {
         limits: &Limits,
     ) -> Result<Self, WeightsError> {
         let kind = check_config(&config, limits)?;
-        let expected = Parameters::new(&config).shapes();
+        let expected = config.parameter_shapes();
         for (name, shape) in &expected {
             let tensor = tensors
                 .get(name)
@@ -142,23 +143,49 @@ impl Weights {
         {
             return Err(WeightsError::ExtraTensor(extra.clone()));
         }
-        let positions = position_table(
-            config.layout,
-            config.network.width,
-            config.network.positions,
-        );
-        let stored = &tensors[POSITIONS].values;
-        if let Some(j) = (0..positions.len()).find(|&j| (positions[j] - stored[j]).abs() > 1e-4) {
-            return Err(WeightsError::Disagrees(format!(
-                "{POSITIONS}[{j}] is {}, but {:?} positions give {}",
-                stored[j], config.network.positions, positions[j]
-            )));
+        if let Some(gpt) = config.network.as_gpt() {
+            let positions = position_table(config.layout, gpt.width, gpt.positions);
+            let stored = &tensors[POSITIONS].values;
+            if let Some(j) =
+                (0..positions.len()).find(|&j| (positions[j] - stored[j]).abs() > 1e-4)
+            {
+                return Err(WeightsError::Disagrees(format!(
+                    "{POSITIONS}[{j}] is {}, but {:?} positions give {}",
+                    stored[j], gpt.positions, positions[j]
+                )));
+            }
         }
         Ok(Self {
             config,
             kind,
             tensors,
         })
+    }
+
+    /// The same model on a canvas of `width` × `height` cells, in one pass: a U-Net has no absolute positions and
+    /// samples any canvas whose sides are multiples of 2^(levels − 1); a GPT only the one it was trained on (a
+    /// [`crate::model::mosaic::Mosaic`] draws its larger maps window by window).
+    pub fn with_canvas(&self, width: usize, height: usize) -> Result<Self, WeightsError> {
+        let layout = self.config.layout;
+        if (layout.width, layout.height) == (width, height) {
+            return Ok(self.clone());
+        }
+        if self.config.network.as_gpt().is_some() {
+            return Err(WeightsError::Config(format!(
+                "a GPT samples the {}×{} canvas it was trained on, not {width}×{height}: its positions are \
+                 absolute (a mosaic draws larger maps)",
+                layout.width, layout.height
+            )));
+        }
+        let config = ModelConfig {
+            layout: crate::model::Layout {
+                width,
+                height,
+                ..layout
+            },
+            ..self.config.clone()
+        };
+        Self::new(config, self.tensors.clone())
     }
 
     /// Parses and checks a weights file's bytes, with the default [`Limits`]: the asset loader's way in, so

@@ -9,20 +9,19 @@
 //! embedding row to the adapter's output, where the time enters, so that the class steers every layer and the
 //! skip head alike.
 
-use std::collections::HashMap;
-
-use candle_core::{D, DType, Device, Result, Tensor};
+use candle_core::{D, Result, Tensor};
 use candle_nn::{Module, VarBuilder};
 
 use crate::model::parameters::{LABEL_EMBEDDING, Parameters};
-use crate::model::{KindConfig, ModelConfig, Weights};
+use crate::model::ModelConfig;
+use crate::net::class_embedding::class_rows;
 use crate::net::dropout::drop;
 use crate::net::{Block, Dropout, InputAdapter, LayerNorm, Linear};
 
 /// The network. Not a [`Module`]: it takes the times beside the network inputs.
 ///
 /// ```
-/// use bevy_bfn::model::{KindConfig, Layout, ModelConfig, NetworkConfig, Positions};
+/// use bevy_bfn::model::{GptConfig, KindConfig, Layout, ModelConfig, NetworkConfig, Positions};
 /// use bevy_bfn::net::{Gpt, initial_varmap};
 /// use candle_core::{DType, Device, Tensor};
 /// use candle_nn::VarBuilder;
@@ -32,7 +31,7 @@ use crate::net::{Block, Dropout, InputAdapter, LayerNorm, Linear};
 ///     kind: KindConfig::Discrete { beta_1: 3.0, classes: 27 },
 ///     layout: Layout { height: 1, width: 5, channels: 1 },
 ///     patch: 1,
-///     network: NetworkConfig { layers: 2, heads: 4, width: 16, positions: Positions::Sequence },
+///     network: NetworkConfig::Gpt(GptConfig { layers: 2, heads: 4, width: 16, positions: Positions::Sequence }),
 ///     legend: Vec::new(),
 ///     normalisation: None,
 ///     sampling_steps: None,
@@ -45,7 +44,7 @@ use crate::net::{Block, Dropout, InputAdapter, LayerNorm, Linear};
 /// let gpt = Gpt::new(&config, VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu))?;
 /// let theta = Tensor::full(1f32 / 27.0, (2, 5, 27), &Device::Cpu)?;
 /// let t = Tensor::new(&[0.25f32, 0.5], &Device::Cpu)?;
-/// let logits = gpt.forward(&gpt.network_input(&theta)?, &t)?;
+/// let logits = gpt.forward(&theta.affine(2.0, -1.0)?, &t)?; // 2θ − 1: `Network::network_input`
 /// assert_eq!(logits.dims(), [2, 5, 27]);
 /// # Ok(())
 /// # }
@@ -62,17 +61,20 @@ pub struct Gpt {
 
 impl Gpt {
     /// The network of `config` with its parameters from `vb`: from [`crate::net::initial_varmap`] for training,
-    /// or from a weights file through [`Gpt::from_weights`].
+    /// or from a weights file through [`crate::net::Network::from_weights`].
     pub fn new(config: &ModelConfig, vb: VarBuilder) -> Result<Self> {
-        let parameters = Parameters::new(config);
+        let Some(net) = config.network.as_gpt() else {
+            candle_core::bail!("a {} network is not a GPT", config.network.architecture());
+        };
+        let parameters = Parameters::new(config, net);
         let blocks = parameters
             .blocks
             .iter()
-            .map(|block| Block::new(&vb, block, config.network.heads))
+            .map(|block| Block::new(&vb, block, net.heads))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             config: config.clone(),
-            input_adapter: InputAdapter::new(&vb, config, &parameters)?,
+            input_adapter: InputAdapter::new(&vb, config, net, &parameters)?,
             blocks,
             ln_f: LayerNorm::new(&vb, &parameters.ln_f)?,
             lm_head: Linear::new(&vb, &parameters.lm_head)?,
@@ -83,31 +85,13 @@ impl Gpt {
         })
     }
 
-    /// The network of a weights file, on `device`.
-    pub fn from_weights(weights: &Weights, device: &Device) -> Result<Self> {
-        let tensors = weights
-            .tensors()
-            .iter()
-            .map(|(name, t)| {
-                Ok((
-                    name.clone(),
-                    Tensor::from_slice(&t.values, t.shape.as_slice(), device)?,
-                ))
-            })
-            .collect::<Result<HashMap<_, _>>>()?;
-        Self::new(
-            weights.config(),
-            VarBuilder::from_tensors(tensors, DType::F32, device),
-        )
-    }
-
     /// The configuration.
     pub fn config(&self) -> &ModelConfig {
         &self.config
     }
 
     /// Output parameters [batch, tokens, outputs per token] for network inputs [batch, tokens, inputs per token]
-    /// (2θ − 1 or μ, see [`Gpt::network_input`]) at times `t` (one per example), asking for no class.
+    /// (2θ − 1 or μ, see [`crate::net::Network::network_input`]) at times `t` (one per example), asking for no class.
     pub fn forward(&self, input: &Tensor, t: &Tensor) -> Result<Tensor> {
         self.forward_with_dropout(input, t, &[], None)
     }
@@ -132,14 +116,10 @@ impl Gpt {
         dropout: Option<&Dropout>,
     ) -> Result<Tensor> {
         let x_in = self.input_adapter.forward(input, t)?;
-        let x_in = match &self.label_embedding {
-            Some(embedding) => {
-                x_in.broadcast_add(&self.class_features(embedding, labels, &x_in)?)?
-            }
-            None => match labels.iter().flatten().next() {
-                Some(label) => candle_core::bail!("class {label} asked of a model without classes"),
-                None => x_in,
-            },
+        let (batch, _, width) = x_in.dims3()?;
+        let x_in = match class_rows(self.label_embedding.as_ref(), labels, batch)? {
+            Some(rows) => x_in.broadcast_add(&rows.reshape((batch, 1, width))?)?,
+            None => x_in,
         };
         let mut x = drop(dropout, x_in.clone(), 0)?;
         for (layer, block) in self.blocks.iter().enumerate() {
@@ -147,38 +127,5 @@ impl Gpt {
         }
         let x = self.ln_f.forward(&x)?;
         self.lm_head.forward(&Tensor::cat(&[&x, &x_in], D::Minus1)?)
-    }
-
-    /// The embedding rows of `labels` as [batch, 1, width], to broadcast over `x_in`'s tokens.
-    fn class_features(
-        &self,
-        embedding: &Tensor,
-        labels: &[Option<u32>],
-        x_in: &Tensor,
-    ) -> Result<Tensor> {
-        let (batch, _, width) = x_in.dims3()?;
-        let no_class = self.config.labels.len() as u32;
-        if !labels.is_empty() && labels.len() != batch {
-            candle_core::bail!("{} labels for a batch of {batch}", labels.len());
-        }
-        let rows = (0..batch)
-            .map(|b| match labels.get(b).copied().flatten() {
-                Some(label) if label >= no_class => {
-                    candle_core::bail!("class {label} asked of a model with {no_class} classes")
-                }
-                label => Ok(label.unwrap_or(no_class)),
-            })
-            .collect::<Result<Vec<u32>>>()?;
-        let rows = Tensor::from_vec(rows, batch, x_in.device())?;
-        embedding.index_select(&rows, 0)?.reshape((batch, 1, width))
-    }
-
-    /// What the input adapter is fed: 2θ − 1 for discrete data (the official `TextInputAdapter`), μ as it is for
-    /// continuous and discretised data. `values` is θ [batch, tokens, input width].
-    pub fn network_input(&self, values: &Tensor) -> Result<Tensor> {
-        match self.config.kind {
-            KindConfig::Discrete { .. } => values.affine(2.0, -1.0),
-            _ => Ok(values.clone()),
-        }
     }
 }

@@ -3,7 +3,7 @@
 use candle_core::{Result, Tensor};
 use candle_nn::{Module, VarBuilder};
 
-use crate::model::ModelConfig;
+use crate::model::{GptConfig, ModelConfig};
 use crate::model::parameters::Parameters;
 use crate::model::positions::position_table;
 use crate::net::Linear;
@@ -13,17 +13,18 @@ use crate::net::Linear;
 ///
 /// ```
 /// use bevy_bfn::model::parameters::Parameters;
-/// use bevy_bfn::model::{KindConfig, Layout, ModelConfig, NetworkConfig, Positions};
+/// use bevy_bfn::model::{GptConfig, KindConfig, Layout, ModelConfig, NetworkConfig, Positions};
 /// use bevy_bfn::net::InputAdapter;
 /// use candle_core::{DType, Device, Tensor};
 /// use candle_nn::{VarBuilder, VarMap};
 ///
 /// # fn main() -> candle_core::Result<()> {
+/// let net = GptConfig { layers: 1, heads: 4, width: 16, positions: Positions::Sequence };
 /// let config = ModelConfig {
 ///     kind: KindConfig::Discrete { beta_1: 3.0, classes: 27 },
 ///     layout: Layout { height: 1, width: 5, channels: 1 },
 ///     patch: 1,
-///     network: NetworkConfig { layers: 1, heads: 4, width: 16, positions: Positions::Sequence },
+///     network: NetworkConfig::Gpt(net),
 ///     legend: Vec::new(),
 ///     normalisation: None,
 ///     sampling_steps: None,
@@ -34,7 +35,7 @@ use crate::net::Linear;
 /// };
 /// let varmap = VarMap::new(); // variables created on first use, zero
 /// let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-/// let adapter = InputAdapter::new(&vb, &config, &Parameters::new(&config))?;
+/// let adapter = InputAdapter::new(&vb, &config, &net, &Parameters::new(&config, &net))?;
 /// let theta = Tensor::ones((2, 5, 27), DType::F32, &Device::Cpu)?;
 /// let t = Tensor::new(&[0.25f32, 0.5], &Device::Cpu)?;
 /// assert_eq!(adapter.forward(&theta, &t)?.dims(), [2, 5, 16]);
@@ -51,12 +52,13 @@ pub struct InputAdapter {
 
 impl InputAdapter {
     /// The adapter of `config`'s network, its embeddings from `vb`.
-    pub fn new(vb: &VarBuilder, config: &ModelConfig, parameters: &Parameters) -> Result<Self> {
-        let table = position_table(
-            config.layout,
-            config.network.width,
-            config.network.positions,
-        );
+    pub fn new(
+        vb: &VarBuilder,
+        config: &ModelConfig,
+        net: &GptConfig,
+        parameters: &Parameters,
+    ) -> Result<Self> {
+        let table = position_table(config.layout, net.width, net.positions);
         Ok(Self {
             inp_embedding: Linear::new(vb, &parameters.inp_embedding)?,
             t_embedding: Linear::new(vb, &parameters.t_embedding)?,

@@ -73,7 +73,7 @@ impl Augment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{KindConfig, Layout, NetworkConfig, Positions};
+    use crate::model::{KindConfig, Layout, GptConfig, NetworkConfig, Positions};
     use crate::train::dataset::{Dataset, Examples};
 
     fn model(height: usize, width: usize, channels: usize, patch: usize) -> ModelConfig {
@@ -85,12 +85,12 @@ mod tests {
                 channels: channels * patch * patch,
             },
             patch,
-            network: NetworkConfig {
+            network: NetworkConfig::Gpt(GptConfig {
                 layers: 1,
                 heads: 1,
                 width: 8,
                 positions: Positions::Grid,
-            },
+            }),
             legend: Vec::new(),
             normalisation: None,
             sampling_steps: None,

@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::flow::SamplingMethod;
 use crate::model::limits::within;
-use crate::model::{KindConfig, Layout, LimitError, Limits, ModelConfig, NetworkConfig, Positions};
+use crate::model::{
+    GptConfig, KindConfig, Layout, LimitError, Limits, ModelConfig, NetworkConfig, Positions,
+    UnetConfig,
+};
 use crate::train::augment::Augment;
 use crate::train::dataset::{DataSection, Dataset, Examples};
 use crate::train::loss::LossSpec;
@@ -41,14 +44,37 @@ pub struct ModelSection {
     /// β₁, for discrete data.
     #[serde(default)]
     pub beta_1: Option<f64>,
-    /// Transformer blocks.
-    pub layers: usize,
-    /// Attention heads.
-    pub heads: usize,
-    /// Features per token.
-    pub width: usize,
-    /// `"sequence"` or `"grid"`.
-    pub positions: Positions,
+    /// The network's architecture: `"gpt"` (the default) or `"unet"`. Each takes its own settings below, and
+    /// refuses the other's.
+    #[serde(default)]
+    pub network: Architecture,
+    /// GPT: transformer blocks.
+    #[serde(default)]
+    pub layers: Option<usize>,
+    /// GPT and U-Net: attention heads (default 1 for a U-Net).
+    #[serde(default)]
+    pub heads: Option<usize>,
+    /// GPT: features per token.
+    #[serde(default)]
+    pub width: Option<usize>,
+    /// GPT: `"sequence"` or `"grid"`.
+    #[serde(default)]
+    pub positions: Option<Positions>,
+    /// U-Net: channels at the first level.
+    #[serde(default)]
+    pub channels: Option<usize>,
+    /// U-Net: channel multipliers, one a level.
+    #[serde(default)]
+    pub multipliers: Option<Vec<usize>>,
+    /// U-Net: residual blocks a level.
+    #[serde(default)]
+    pub res_blocks: Option<usize>,
+    /// U-Net: the levels (0 the full canvas) with self-attention; the middle always has it (default none).
+    #[serde(default)]
+    pub attention_levels: Option<Vec<usize>>,
+    /// U-Net: GroupNorm groups.
+    #[serde(default)]
+    pub groups: Option<usize>,
     /// Pixels (or map cells) per side of the square patch a token holds (default 1; images and maps).
     #[serde(default)]
     pub patch: Option<usize>,
@@ -60,6 +86,66 @@ pub struct ModelSection {
     /// = 0.5 } }`), written into the model file beside `sampling_steps` (default: none, the standard sampler).
     #[serde(default)]
     pub sampler: Option<SamplingMethod>,
+}
+
+/// The architecture `[model] network` names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Architecture {
+    /// The official text GPT, over tokens of 1 or patch² cells.
+    #[default]
+    Gpt,
+    /// The official image U-Net, over cells.
+    Unet,
+}
+
+impl ModelSection {
+    /// The network these settings describe: the settings of the architecture named, each required, and none of
+    /// the other's, so that a setting that would be ignored is an error instead.
+    pub fn network_config(&self) -> Result<NetworkConfig, String> {
+        fn need<T: Clone>(value: &Option<T>, name: &str, architecture: &str) -> Result<T, String> {
+            value
+                .clone()
+                .ok_or_else(|| format!("model.{name} is needed by a {architecture} network"))
+        }
+        let gpt_only = [
+            ("layers", self.layers.is_some()),
+            ("width", self.width.is_some()),
+            ("positions", self.positions.is_some()),
+        ];
+        let unet_only = [
+            ("channels", self.channels.is_some()),
+            ("multipliers", self.multipliers.is_some()),
+            ("res_blocks", self.res_blocks.is_some()),
+            ("attention_levels", self.attention_levels.is_some()),
+            ("groups", self.groups.is_some()),
+        ];
+        let (architecture, foreign) = match self.network {
+            Architecture::Gpt => ("GPT", &unet_only[..]),
+            Architecture::Unet => ("U-Net", &gpt_only[..]),
+        };
+        if let Some((name, _)) = foreign.iter().find(|(_, set)| *set) {
+            return Err(format!(
+                "model.{name} is not a setting of a {architecture} network (model.network)"
+            ));
+        }
+        Ok(match self.network {
+            Architecture::Gpt => NetworkConfig::Gpt(GptConfig {
+                layers: need(&self.layers, "layers", architecture)?,
+                heads: need(&self.heads, "heads", architecture)?,
+                width: need(&self.width, "width", architecture)?,
+                positions: need(&self.positions, "positions", architecture)?,
+            }),
+            Architecture::Unet => NetworkConfig::Unet(UnetConfig {
+                channels: need(&self.channels, "channels", architecture)?,
+                multipliers: need(&self.multipliers, "multipliers", architecture)?,
+                res_blocks: need(&self.res_blocks, "res_blocks", architecture)?,
+                attention_levels: self.attention_levels.clone().unwrap_or_default(),
+                heads: self.heads.unwrap_or(1),
+                groups: need(&self.groups, "groups", architecture)?,
+            }),
+        })
+    }
 }
 
 /// `[training]`.
@@ -180,14 +266,9 @@ impl TrainConfig {
     /// The sizes the settings claim, within [`TrainConfig::limits`].
     fn check_sizes(&self) -> Result<(), LimitError> {
         let (m, t, limits) = (&self.model, &self.training, &self.limits);
-        within(
-            "model.layers",
-            m.layers as u64,
-            "layers",
-            limits.layers as u64,
-        )?;
-        within("model.heads", m.heads as u64, "heads", limits.heads as u64)?;
-        within("model.width", m.width as u64, "width", limits.width as u64)?;
+        if let Ok(network) = m.network_config() {
+            network.check_limits(limits)?;
+        }
         within(
             "training.batch",
             t.batch as u64,
@@ -214,6 +295,7 @@ impl TrainConfig {
     }
 
     fn check(&self) -> Result<(), String> {
+        let network = self.model.network_config()?;
         self.check_sizes().map_err(|e| e.to_string())?;
         let t = &self.training;
         if t.steps == 0 || t.batch == 0 || t.checkpoint_every == 0 {
@@ -276,8 +358,12 @@ impl TrainConfig {
                 "training.label_dropout needs classes to drop: set labels = true in [data]".into(),
             );
         }
-        if self.model.layers > 15 && t.dropout > 0.0 {
-            return Err("dropout supports at most 15 layers (32 mask sites a step)".into());
+        if network.dropout_sites() > 32 && t.dropout > 0.0 {
+            return Err(format!(
+                "dropout supports at most 32 mask sites a step, and this network has {} (15 GPT layers, or 32 \
+                 U-Net residual blocks)",
+                network.dropout_sites()
+            ));
         }
         if let LossSpec::Discrete { steps, draws } = t.loss
             && (steps == 0 || draws == 0)
@@ -335,12 +421,7 @@ impl TrainConfig {
                 channels: data.layout.channels * patch * patch,
             },
             patch,
-            network: NetworkConfig {
-                layers: self.model.layers,
-                heads: self.model.heads,
-                width: self.model.width,
-                positions: self.model.positions,
-            },
+            network: self.model.network_config().map_err(error)?,
             legend: data.legend.clone(),
             normalisation: data.normalisation,
             sampling_steps: self.model.sampling_steps,

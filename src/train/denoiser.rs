@@ -5,19 +5,35 @@ use candle_core::{Device, Tensor};
 use crate::error::{BfnError, Result};
 use crate::flow::{Denoiser, InputParams};
 pub use crate::model::Guidance;
-use crate::net::Gpt;
+use crate::net::Network;
 
-/// A [`Gpt`] answering the sampler's and the ELBO's questions in `f32`.
-pub struct GptDenoiser<'a> {
+/// A [`Network`] answering the sampler's and the ELBO's questions in `f32`.
+pub struct NetworkDenoiser<'a> {
     /// The network.
-    pub gpt: &'a Gpt,
+    pub network: &'a Network,
     /// Where it runs.
     pub device: &'a Device,
     /// The classes asked for; the default asks for none.
     pub guidance: Guidance,
 }
 
-impl Denoiser<f32> for GptDenoiser<'_> {
+impl<'a> NetworkDenoiser<'a> {
+    /// `network` on its configuration's canvas, asking for no class.
+    pub fn new(network: &'a Network, device: &'a Device) -> Self {
+        Self {
+            network,
+            device,
+            guidance: Guidance::default(),
+        }
+    }
+
+    /// Asking for the classes of `guidance`.
+    pub fn with_guidance(self, guidance: Guidance) -> Self {
+        Self { guidance, ..self }
+    }
+}
+
+impl Denoiser<f32> for NetworkDenoiser<'_> {
     fn output_params(
         &mut self,
         input: &InputParams<f32>,
@@ -25,16 +41,16 @@ impl Denoiser<f32> for GptDenoiser<'_> {
         output: &mut [f32],
     ) -> Result<()> {
         let fail = |e: candle_core::Error| BfnError::Denoiser(e.to_string());
-        let layout = self.gpt.config().layout;
+        let tokens = self.network.config().layout.tokens();
         let batch = input.shape().batch();
         // Classifier-free guidance (`Guidance`): the rows' classes, checked against the model's.
         let labels = self
             .guidance
-            .per_example(self.gpt.config().labels.len(), batch)?;
-        let per_token = input.values().len() / (batch * layout.tokens());
+            .per_example(self.network.config().labels.len(), batch)?;
+        let per_token = input.values().len() / (batch * tokens).max(1);
         let theta = Tensor::from_slice(
             input.values(),
-            (batch, layout.tokens(), per_token),
+            (batch, tokens, per_token),
             self.device,
         )
         .map_err(fail)?;
@@ -48,9 +64,10 @@ impl Denoiser<f32> for GptDenoiser<'_> {
         } else {
             (theta, t, labels.clone())
         };
+        let input = self.network.network_input(&theta).map_err(fail)?;
         let out = self
-            .gpt
-            .forward_labelled(&self.gpt.network_input(&theta).map_err(fail)?, &t, &rows)
+            .network
+            .forward_labelled(&input, &t, &rows)
             .map_err(fail)?;
         let values: Vec<f32> = out.flatten_all().and_then(|o| o.to_vec1()).map_err(fail)?;
         let expected = if mixes {

@@ -8,9 +8,9 @@ use crate::flow::discretised_normal::bin_of;
 use crate::flow::elbo::{ElboSettings, LossTime, NegativeElbo, negative_elbo};
 use crate::flow::{Estimate, RECONSTRUCTION_BINS, Shape};
 use crate::model::{Kind, Weights};
-use crate::net::Gpt;
+use crate::net::Network;
 use crate::train::dataset::{Dataset, Examples};
-use crate::train::denoiser::{GptDenoiser, Guidance};
+use crate::train::denoiser::NetworkDenoiser;
 
 /// Examples per network call.
 const BATCH: usize = 256;
@@ -51,7 +51,7 @@ pub fn evaluate(
     seed: u64,
 ) -> Result<Evaluation> {
     let device = Device::Cpu;
-    let gpt = Gpt::from_weights(weights, &device)
+    let network = Network::from_weights(weights, &device)
         .map_err(|e| crate::BfnError::Denoiser(e.to_string()))?;
     let data = &data
         .clone()
@@ -69,20 +69,12 @@ pub fn evaluate(
         },
     };
     let unconditional = run.scores(
-        &mut GptDenoiser {
-            gpt: &gpt,
-            device: &device,
-            guidance: Guidance::default(),
-        },
+        &mut NetworkDenoiser::new(&network, &device),
         None,
     )?;
     let given_label = match (&data.labels, weights.config().labels.is_empty()) {
         (Some(labels), false) => Some(run.scores(
-            &mut GptDenoiser {
-                gpt: &gpt,
-                device: &device,
-                guidance: Guidance::default(),
-            },
+            &mut NetworkDenoiser::new(&network, &device),
             Some(&labels.of_example),
         )?),
         _ => None,
@@ -107,7 +99,7 @@ struct Run<'a> {
 impl Run<'_> {
     /// The scores with every example asking for no class, or, given `labels` (one per example of the whole
     /// dataset), for its own.
-    fn scores(&self, denoiser: &mut GptDenoiser, labels: Option<&[Option<u32>]>) -> Result<Scores> {
+    fn scores(&self, denoiser: &mut NetworkDenoiser, labels: Option<&[Option<u32>]>) -> Result<Scores> {
         let data = self.data;
         let per_example = data.layout.variables();
         let first_test = data.train_count();

@@ -5,7 +5,6 @@
 
 use std::path::PathBuf;
 
-use crate::model::parameters::Parameters;
 use crate::model::positions::position_table;
 use crate::model::{Limits, Weights};
 use crate::train::config::TrainConfig;
@@ -33,12 +32,10 @@ pub fn model_config(data: &[u8]) -> Result<(), String> {
     let json = std::str::from_utf8(data).map_err(|e| e.to_string())?;
     let (config, _) =
         Weights::config_from_json(json, &fuzzing_limits()).map_err(|e| e.to_string())?;
-    Parameters::new(&config).shapes();
-    position_table(
-        config.layout,
-        config.network.width,
-        config.network.positions,
-    );
+    config.parameter_shapes();
+    if let Some(gpt) = config.network.as_gpt() {
+        position_table(config.layout, gpt.width, gpt.positions);
+    }
     config.pixel_layout();
     Ok(())
 }

@@ -26,7 +26,7 @@ pub mod user_constraints;
 pub use augment::Augment;
 pub use config::{ConfigError, ModelSection, TrainConfig, TrainingSection};
 pub use dataset::{DataError, DataSpec, DataSplit, Dataset, Examples};
-pub use denoiser::GptDenoiser;
+pub use denoiser::NetworkDenoiser;
 pub use eval::{Evaluation, evaluate};
 pub use heap::keep_freed_memory;
 pub use loss::{LossSpec, Target};

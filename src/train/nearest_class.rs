@@ -70,7 +70,7 @@ pub fn nearest_class(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{KindConfig, Layout, NetworkConfig, Positions};
+    use crate::model::{KindConfig, Layout, GptConfig, NetworkConfig, Positions};
 
     #[test]
     fn samples_take_the_class_of_their_nearest_example() {
@@ -85,12 +85,12 @@ mod tests {
                 channels: 1,
             },
             patch: 1,
-            network: NetworkConfig {
+            network: NetworkConfig::Gpt(GptConfig {
                 layers: 1,
                 heads: 1,
                 width: 4,
                 positions: Positions::Sequence,
-            },
+            }),
             legend: Vec::new(),
             normalisation: None,
             sampling_steps: None,

@@ -10,8 +10,8 @@ use crate::error::{BfnError, Result};
 use crate::flow::{Constraints, RuntimeDatum, Sampler, SamplingMethod, Shape};
 use crate::model::content::{example_count, example_pixels, example_text, png_bytes};
 use crate::model::{Kind, Layout, ModelConfig, Samples, Weights};
-use crate::net::Gpt;
-use crate::train::denoiser::{GptDenoiser, Guidance};
+use crate::net::Network;
+use crate::train::denoiser::{Guidance, NetworkDenoiser};
 use crate::train::sample_array::array_bytes;
 
 /// Draws `count` samples from a model with `steps` steps of the standard sampler from `seed`.
@@ -70,12 +70,9 @@ pub fn sample_guided<D: RuntimeDatum>(
     guidance: Guidance,
 ) -> Result<Samples> {
     let device = Device::Cpu;
-    let gpt = Gpt::from_weights(weights, &device).map_err(|e| BfnError::Denoiser(e.to_string()))?;
-    let mut denoiser = GptDenoiser {
-        gpt: &gpt,
-        device: &device,
-        guidance,
-    };
+    let network =
+        Network::from_weights(weights, &device).map_err(|e| BfnError::Denoiser(e.to_string()))?;
+    let mut denoiser = NetworkDenoiser::new(&network, &device).with_guidance(guidance);
     let shape = Shape::new(count, weights.config().layout.variables())?;
     let values = || constraints.retyped(RuntimeDatum::value);
     Ok(match weights.kind() {

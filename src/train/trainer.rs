@@ -19,7 +19,7 @@ use crate::model::memory::network_bytes;
 use crate::model::weights::{decode, encode};
 use crate::model::{Kind, ModelConfig, Weights, WeightsError};
 use crate::net::{
-    Dropout, Gpt, initial_varmap, tensor_data, varmap_from_weights, weights_from_varmap,
+    Dropout, Network, initial_varmap, tensor_data, varmap_from_weights, weights_from_varmap,
 };
 use crate::train::config::TrainConfig;
 use crate::train::dataset::{Dataset, Examples};
@@ -119,7 +119,7 @@ pub struct Trainer {
     model: ModelConfig,
     kind: Kind,
     varmap: VarMap,
-    gpt: Gpt,
+    network: Network,
     optimizer: Optimizer,
     device: Device,
     rng: CounterRng,
@@ -157,7 +157,7 @@ impl Trainer {
             .map_err(|e| TrainError::Setup(format!("{}: {e}", config.name)))?;
         let device = Device::Cpu;
         let varmap = starting_varmap(&config, &model, &device)?;
-        let gpt = Gpt::new(
+        let network = Network::new(
             &model,
             VarBuilder::from_varmap(&varmap, DType::F32, &device),
         )?;
@@ -169,7 +169,7 @@ impl Trainer {
             model,
             kind,
             varmap,
-            gpt,
+            network,
             optimizer,
             device,
             rng,
@@ -253,8 +253,8 @@ impl Trainer {
         let (input, target) = self.batch_inputs(&draws, &t, s)?;
         let labels = self.batch_labels(&draws, s);
         let dropout = Dropout::new(settings.dropout, settings.seed, s);
-        let output = self.gpt.forward_with_dropout(
-            &self.gpt.network_input(&input)?,
+        let output = self.network.forward_with_dropout(
+            &self.network.network_input(&input)?,
             &Tensor::from_slice(&t, batch, &self.device)?,
             &labels,
             Some(&dropout),

@@ -107,13 +107,12 @@ fn generator_panels(
                     p => format!(" in {p}×{p} patches"),
                 };
                 ui.label(format!(
-                    "{} · {}×{}×{}{patches} · {} layers × {}",
+                    "{} · {}×{}×{}{patches} · {}",
                     kind_name(&config.kind),
                     config.pixel_layout().height,
                     config.pixel_layout().width,
                     config.pixel_layout().channels,
-                    config.network.layers,
-                    config.network.width
+                    config.network.summary()
                 ));
                 if let Some(error) = &progress.error {
                     ui.colored_label(egui::Color32::LIGHT_RED, error);

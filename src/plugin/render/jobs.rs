@@ -166,7 +166,8 @@ fn build_job(
         Some((weights, model)) if Arc::ptr_eq(weights, &generator.weights) => Arc::clone(model),
         _ => {
             let kind = generator.weights.config().validate()?;
-            let kernels = match pipelines.kernels(cache, &kind) {
+            let network = &generator.weights.config().network;
+            let kernels = match pipelines.kernels(cache, &kind, network) {
                 Ok(kernels) => kernels,
                 Err(NotReady::Compiling) => return Ok(None),
                 Err(NotReady::Failed(error)) => return Err(error),

@@ -17,7 +17,7 @@ use crate::gpu::kernel::{Compiler, Kernel, layout_entries};
 use crate::gpu::kernel_source::KernelSource;
 use crate::gpu::model::Kernels;
 use crate::gpu::{DeviceKernels, GpuError};
-use crate::model::Kind;
+use crate::model::{Kind, NetworkConfig};
 
 /// The render world's shaders and pipelines, and the kind-independent kernels once theirs are ready.
 #[derive(Resource, Default)]
@@ -39,8 +39,13 @@ pub(crate) enum NotReady {
 }
 
 impl BfnPipelines {
-    /// The kernels of a model of `kind`, queueing the pipelines not yet queued.
-    pub fn kernels(&mut self, cache: &mut PipelineCache, kind: &Kind) -> Result<Kernels, NotReady> {
+    /// The kernels of a model of `kind` with `network`, queueing the pipelines not yet queued.
+    pub fn kernels(
+        &mut self,
+        cache: &mut PipelineCache,
+        kind: &Kind,
+        network: &NetworkConfig,
+    ) -> Result<Kernels, NotReady> {
         let mut queue = Queue {
             cache,
             shaders: &mut self.shaders,
@@ -53,7 +58,7 @@ impl BfnPipelines {
         if let Ok(device) = &device {
             self.device.get_or_insert_with(|| device.clone());
         }
-        Kernels::build(&mut queue, device, kind)
+        Kernels::build(&mut queue, device, kind, network)
     }
 }
 
