@@ -24,7 +24,7 @@ pub fn group_norm(
     silu: bool,
 ) -> Result<Tensor> {
     let dims = x.dims();
-    if dims.len() < 2 || groups == 0 || dims[1] % groups != 0 {
+    if dims.len() < 2 || groups == 0 || !dims[1].is_multiple_of(groups) {
         bail!("group-norm: {groups} groups for a tensor of shape {dims:?}");
     }
     x.contiguous()?
