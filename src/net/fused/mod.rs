@@ -1,5 +1,7 @@
 //! Fused CPU kernels, each with its own backward pass, for the network's operations that candle would build out of
-//! many small ones: tanh-GELU, the attention softmax, LayerNorm and the linear layers' bias.
+//! many small ones: tanh-GELU, the attention softmax, LayerNorm and the linear layers' bias; and, for the
+//! convolutional U-Net, the convolution, GroupNorm (with its SiLU) and nearest upsampling, whose backward passes
+//! candle runs as slow direct loops.
 //!
 //! candle builds GELU, softmax and LayerNorm out of a handful of tensor operations, every one a pass over
 //! megabytes of activations into a fresh allocation, and their backward passes out of twice as many; the gradient
@@ -9,14 +11,30 @@
 //! forward and one back over rows of the last dimension, and each is tested against the tensor expression it
 //! replaces, values and gradients.
 
+// The U-Net's kernels (conv2d, group_norm, resample) are written ahead of the U-Net that calls them: until it
+// does, only their tests use them.
+#[allow(dead_code)]
+mod conv2d;
 mod gelu;
+#[allow(dead_code)]
+mod group_norm;
 mod layer_norm;
 mod linear;
+#[allow(dead_code)]
+mod resample;
 mod softmax;
+#[cfg(test)]
+mod speed;
 
+#[allow(unused_imports)]
+pub use conv2d::conv2d;
 pub use gelu::gelu;
+#[allow(unused_imports)]
+pub use group_norm::group_norm;
 pub use layer_norm::layer_norm;
 pub use linear::linear;
+#[allow(unused_imports)]
+pub use resample::upsample_nearest2x;
 pub use softmax::scaled_softmax;
 
 use candle_core::backend::BackendStorage;
@@ -160,6 +178,33 @@ fn column_sums(rows: usize, len: usize, add_row: impl Fn(usize, &mut [f32]) + Sy
         })
 }
 
+/// Σ f(aᵢ, bᵢ) over two slices of the same length, in f64: f32 lanes over blocks of 256 so that the loop
+/// vectorises, the blocks' sums added in f64 so that a long sum (a GroupNorm group, a channel over a batch of
+/// pixels) keeps its precision. The order is fixed, so the result is the same bits on any number of threads.
+#[allow(dead_code)] // The U-Net's kernels use it, and they are unused until the U-Net lands.
+fn accurate_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
+    const LANES: usize = 8;
+    const BLOCK: usize = 256;
+    let mut total = 0f64;
+    for (a, b) in a.chunks(BLOCK).zip(b.chunks(BLOCK)) {
+        let mut lanes = [0f32; LANES];
+        let (mut a, mut b) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+        for (a, b) in (&mut a).zip(&mut b) {
+            for ((lane, &a), &b) in lanes.iter_mut().zip(a).zip(b) {
+                *lane += f(a, b);
+            }
+        }
+        let tail: f32 = a
+            .remainder()
+            .iter()
+            .zip(b.remainder())
+            .map(|(&a, &b)| f(a, b))
+            .sum();
+        total += lanes.iter().map(|&l| f64::from(l)).sum::<f64>() + f64::from(tail);
+    }
+    total
+}
+
 #[cfg(test)]
 mod tests {
     use super::column_sums;
@@ -211,9 +256,9 @@ mod reference {
             .collect()
     }
 
-    /// Asserts that `fused` and `expression` agree on inputs of the given shapes (the first one the output's), in
-    /// values and in the gradient of Σ r ⊙ f(inputs) for an irregular `r` with respect to every input, to
-    /// `tolerance` relative to the largest magnitude of each.
+    /// Asserts that `fused` and `expression` agree on inputs of the given shapes, in values and in the gradient of
+    /// Σ r ⊙ f(inputs) for an irregular `r` (shaped as the output) with respect to every input, to `tolerance`
+    /// relative to the largest magnitude of each.
     pub fn assert_matches(
         shapes: &[&[usize]],
         tolerance: f32,
@@ -229,25 +274,7 @@ mod reference {
             .map(|(i, s)| var(1000 * i, s))
             .collect();
         let tensors: Vec<Tensor> = inputs.iter().map(|v| v.as_tensor().clone()).collect();
-        let r = var(7, shapes[0]);
-        let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let run = |f: &dyn Fn(&[Tensor]) -> Result<Tensor>| {
-            let y = f(&tensors).unwrap();
-            let grads = (&y * r.as_tensor())
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            let mut outputs = vec![("values".to_string(), flat(&y))];
-            for (i, t) in tensors.iter().enumerate() {
-                let grad = grads
-                    .get(t)
-                    .unwrap_or_else(|| panic!("input {i} has no gradient"));
-                outputs.push((format!("gradient of input {i}"), flat(grad)));
-            }
-            outputs
-        };
+        let run = |f: &dyn Fn(&[Tensor]) -> Result<Tensor>| values_and_gradients(&tensors, f);
         for ((what, a), (_, b)) in run(&fused).into_iter().zip(run(&expression)) {
             let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
             assert!(
@@ -264,6 +291,58 @@ mod reference {
                 "{what}: fused and expression differ by {worst} (largest magnitude {scale})"
             );
             assert!(a.iter().all(|v| v.is_finite()), "{what}: not finite");
+        }
+    }
+
+    /// The values of `f(inputs)` and the gradients of Σ r ⊙ f(inputs) for an irregular `r` with respect to every
+    /// input, flattened and named.
+    fn values_and_gradients(
+        inputs: &[Tensor],
+        f: &dyn Fn(&[Tensor]) -> Result<Tensor>,
+    ) -> Vec<(String, Vec<f32>)> {
+        let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let y = f(inputs).unwrap();
+        let r = Tensor::from_vec(values(7, y.elem_count()), y.shape(), &Device::Cpu).unwrap();
+        let grads = (&y * r).unwrap().sum_all().unwrap().backward().unwrap();
+        let mut outputs = vec![("values".to_string(), flat(&y))];
+        for (i, t) in inputs.iter().enumerate() {
+            let grad = grads
+                .get(t)
+                .unwrap_or_else(|| panic!("input {i} has no gradient"));
+            outputs.push((format!("gradient of input {i}"), flat(grad)));
+        }
+        outputs
+    }
+
+    /// Asserts that `fused`'s values and gradients (as [`assert_matches`] takes them) are the same bits on one
+    /// thread and on three: a resumed training run must repeat an uninterrupted one bit for bit.
+    pub fn assert_same_bits_on_any_number_of_threads(
+        shapes: &[&[usize]],
+        fused: impl Fn(&[Tensor]) -> Result<Tensor> + Sync,
+    ) {
+        let inputs: Vec<Tensor> = shapes
+            .iter()
+            .enumerate()
+            .map(|(i, shape)| {
+                let values = values(1000 * i, shape.iter().product());
+                Var::from_vec(values, *shape, &Device::Cpu)
+                    .unwrap()
+                    .as_tensor()
+                    .clone()
+            })
+            .collect();
+        let on = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| values_and_gradients(&inputs, &fused))
+        };
+        let one = on(1);
+        for ((what, a), (_, b)) in one.iter().zip(on(3)) {
+            let same =
+                a.len() == b.len() && a.iter().zip(&b).all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "{what}: not the same bits on 1 and 3 threads");
         }
     }
 }
