@@ -44,6 +44,8 @@ fn var(shape: &[usize]) -> Var {
 #[test]
 #[ignore = "a benchmark: run it with --ignored --nocapture"]
 fn unet_fused_speed() {
+    // As the trainer does: otherwise every fresh tensor, candle's or ours, is page faults.
+    crate::train::keep_freed_memory();
     let (batch, channels, size) = (32, 128, 16);
     let image = [batch, channels, size, size];
     let conv = |kernel: usize| {
