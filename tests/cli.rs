@@ -5,7 +5,7 @@
 #![cfg(feature = "train")]
 
 mod common;
-use common::temp_dir;
+use common::{spread_weights, temp_dir};
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -847,4 +847,158 @@ fn data_sheet_shows_the_examples_classes() {
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(!plain.with_extension("labels.txt").exists());
+}
+
+/// The eight shipped model files, all written before models named their network, sample exactly as they did
+/// before the U-Net seam: the same bytes as `tests/fixtures/recorded/*.npy`, written by the commit before it
+/// (bf8e05b) with these very commands.
+#[test]
+fn shipped_gpt_files_sample_as_they_did_before_the_unet_seam() {
+    let dir = temp_dir("recorded");
+    for (model, class) in [
+        ("digits", None),
+        ("dungeon", None),
+        ("names", None),
+        ("sprites", None),
+        ("terrain", None),
+        ("digits-conditional", Some("7")),
+        ("names-conditional", Some("female")),
+        ("sprites-conditional", Some("wall")),
+    ] {
+        let out = dir.join(format!("{model}.npy"));
+        let path = format!("assets/models/{model}.safetensors");
+        let mut args = vec!["sample", "--model", &path, "--steps", "8", "--count", "3"];
+        args.extend(["--seed", "11", "--out", out.to_str().unwrap()]);
+        if let Some(class) = class {
+            args.extend(["--class", class]);
+        }
+        let output = bfn_train(&args);
+        assert!(output.status.success(), "{model}: {}", stderr(&output));
+        let recorded = std::fs::read(format!("tests/fixtures/recorded/{model}.npy")).unwrap();
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            recorded,
+            "{model}: not the samples of before"
+        );
+    }
+}
+
+/// A U-Net dungeon model: 16 × 16 cells of 9 classes, spread weights.
+fn unet_dungeon() -> bevy_bfn::model::Weights {
+    use bevy_bfn::model::{Layout, ModelConfig, NetworkConfig, UnetConfig, Weights};
+    let dungeon = Weights::load("assets/models/dungeon.safetensors").unwrap();
+    spread_weights(&ModelConfig {
+        layout: Layout {
+            height: 16,
+            width: 16,
+            channels: 1,
+        },
+        patch: 1,
+        network: NetworkConfig::Unet(UnetConfig {
+            channels: 8,
+            multipliers: vec![1, 2],
+            res_blocks: 1,
+            attention_levels: vec![1],
+            heads: 2,
+            groups: 4,
+        }),
+        ..dungeon.config().clone()
+    })
+}
+
+/// `sample --size` on a U-Net model draws each map as one canvas of the map's size (a GPT's as a mosaic), with
+/// constraints placed on it; a size the U-Net cannot halve and a file with a tensor of the wrong shape are errors
+/// that name the problem.
+#[test]
+fn sample_size_on_a_unet_model_draws_the_whole_map_in_one_pass() {
+    use bevy_bfn::train::npy::read_npy;
+    let dir = temp_dir("cli-unet");
+    let model = dir.join("unet.safetensors");
+    let weights = unet_dungeon();
+    weights.save(&model).unwrap();
+    let model = model.to_str().unwrap();
+    // A wall across the top row of a 40 × 24 level.
+    let known = dir.join("wall.txt");
+    let mut rows = vec!["x".repeat(40)]; // x: wall, class 2
+    rows.extend(std::iter::repeat_n("?".repeat(40), 23));
+    std::fs::write(&known, rows.join("\n")).unwrap();
+    let out = dir.join("level.npy");
+    let output = bfn_train(&[
+        "sample",
+        "--model",
+        model,
+        "--size",
+        "40x24",
+        "--steps",
+        "4",
+        "--count",
+        "2",
+        "--known",
+        known.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let array = read_npy(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(array.shape, [2, 24, 40]);
+    // The same seed drawn directly on the 40 × 24 canvas gives the same maps: one pass, no windows.
+    let whole = weights.with_canvas(40, 24).unwrap();
+    let placed = whole
+        .config()
+        .place_constraints(
+            &bevy_bfn::train::user_constraints::user_constraints(
+                whole.config(),
+                &bevy_bfn::train::user_constraints::UserInput {
+                    known: Some(&known),
+                    free: bevy_bfn::train::user_constraints::FreeMarks {
+                        colour: [255, 0, 255],
+                        character: '?',
+                    },
+                    strength: 1.0,
+                    allowed: None,
+                },
+            )
+            .unwrap()
+            .constraints,
+            2,
+        )
+        .unwrap();
+    let direct = bevy_bfn::train::sample_sheet::sample_guided(
+        &whole,
+        2,
+        4,
+        0,
+        bevy_bfn::flow::SamplingMethod::Standard,
+        &placed,
+        Default::default(),
+    )
+    .unwrap();
+    let bevy_bfn::model::Samples::Classes(classes) = direct else {
+        panic!("classes")
+    };
+    let read: Vec<u32> = array.values.iter().map(|&v| v as u32).collect();
+    assert_eq!(read, classes);
+    assert!(classes[..40].iter().all(|&c| c == 2), "the wall is kept");
+    assert_fails_with(
+        &[
+            "sample", "--model", model, "--size", "41x24", "--out", "x.npy",
+        ],
+        "multiples of 2",
+    );
+    let mut tensors = weights.tensors().clone();
+    let conv = "input_blocks.1.0.in_layers.2.weight";
+    tensors.get_mut(conv).unwrap().shape.push(1);
+    let broken = common::model_file(weights.config(), &tensors);
+    let path = dir.join("broken.safetensors");
+    std::fs::write(&path, broken).unwrap();
+    assert_fails_with(
+        &[
+            "sample",
+            "--model",
+            path.to_str().unwrap(),
+            "--out",
+            "x.npy",
+        ],
+        conv,
+    );
 }

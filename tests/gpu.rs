@@ -864,7 +864,12 @@ fn matmul_matches_the_cpu_on_ragged_shapes() {
     let gelu = |x: f32| 0.5 * x * (1.0 + (0.797_884_6 * x * (1.0 + 0.044715 * x * x)).tanh());
     for (m, n, k) in [(1, 1, 1), (3, 70, 17), (65, 129, 33), (130, 5, 200)] {
         let (a, b, bias, c0) = (random(m * k), random(k * n), random(n), random(m * n));
-        for epilogue in [Epilogue::Store, Epilogue::Gelu, Epilogue::Accumulate] {
+        for epilogue in [
+            Epilogue::Store,
+            Epilogue::Gelu,
+            Epilogue::Accumulate,
+            Epilogue::Silu,
+        ] {
             let c = upload(&c0);
             let product = matmul.call(
                 device,
@@ -898,6 +903,7 @@ fn matmul_matches_the_cpu_on_ragged_shapes() {
                         Epilogue::Store => dot,
                         Epilogue::Gelu => gelu(dot),
                         Epilogue::Accumulate => c0[i * n + j] + dot,
+                        Epilogue::Silu => dot / (1.0 + (-dot).exp()),
                     };
                     let got = on_gpu[i * n + j];
                     assert!(

@@ -22,7 +22,7 @@ use bevy_bfn::flow::SamplingMethod;
 use bevy_bfn::flow::{AnyDatum, Constraints, Known};
 use bevy_bfn::gpu::{GpuContext, GpuModel, JobSettings, SamplingJob};
 use bevy_bfn::model::mosaic::{MapShape, Mosaic, window_seed};
-use bevy_bfn::model::{Guidance, Layout, Samples, Weights};
+use bevy_bfn::model::{Guidance, Layout, NetworkConfig, Samples, UnetConfig, Weights};
 use bevy_bfn::plugin::{
     BfnConstraints, BfnFinished, BfnGenerator, BfnMosaic, BfnOutput, BfnPlugin, BfnProgress,
     BfnRegenerate, BfnRestart, BfnStepOnce, BfnSystems, BfnWatch, TileGrid,
@@ -67,7 +67,40 @@ fn asset_folder() -> PathBuf {
         config["network"]["layers"] = 1_000_000_000u64.into();
     });
     std::fs::write(models.join("billion-layers.safetensors"), huge).unwrap();
+    let unet = unet_dungeon();
+    std::fs::write(models.join("unet.safetensors"), unet.to_bytes()).unwrap();
+    // The same file with one convolution's weight a row short: a shape the loader must name.
+    let mut tensors = unet.tensors().clone();
+    tensors.get_mut(UNET_CONV).unwrap().shape[0] -= 1;
+    let cut = common::model_file(unet.config(), &tensors);
+    std::fs::write(models.join("unet-wrong-shape.safetensors"), cut).unwrap();
     dir
+}
+
+/// The convolution the wrong-shape U-Net file gets wrong.
+const UNET_CONV: &str = "input_blocks.1.0.in_layers.2.weight";
+
+/// A U-Net over the dungeon's 16 × 16 cells of 9 classes, with spread weights.
+fn unet_dungeon() -> Weights {
+    let dungeon = Weights::load("assets/models/dungeon.safetensors").unwrap();
+    let config = bevy_bfn::model::ModelConfig {
+        layout: Layout {
+            height: 16,
+            width: 16,
+            channels: 1,
+        },
+        patch: 1,
+        network: NetworkConfig::Unet(UnetConfig {
+            channels: 8,
+            multipliers: vec![1, 2],
+            res_blocks: 1,
+            attention_levels: vec![1],
+            heads: 2,
+            groups: 4,
+        }),
+        ..dungeon.config().clone()
+    };
+    common::spread_weights(&config)
 }
 
 fn standalone(name: &str, settings: JobSettings) -> BfnOutput {
@@ -377,8 +410,8 @@ fn generators_run_in_a_headless_app() {
         .filter(|l| l.starts_with("bevy_bfn matmul"))
         .count();
     assert_eq!(
-        matmuls, 3,
-        "one matmul per epilogue for all models: {pipelines:?}"
+        matmuls, 8,
+        "one matmul per epilogue and operand (a matrix, a convolution) for all models: {pipelines:?}"
     );
     std::fs::remove_dir_all(assets).ok();
 }
@@ -1161,4 +1194,71 @@ fn a_generator_asks_a_conditional_model_for_classes_with_guidance() {
         unguided,
         "the classes change the digits"
     );
+}
+
+/// A generator of a U-Net model samples its own canvas and, given one, a whole level four times its size in one
+/// pass, each equal to the standalone GPU job; a GPT generator given a canvas and a U-Net file with a wrong
+/// tensor shape are errors naming the problem, and the app runs on.
+#[test]
+fn a_unet_generator_samples_its_canvas_and_a_larger_one_in_one_pass() {
+    let _app = one_app_at_a_time();
+    let assets = asset_folder();
+    let mut app = headless_app(&assets);
+    let server = app.world().resource::<AssetServer>().clone();
+    let (steps, seed) = (6, 3);
+    let spawn = |app: &mut App, name: &str, canvas: Option<(usize, usize)>| {
+        let mut generator = BfnGenerator::new(server.load(format!("models/{name}.safetensors")))
+            .with_steps(steps)
+            .with_steps_per_frame(4)
+            .with_seed(seed);
+        generator.canvas = canvas;
+        app.world_mut().spawn(generator).id()
+    };
+    let own = spawn(&mut app, "unet", None);
+    let level = spawn(&mut app, "unet", Some((32, 24)));
+    let gpt = spawn(&mut app, "dungeon", Some((32, 24)));
+    let broken = spawn(&mut app, "unet-wrong-shape", None);
+    update_until(&mut app, 600, "both U-Net results and both errors", |app| {
+        progress(app, own).finished
+            && progress(app, level).finished
+            && progress(app, gpt).error.is_some()
+            && progress(app, broken).error.is_some()
+    });
+    let unet = unet_dungeon();
+    let settings = JobSettings {
+        batch: 1,
+        steps,
+        seed,
+        accuracy: None,
+        sampler: SamplingMethod::Standard,
+    };
+    for (entity, weights) in [
+        (own, unet.clone()),
+        (level, unet.with_canvas(32, 24).unwrap()),
+    ] {
+        let expected = standalone_samples(&weights, settings, &Constraints::default());
+        let results = results_of(&app, entity);
+        assert_eq!(
+            results,
+            [BfnOutput::from_samples(weights.config(), &expected)]
+        );
+        let BfnOutput::Tiles(maps) = &results[0] else {
+            panic!("a U-Net dungeon gives tile maps")
+        };
+        assert_eq!(
+            (maps[0].width, maps[0].height),
+            (
+                weights.config().layout.width,
+                weights.config().layout.height
+            )
+        );
+    }
+    let error = progress(&app, gpt).error.unwrap();
+    assert!(
+        error.contains("GPT") && error.contains("absolute"),
+        "{error}"
+    );
+    let error = progress(&app, broken).error.unwrap();
+    assert!(error.contains(UNET_CONV), "{error}");
+    std::fs::remove_dir_all(assets).ok();
 }

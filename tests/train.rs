@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use bevy_bfn::flow::loss::{cts_time_loss, discrete_time_loss};
 use bevy_bfn::flow::{CounterRng, Estimate, InputParams, Shape, Stream};
 use bevy_bfn::model::{
-    Kind, KindConfig, Layout, ModelConfig, GptConfig, NetworkConfig, Positions, Samples, Weights,
+    GptConfig, Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Positions, Samples, Weights,
 };
 use bevy_bfn::net::{Network, initial_varmap, weights_from_varmap};
 use bevy_bfn::train::config::TrainConfig;
@@ -250,8 +250,7 @@ fn a_discrete_model_has_the_official_parameter_names_and_shapes() {
             channels: 1,
         },
     );
-    let ours: BTreeMap<String, Vec<usize>> =
-        config.parameter_shapes().into_iter().collect();
+    let ours: BTreeMap<String, Vec<usize>> = config.parameter_shapes().into_iter().collect();
     let official: BTreeMap<String, Vec<usize>> =
         official_state_dict(27, 8, 16).into_iter().collect();
     assert_eq!(ours, official);
@@ -485,7 +484,7 @@ fn a_fine_tuning_run_starts_from_its_init_model_and_refuses_another_network() {
     );
 
     let mut wider = config;
-    wider.model.width = 24;
+    wider.model.width = Some(24);
     let e = Trainer::new(wider, data).err().expect("refused");
     assert!(e.to_string().contains("another network"), "{e}");
 }

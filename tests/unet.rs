@@ -3,7 +3,7 @@
 #![cfg(feature = "train")]
 
 mod common;
-use common::temp_dir;
+use common::{spread_weights, temp_dir};
 
 use std::collections::BTreeMap;
 
@@ -69,28 +69,6 @@ fn kinds() -> [(KindConfig, usize); 3] {
     ]
 }
 
-/// A model of `config` with weights drawn from `seed` and every zero-initialised tensor given spread values, so
-/// that every layer changes what the network says.
-fn random_weights(config: &ModelConfig, seed: u64) -> Weights {
-    let varmap = initial_varmap(config, seed, &Device::Cpu).unwrap();
-    let weights = weights_from_varmap(config, &varmap).unwrap();
-    let tensors = weights
-        .tensors()
-        .iter()
-        .map(|(name, t)| {
-            let mut t = t.clone();
-            if t.values.iter().all(|&v| v == 0.0) {
-                let n = t.values.len();
-                t.values = (0..n)
-                    .map(|i| ((i * 7919 + name.len() * 31) % 1000) as f32 / 5000.0 - 0.1)
-                    .collect();
-            }
-            (name.clone(), t)
-        })
-        .collect();
-    Weights::new(config.clone(), tensors).unwrap()
-}
-
 /// improved-diffusion's `UNetModel(in_channels=2, model_channels=8, out_channels=1, num_res_blocks=1,
 /// attention_resolutions=[2], channel_mult=(1, 2), num_heads=2)` state dict, written out by hand from the official
 /// module's structure: the names and shapes a weights file of ours must hold to load into it.
@@ -99,7 +77,7 @@ fn official_state_dict() -> BTreeMap<String, Vec<usize>> {
     let mut put = |name: &str, shape: &[usize]| {
         dict.insert(name.to_owned(), shape.to_vec());
     };
-    let mut affine = |put: &mut dyn FnMut(&str, &[usize]), name: &str, shape: &[usize]| {
+    let affine = |put: &mut dyn FnMut(&str, &[usize]), name: &str, shape: &[usize]| {
         put(&format!("{name}.weight"), shape);
         put(&format!("{name}.bias"), &shape[..1]);
     };
@@ -196,9 +174,14 @@ fn a_model_file_names_its_network_and_one_without_a_type_is_a_gpt() {
     for (bad, named) in [
         (r#"{"type": "rnn", "layers": 2}"#, "rnn"),
         (r#"{"type": "unet", "layers": 2}"#, "layers"),
-        (r#"{"layers": 2, "heads": 2, "width": 16, "positions": "grid", "channels": 8}"#, "channels"),
+        (
+            r#"{"layers": 2, "heads": 2, "width": 16, "positions": "grid", "channels": 8}"#,
+            "channels",
+        ),
     ] {
-        let error = serde_json::from_str::<NetworkConfig>(bad).unwrap_err().to_string();
+        let error = serde_json::from_str::<NetworkConfig>(bad)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains(named), "{bad}: {error}");
     }
 }
@@ -212,7 +195,7 @@ fn a_unet_answers_every_kind_with_the_gpts_outputs_on_any_canvas() {
             channels,
         };
         let config = config(kind, layout, small_unet());
-        let weights = random_weights(&config, 5);
+        let weights = spread_weights(&config);
         let network = Network::from_weights(&weights, &Device::Cpu).unwrap();
         let inputs = kind.input_per_token(channels);
         let input = Tensor::randn(0f32, 1.0, (2, 24, inputs), &Device::Cpu).unwrap();
@@ -241,9 +224,11 @@ fn a_unet_sees_its_neighbours_and_the_time() {
         width: 8,
         channels,
     };
-    let weights = random_weights(&config(kind, layout, small_unet()), 9);
+    let weights = spread_weights(&config(kind, layout, small_unet()));
     let network = Network::from_weights(&weights, &Device::Cpu).unwrap();
-    let base: Vec<f32> = (0..64).map(|i| ((i * 37) % 17) as f32 / 17.0 - 0.5).collect();
+    let base: Vec<f32> = (0..64)
+        .map(|i| ((i * 37) % 17) as f32 / 17.0 - 0.5)
+        .collect();
     let run = |values: &[f32], t: f32| -> Vec<f32> {
         let input = Tensor::from_slice(values, (1, 64, 1), &Device::Cpu).unwrap();
         let t = Tensor::new(&[t], &Device::Cpu).unwrap();
@@ -259,14 +244,26 @@ fn a_unet_sees_its_neighbours_and_the_time() {
     let mut poked = base.clone();
     poked[3 * 8 + 3] += 1.0;
     let after = run(&poked, 0.5);
-    assert_ne!(before[3 * 8 + 4], after[3 * 8 + 4], "the right neighbour sees it");
-    assert_ne!(before[2 * 8 + 3], after[2 * 8 + 3], "the cell above sees it");
+    assert_ne!(
+        before[3 * 8 + 4],
+        after[3 * 8 + 4],
+        "the right neighbour sees it"
+    );
+    assert_ne!(
+        before[2 * 8 + 3],
+        after[2 * 8 + 3],
+        "the cell above sees it"
+    );
     let later = run(&base, 0.9);
-    assert!(before.iter().zip(&later).all(|(a, b)| a != b), "t reaches every cell");
+    assert!(
+        before.iter().zip(&later).all(|(a, b)| a != b),
+        "t reaches every cell"
+    );
 }
 
 /// The `[model]` network lines of the tiny U-Net run.
-const TINY_UNET: &str = "network = \"unet\"\nchannels = 16\nmultipliers = [1, 2]\nres_blocks = 1\ngroups = 8";
+const TINY_UNET: &str =
+    "network = \"unet\"\nchannels = 16\nmultipliers = [1, 2]\nres_blocks = 1\ngroups = 8";
 
 /// A tiny U-Net run on the real digits (8 × 8, 17 levels).
 fn tiny_unet_digits(dir: &std::path::Path, steps: u32, extra: &str) -> TrainConfig {
@@ -386,15 +383,22 @@ fn a_unet_config_names_its_settings_and_refuses_the_gpts() {
     );
     let with = |network: &str| tiny_unet_text(&dir, 8, network, "");
     for (edit, named) in [
-        (TINY_UNET.replace("groups = 8", "groups = 8\nlayers = 4"), "model.layers"),
+        (
+            TINY_UNET.replace("groups = 8", "groups = 8\nlayers = 4"),
+            "model.layers",
+        ),
         (TINY_UNET.replace("\ngroups = 8", ""), "model.groups"),
-        (TINY_UNET.replace("channels = 16", "channels = 100000"), "network.channels"),
+        (
+            TINY_UNET.replace("channels = 16", "channels = 100000"),
+            "network.channels",
+        ),
     ] {
         let error = TrainConfig::from_toml(&with(&edit)).unwrap_err();
         assert!(error.contains(named), "{named}: {error}");
     }
     // Groups that do not divide a level's channels: an error at preparation, naming the layer.
-    let config = TrainConfig::from_toml(&with(&TINY_UNET.replace("groups = 8", "groups = 5"))).unwrap();
+    let config =
+        TrainConfig::from_toml(&with(&TINY_UNET.replace("groups = 8", "groups = 5"))).unwrap();
     let data = load_section(&config.data).unwrap();
     let error = Trainer::new(config, data).err().unwrap().to_string();
     assert!(error.contains("5 groups"), "{error}");
@@ -409,7 +413,7 @@ fn a_bad_unet_file_is_refused_by_name() {
         channels,
     };
     let config = config(kind, layout, small_unet());
-    let weights = random_weights(&config, 1);
+    let weights = spread_weights(&config);
     let conv = "input_blocks.1.0.in_layers.2.weight";
 
     let mut wrong_shape = weights.tensors().clone();
@@ -432,7 +436,7 @@ fn a_bad_unet_file_is_refused_by_name() {
     let error = Weights::from_bytes(&huge).unwrap_err().to_string();
     assert!(error.contains("network.channels"), "{error}");
     let small = Limits {
-        width: 8,
+        width: 12,
         ..Limits::default()
     };
     let error = Weights::from_bytes_with_limits(&bytes, &small)
@@ -449,7 +453,13 @@ fn a_bad_unet_file_is_refused_by_name() {
         },
         ..config
     };
-    assert!(patched.validate().unwrap_err().to_string().contains("patch"));
+    assert!(
+        patched
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("patch")
+    );
 }
 
 /// The WGSL U-Net against the candle one, on whatever adapter wgpu finds (lavapipe in CI), for every kind.
@@ -465,7 +475,8 @@ mod on_the_gpu {
     use bevy_bfn::train::sample_sheet::sample_guided;
     use candle_core::{Device, Tensor};
 
-    use super::{config, kinds, random_weights, small_unet};
+    use super::common::spread_weights;
+    use super::{config, kinds, small_unet};
 
     fn gpu() -> MutexGuard<'static, GpuContext> {
         static GPU: OnceLock<Mutex<GpuContext>> = OnceLock::new();
@@ -488,7 +499,7 @@ mod on_the_gpu {
                     labels: (0..labels).map(|c| format!("class {c}")).collect(),
                     ..config(kind, layout, small_unet())
                 };
-                random_weights(&config, 3)
+                spread_weights(&config)
             })
             .collect()
     }
@@ -517,11 +528,18 @@ mod on_the_gpu {
         match (on_gpu, on_cpu) {
             (Samples::Classes(g), Samples::Classes(c)) => {
                 let differ = g.iter().zip(c).filter(|(a, b)| a != b).count();
-                assert!(differ * 100 <= c.len(), "{label}: {differ} of {} classes differ", c.len());
+                assert!(
+                    differ * 100 <= c.len(),
+                    "{label}: {differ} of {} classes differ",
+                    c.len()
+                );
             }
             (Samples::Values(g), Samples::Values(c)) => {
                 let largest = g.iter().zip(c).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-                assert!(largest <= 1e-3, "{label}: values differ by up to {largest:e}");
+                assert!(
+                    largest <= 1e-3,
+                    "{label}: values differ by up to {largest:e}"
+                );
             }
             _ => panic!("{label}: the GPU and CPU samples are of different kinds"),
         }
@@ -562,10 +580,17 @@ mod on_the_gpu {
                 .to_vec1()
                 .unwrap();
             let scale = on_cpu.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let error = on_gpu.iter().zip(&on_cpu).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+            let error = on_gpu
+                .iter()
+                .zip(&on_cpu)
+                .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
             let kind = weights.config().kind;
             assert!(scale > 1e-2, "{kind:?}: the outputs are all about zero");
-            assert!(error < 1e-4 * scale, "{kind:?}: relative error {:e}", error / scale);
+            assert!(
+                error < 1e-4 * scale,
+                "{kind:?}: relative error {:e}",
+                error / scale
+            );
         }
     }
 
@@ -577,15 +602,33 @@ mod on_the_gpu {
             let kind = weights.config().kind;
             for (sampler, guidance) in [
                 (SamplingMethod::Standard, Guidance::default()),
-                (sde2, Guidance { labels: vec![Some(1), None], weight: 2.0 }),
+                (
+                    sde2,
+                    Guidance {
+                        labels: vec![Some(1), None],
+                        weight: 2.0,
+                    },
+                ),
                 (SamplingMethod::Standard, Guidance::class(0, 1.5)),
             ] {
                 let label = format!("{kind:?}, {sampler:?}, {guidance:?}");
                 match kind {
-                    KindConfig::Discrete { .. } => {
-                        compare(&gpu, &weights, sampler, &guidance, &held(&weights, 0u32), &label)
-                    }
-                    _ => compare(&gpu, &weights, sampler, &guidance, &held(&weights, -0.9f32), &label),
+                    KindConfig::Discrete { .. } => compare(
+                        &gpu,
+                        &weights,
+                        sampler,
+                        &guidance,
+                        &held(&weights, 0u32),
+                        &label,
+                    ),
+                    _ => compare(
+                        &gpu,
+                        &weights,
+                        sampler,
+                        &guidance,
+                        &held(&weights, -0.9f32),
+                        &label,
+                    ),
                 }
             }
         }
@@ -600,7 +643,10 @@ mod on_the_gpu {
                 known[example * layout.variables() + c] = Some(Known::held(value));
             }
         }
-        Constraints { known, allowed: Vec::new() }
+        Constraints {
+            known,
+            allowed: Vec::new(),
+        }
     }
 
     /// A run of 10 steps at batch 2 on the GPU and on the CPU agree, and the held cells are kept.
@@ -612,12 +658,28 @@ mod on_the_gpu {
         constraints: &Constraints<D>,
         label: &str,
     ) {
-        let settings = JobSettings { batch: 2, steps: 10, seed: 6, accuracy: None, sampler };
+        let settings = JobSettings {
+            batch: 2,
+            steps: 10,
+            seed: 6,
+            accuracy: None,
+            sampler,
+        };
         let on_gpu = run(gpu, weights, settings, guidance, constraints);
-        let on_cpu = sample_guided(weights, 2, 10, 6, sampler, constraints, guidance.clone()).unwrap();
+        let on_cpu =
+            sample_guided(weights, 2, 10, 6, sampler, constraints, guidance.clone()).unwrap();
         assert_agree(label, &on_gpu, &on_cpu);
-        let unconstrained = run(gpu, weights, settings, guidance, &Constraints::<D>::default());
-        assert_ne!(on_gpu, unconstrained, "{label}: the constraints change the samples");
+        let unconstrained = run(
+            gpu,
+            weights,
+            settings,
+            guidance,
+            &Constraints::<D>::default(),
+        );
+        assert_ne!(
+            on_gpu, unconstrained,
+            "{label}: the constraints change the samples"
+        );
     }
 
     #[test]
@@ -632,9 +694,23 @@ mod on_the_gpu {
                 accuracy: None,
                 sampler: SamplingMethod::Standard,
             };
-            let on_gpu = run(&gpu, &larger, settings, &Guidance::default(), &Constraints::<f32>::default());
-            let on_cpu = sample_guided(&larger, 1, 8, 2, SamplingMethod::Standard,
-                &Constraints::<f32>::default(), Guidance::default()).unwrap();
+            let on_gpu = run(
+                &gpu,
+                &larger,
+                settings,
+                &Guidance::default(),
+                &Constraints::<f32>::default(),
+            );
+            let on_cpu = sample_guided(
+                &larger,
+                1,
+                8,
+                2,
+                SamplingMethod::Standard,
+                &Constraints::<f32>::default(),
+                Guidance::default(),
+            )
+            .unwrap();
             let count = match &on_gpu {
                 Samples::Classes(c) => c.len(),
                 Samples::Values(v) => v.len(),
@@ -649,6 +725,126 @@ mod on_the_gpu {
             job.record_steps(&mut encoder, 100);
             gpu.queue.submit([encoder.finish()]);
             assert_eq!(job.read_samples(&gpu.device, &gpu.queue).unwrap(), on_gpu);
+        }
+    }
+
+    /// The matmul's convolutions (implicit GEMM, `shaders/matmul.wgsl`) against a direct convolution on the CPU:
+    /// 3×3 at stride 1 and 2 and after nearest doubling, on ragged canvases and channel counts, reading the input
+    /// as a column block of a wider buffer and writing into one, as the U-Net's concatenated skips are read.
+    #[test]
+    fn unet_convolutions_on_the_gpu_equal_a_direct_convolution() {
+        use bevy_bfn::gpu::matmul::{ConvShape, Epilogue, Matmul, MatmulBuffers, MatmulShape};
+        use wgpu::util::DeviceExt;
+
+        let gpu = gpu();
+        let device = &gpu.device;
+        let matmul = Matmul::new(device);
+        let spread = |n: usize, seed: usize| -> Vec<f32> {
+            (0..n)
+                .map(|i| (((i + seed) * 7919) % 997) as f32 / 997.0 - 0.5)
+                .collect()
+        };
+        let upload = |values: &[f32]| {
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: None,
+                contents: bytemuck::cast_slice(values),
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            })
+        };
+        for (examples, height, width, cin, cout, stride, upsample) in [
+            (2, 5, 7, 3, 4, 1, false),
+            (1, 8, 6, 5, 70, 2, false),
+            (3, 3, 4, 6, 9, 1, true),
+            (2, 16, 12, 16, 8, 2, false),
+        ] {
+            // The input: cin channels at column 2 of rows of cin + 3.
+            let (stride_in, offset) = (cin + 3, 2);
+            let x = spread(examples * height * width * stride_in, 1);
+            let w = spread(9 * cin * cout, 2); // B: [9·cin, cout], row tap·cin + c
+            let bias = spread(cout, 3);
+            let shape = ConvShape {
+                in_height: height as u32,
+                in_width: width as u32,
+                stride: stride as u32,
+                in_channels: cin as u32,
+                upsample,
+            };
+            let (oh, ow) = shape.out_size();
+            let (oh, ow) = (oh as usize, ow as usize);
+            let rows = examples * oh * ow;
+            // The output: cout columns at column 1 of rows of cout + 1.
+            let c = upload(&vec![0f32; rows * (cout + 1)]);
+            let dispatch = matmul.call(
+                device,
+                MatmulBuffers {
+                    a: &upload(&x),
+                    b: &upload(&w),
+                    bias: &upload(&bias),
+                    c: &c,
+                },
+                MatmulShape {
+                    m: rows as u32,
+                    n: cout as u32,
+                    k: (9 * cin) as u32,
+                    lda: stride_in as u32,
+                    ldc: (cout + 1) as u32,
+                    c_offset: 1,
+                    a_offset: offset as u32,
+                    conv: Some(shape),
+                },
+                Epilogue::Store,
+            );
+            let staging = device.create_buffer(&wgpu::BufferDescriptor {
+                label: None,
+                size: c.size(),
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            let mut encoder = device.create_command_encoder(&Default::default());
+            dispatch.record(&mut encoder.begin_compute_pass(&Default::default()));
+            encoder.copy_buffer_to_buffer(&c, 0, &staging, 0, c.size());
+            gpu.queue.submit([encoder.finish()]);
+            let slice = staging.slice(..);
+            slice.map_async(wgpu::MapMode::Read, |_| {});
+            device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
+            let on_gpu: Vec<f32> = bytemuck::cast_slice(&slice.get_mapped_range()).to_vec();
+            let factor = if upsample { 2 } else { 1 };
+            for e in 0..examples {
+                for y in 0..oh {
+                    for xo in 0..ow {
+                        for o in 0..cout {
+                            let mut sum = bias[o];
+                            for tap in 0..9 {
+                                let iy = (y * stride + tap / 3) as isize - 1;
+                                let ix = (xo * stride + tap % 3) as isize - 1;
+                                let (vh, vw) =
+                                    ((height * factor) as isize, (width * factor) as isize);
+                                if iy < 0 || ix < 0 || iy >= vh || ix >= vw {
+                                    continue;
+                                }
+                                let (sy, sx) = (iy as usize / factor, ix as usize / factor);
+                                let cell = (e * height + sy) * width + sx;
+                                for ci in 0..cin {
+                                    sum += x[cell * stride_in + offset + ci]
+                                        * w[(tap * cin + ci) * cout + o];
+                                }
+                            }
+                            let row = (e * oh + y) * ow + xo;
+                            let got = on_gpu[row * (cout + 1) + 1 + o];
+                            assert!(
+                                (got - sum).abs() <= 1e-4 * (1.0 + sum.abs()),
+                                "{height}×{width} stride {stride} up {upsample}: ({e}, {y}, {xo}, {o}) {got} vs {sum}"
+                            );
+                        }
+                        let row = (e * oh + y) * ow + xo;
+                        assert_eq!(
+                            on_gpu[row * (cout + 1)],
+                            0.0,
+                            "the column before the block is untouched"
+                        );
+                    }
+                }
+            }
         }
     }
 }

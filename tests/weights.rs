@@ -6,8 +6,8 @@ use bevy_bfn::model::parameters::POSITIONS;
 use bevy_bfn::model::positions::position_table;
 use bevy_bfn::model::weights::FORMAT_VERSION;
 use bevy_bfn::model::{
-    DEFAULT_SAMPLING_STEPS, KindConfig, Layout, ModelConfig, GptConfig, NetworkConfig, Positions, TensorData,
-    Weights, WeightsError,
+    DEFAULT_SAMPLING_STEPS, GptConfig, KindConfig, Layout, ModelConfig, NetworkConfig, Positions,
+    TensorData, Weights, WeightsError,
 };
 use safetensors::tensor::{Dtype, TensorView};
 

@@ -1,14 +1,16 @@
 //! `bfn-bench`: how fast the GPU sampler runs, beside the CPU (candle) reference, with no game engine around it.
 //!
 //! ```text
-//! bfn-bench                                   # every shipped model and the reference configuration
-//! bfn-bench --models reference --batches 1,16,64 --json bench.json
+//! bfn-bench                                   # every shipped model and the reference configurations
+//! bfn-bench --models reference,unet-reference --batches 1,16,64 --json bench.json
+//! bfn-bench --models target/models/sprites-unet-60min.safetensors
 //! ```
 //!
 //! GPU times are host clocks around a submission and a wait on the device's fence, over whole sampling runs (n
 //! steps and the final ask), median of several runs after a warm-up run. The reference configuration is the one
 //! the official PyTorch sampler was timed on (`docs/benchmarks.md`): 6 layers, width 256, 8 heads, 256 tokens of
-//! 8 classes, random weights.
+//! 8 classes, random weights. The U-Net reference is the U-Net of the sprites head-to-head
+//! (`configs/head-to-head/sprites-unet.toml`, 32 channels on levels of 16, 8 and 4 cells) with random weights.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -17,7 +19,7 @@ use bevy_bfn::flow::{DataKind, Sampler, SamplingMethod, Shape};
 use bevy_bfn::gpu::matmul::{Epilogue, Matmul, MatmulBuffers, MatmulShape};
 use bevy_bfn::gpu::{GpuContext, GpuModel, JobSettings, SamplingJob};
 use bevy_bfn::model::{
-    GptConfig, Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Positions, Weights,
+    GptConfig, Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Positions, UnetConfig, Weights,
 };
 use bevy_bfn::net::{Network, initial_varmap, weights_from_varmap};
 use bevy_bfn::train::denoiser::NetworkDenoiser;
@@ -29,13 +31,15 @@ use serde_json::json;
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
-    /// Models: names of files in assets/models/ (without .safetensors), or `reference`.
+    /// Models: names of files in assets/models/ (without .safetensors), paths of model files, `reference` (the
+    /// GPT the official sampler was timed on) or `unet-reference`.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "digits,dungeon,names,sprites,terrain,reference"
+        default_value = "digits,dungeon,names,sprites,terrain,reference,unet-reference"
     )]
     models: Vec<String>,
+
     /// Batch sizes.
     #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
     batches: Vec<usize>,
@@ -80,8 +84,8 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 /// The configuration the official sampler was timed on.
-fn reference_weights() -> Result<Weights, Box<dyn std::error::Error>> {
-    let config = ModelConfig {
+fn reference_config() -> ModelConfig {
+    ModelConfig {
         kind: KindConfig::Discrete {
             beta_1: 3.0,
             classes: 8,
@@ -105,9 +109,51 @@ fn reference_weights() -> Result<Weights, Box<dyn std::error::Error>> {
         provenance: "bfn-bench reference configuration, random weights".into(),
         training_data: None,
         labels: Vec::new(),
+    }
+}
+
+/// The reference configuration with random weights.
+fn reference_weights() -> Result<Weights, Box<dyn std::error::Error>> {
+    let config = reference_config();
+    let varmap = initial_varmap(&config, 1, &Device::Cpu)?;
+    Ok(weights_from_varmap(&config, &varmap)?)
+}
+
+/// The U-Net of the sprites head-to-head, on 16 × 16 RGBA pixels of 16 levels, with random weights.
+fn unet_reference_weights() -> Result<Weights, Box<dyn std::error::Error>> {
+    let config = ModelConfig {
+        kind: KindConfig::Discretised {
+            sigma_1: 0.031_622_776,
+            bins: 16,
+        },
+        layout: Layout {
+            height: 16,
+            width: 16,
+            channels: 4,
+        },
+        network: NetworkConfig::Unet(UnetConfig {
+            channels: 32,
+            multipliers: vec![1, 2, 2],
+            res_blocks: 2,
+            attention_levels: Vec::new(),
+            heads: 1,
+            groups: 8,
+        }),
+        provenance: "bfn-bench U-Net reference configuration, random weights".into(),
+        ..reference_config()
     };
     let varmap = initial_varmap(&config, 1, &Device::Cpu)?;
     Ok(weights_from_varmap(&config, &varmap)?)
+}
+
+/// A model by name: `reference`, `unet-reference`, a path to a model file, or a shipped model's name.
+fn named_weights(name: &str) -> Result<Weights, Box<dyn std::error::Error>> {
+    Ok(match name {
+        "reference" => reference_weights()?,
+        "unet-reference" => unet_reference_weights()?,
+        path if path.ends_with(".safetensors") => Weights::load(path)?,
+        name => Weights::load(format!("assets/models/{name}.safetensors"))?,
+    })
 }
 
 /// Median milliseconds of one whole GPU sampling run.
@@ -293,11 +339,7 @@ fn run(cli: &Cli) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
     );
     let mut rows = Vec::new();
     for name in &cli.models {
-        let weights = if name == "reference" {
-            reference_weights()?
-        } else {
-            Weights::load(format!("assets/models/{name}.safetensors"))?
-        };
+        let weights = named_weights(name)?;
         let model = GpuModel::new(&gpu.device, &weights)?;
         for &batch in &cli.batches {
             let settings = JobSettings {

@@ -16,6 +16,7 @@ use bevy_bfn::flow::SamplingMethod;
 use bevy_bfn::model::content::{example_count, png_bytes};
 use bevy_bfn::model::mosaic::MapShape;
 use bevy_bfn::model::{Limits, ModelConfig, Samples, Weights};
+use bevy_bfn::net::use_candle_ops;
 use bevy_bfn::train::Quality;
 use bevy_bfn::train::config::TrainConfig;
 use bevy_bfn::train::dataset::DataSection;
@@ -95,6 +96,10 @@ enum Command {
         #[arg(long, default_value_t = 64,
               value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=Limits::default().batch as u64))]
         samples: usize,
+        /// Time the training steps again with candle's own operations in place of the U-Net's fused CPU kernels
+        /// (convolution, GroupNorm, upsampling), and print the ratio.
+        #[arg(long)]
+        candle_ops: bool,
     },
     /// Write a sheet of examples of a configuration's data (held out unless `--split train`), drawn as `sample`
     /// draws samples, to put beside a model's sample sheet; or, to `.npy`, the whole split as `sample` writes
@@ -325,7 +330,8 @@ fn run(command: Command) -> Result<(), AnyError> {
             steps,
             sampling_steps,
             samples,
-        } => bench(config, steps, sampling_steps, samples),
+            candle_ops,
+        } => bench(config, steps, sampling_steps, samples, candle_ops),
         Command::DataSheet {
             config,
             count,
@@ -824,16 +830,13 @@ fn data_sheet(
     Ok(())
 }
 
-fn bench(
-    config_path: PathBuf,
+/// The median seconds of `steps` training steps of a fresh run of `config`, after two warm-up steps; and the run.
+fn median_step(
+    config: &TrainConfig,
+    data: &Dataset,
     steps: u32,
-    sampling_steps: u32,
-    samples: usize,
-) -> Result<(), AnyError> {
-    let config = TrainConfig::load(&config_path)?;
-    let batch = config.training.batch;
-    let data = load_section_with_limits(&config.data, &config.limits)?;
-    let mut trainer = Trainer::new(config, data)?;
+) -> Result<(f64, Trainer), AnyError> {
+    let mut trainer = Trainer::new(config.clone(), data.clone())?;
     let mut times = Vec::new();
     for i in 0..steps + 2 {
         let started = Instant::now();
@@ -843,7 +846,20 @@ fn bench(
         }
     }
     times.sort_by(f64::total_cmp);
-    let median = times[times.len() / 2];
+    Ok((times[times.len() / 2], trainer))
+}
+
+fn bench(
+    config_path: PathBuf,
+    steps: u32,
+    sampling_steps: u32,
+    samples: usize,
+    candle_ops: bool,
+) -> Result<(), AnyError> {
+    let config = TrainConfig::load(&config_path)?;
+    let batch = config.training.batch;
+    let data = load_section_with_limits(&config.data, &config.limits)?;
+    let (median, trainer) = median_step(&config, &data, steps)?;
     // The threads the kernels split work over (`RAYON_NUM_THREADS` when set), not the cores there are.
     println!("threads          {}", rayon::current_num_threads());
     println!(
@@ -851,6 +867,17 @@ fn bench(
         1.0 / median,
         batch as f64 / median
     );
+    if candle_ops {
+        use_candle_ops(true);
+        let candle = median_step(&config, &data, steps);
+        use_candle_ops(false);
+        let (candle, _) = candle?;
+        println!(
+            "candle's ops     {candle:.3} s median of {steps} = {:.2} steps/s: the fused kernels are {:.2}× faster",
+            1.0 / candle,
+            candle / median
+        );
+    }
     if samples == 0 {
         return Ok(());
     }

@@ -9,9 +9,9 @@ use crate::gpu::device::checked;
 use crate::gpu::device_kernels::DeviceKernels;
 use crate::gpu::error::GpuError;
 use crate::gpu::input_adapter::input_adapter;
+use crate::gpu::kernel::{Compiler, Kernel, storage, storage_with};
 use crate::gpu::unet_input::unet_input;
 use crate::gpu::unet_pass::unet_layout;
-use crate::gpu::kernel::{Compiler, Kernel, storage, storage_with};
 use crate::model::parameters::{Block, LABEL_EMBEDDING, Parameters};
 use crate::model::unet_parameters::LABEL_EMB;
 use crate::model::{GptConfig, Kind, ModelConfig, NetworkConfig, TensorData, Weights};
@@ -152,7 +152,12 @@ impl GpuModel {
             let tensors = weights
                 .tensors()
                 .iter()
-                .map(|(name, tensor)| (name.clone(), storage_with(device, name, &arrange(name, tensor))))
+                .map(|(name, tensor)| {
+                    (
+                        name.clone(),
+                        storage_with(device, name, &arrange(name, tensor)),
+                    )
+                })
                 .collect();
             let no_classes = storage(device, "no class embedding", features);
             Ok(Self {
@@ -172,12 +177,16 @@ impl GpuModel {
     /// ([`Weights::with_canvas`]); a GPT only its own.
     pub fn with_canvas(&self, width: usize, height: usize) -> Result<Self, GpuError> {
         let layout = self.config.layout;
-        if (layout.width, layout.height) != (width, height) && self.config.network.as_gpt().is_some() {
-            return Err(GpuError::Model(crate::model::WeightsError::Config(format!(
-                "a GPT samples the {}×{} canvas it was trained on, not {width}×{height}: its positions are \
+        if (layout.width, layout.height) != (width, height)
+            && self.config.network.as_gpt().is_some()
+        {
+            return Err(GpuError::Model(crate::model::WeightsError::Config(
+                format!(
+                    "a GPT samples the {}×{} canvas it was trained on, not {width}×{height}: its positions are \
                  absolute (a mosaic draws larger maps)",
-                layout.width, layout.height
-            ))));
+                    layout.width, layout.height
+                ),
+            )));
         }
         let config = ModelConfig {
             layout: crate::model::Layout {
@@ -217,9 +226,7 @@ impl GpuModel {
     /// The class embedding (the GPT's [`LABEL_EMBEDDING`], the U-Net's [`LABEL_EMB`]), or for an unconditional
     /// model one row of zeros, which its examples' "no class" label 0 reads.
     pub(crate) fn label_embedding(&self) -> &wgpu::Buffer {
-        self.tensors
-            .get(self.embedding)
-            .unwrap_or(&self.no_classes)
+        self.tensors.get(self.embedding).unwrap_or(&self.no_classes)
     }
 
     /// The classes of a conditional model; 0 for an unconditional one.
@@ -236,7 +243,10 @@ impl GpuModel {
 
 /// The GPT's tensors as the kernels read them: the weights the matmul multiplies by transposed ([in, out]) so
 /// that it reads rows of both operands; the input adapter's as they are.
-fn gpt_layout(config: &ModelConfig, network: &GptConfig) -> impl Fn(&str, &TensorData) -> Vec<f32> {
+fn gpt_layout(
+    config: &ModelConfig,
+    network: &GptConfig,
+) -> impl Fn(&str, &TensorData) -> Vec<f32> + use<> {
     let parameters = Parameters::new(config, network);
     let transposed: HashSet<String> = parameters
         .blocks
@@ -247,7 +257,9 @@ fn gpt_layout(config: &ModelConfig, network: &GptConfig) -> impl Fn(&str, &Tenso
         .map(|layer| layer.weight())
         .collect();
     move |name, tensor| match tensor.shape.as_slice() {
-        [outputs, inputs] if transposed.contains(name) => transpose(&tensor.values, *outputs, *inputs),
+        [outputs, inputs] if transposed.contains(name) => {
+            transpose(&tensor.values, *outputs, *inputs)
+        }
         _ => tensor.values.clone(),
     }
 }

@@ -130,8 +130,16 @@ fn check_shapes(
             }
             Layer::Conv(c) | Layer::Downsample(c) | Layer::Upsample(c) => (&c.name, c.outputs),
         };
-        check_binding(device, format!("the features of {what}"), (rows(level) * channels * 4) as u64)?;
-        check_groups(device, &format!("the convolutions of {what}"), [1, (rows(level) as u32).div_ceil(TILE), 1])?;
+        check_binding(
+            device,
+            format!("the features of {what}"),
+            (rows(level) * channels * 4) as u64,
+        )?;
+        check_groups(
+            device,
+            &format!("the convolutions of {what}"),
+            [1, (rows(level) as u32).div_ceil(TILE), 1],
+        )?;
     }
     Ok(())
 }
@@ -177,7 +185,9 @@ impl Builder<'_> {
             .map(|layer| match layer {
                 Layer::Res(r) => r.in_norm.outputs().max(r.outputs()),
                 Layer::Attention(a) => 3 * a.channels(),
-                Layer::Conv(c) | Layer::Downsample(c) | Layer::Upsample(c) => c.outputs.max(c.inputs),
+                Layer::Conv(c) | Layer::Downsample(c) | Layer::Upsample(c) => {
+                    c.outputs.max(c.inputs)
+                }
             })
             .max()
             .unwrap_or(0);
@@ -198,8 +208,11 @@ impl Builder<'_> {
             .iter()
             .flat_map(|&t| time_features(t, features))
             .collect();
-        self.buffers
-            .push(storage_with(self.device, "time features of each step", &steps));
+        self.buffers.push(storage_with(
+            self.device,
+            "time features of each step",
+            &steps,
+        ));
         let steps = self.buffers.len() - 1;
         let sinusoids = self.buffer("time sinusoids", self.examples as usize * features);
         let hidden = self.buffer("time hidden", self.examples as usize * 4 * features);
@@ -418,7 +431,14 @@ impl Builder<'_> {
     }
 
     /// GroupNorm (+ SiLU) of `x` (plus `shift` per example) into the dense scratch `into`.
-    fn group_norm(&mut self, norm: &Affine, x: View, shift: Option<usize>, silu: bool, into: &str) -> View {
+    fn group_norm(
+        &mut self,
+        norm: &Affine,
+        x: View,
+        shift: Option<usize>,
+        silu: bool,
+        into: &str,
+    ) -> View {
         let (h, w) = self.sides[x.level];
         let out = View::dense(self.scratch[into], x.channels as usize, x.level);
         let dispatch = self.model.kernels.device.group_norm.call(
@@ -528,7 +548,7 @@ fn block_outputs(block: &[Layer]) -> usize {
 pub(crate) fn unet_layout(
     config: &ModelConfig,
     net: &UnetConfig,
-) -> impl Fn(&str, &TensorData) -> Vec<f32> {
+) -> impl Fn(&str, &TensorData) -> Vec<f32> + use<> {
     let parameters = UnetParameters::new(config, net);
     let mut convs: HashMap<String, Conv> = HashMap::new();
     let mut qkv_biases: HashMap<String, usize> = HashMap::new();

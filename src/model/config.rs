@@ -10,7 +10,6 @@ use crate::flow::{
 };
 pub use crate::model::unet_config::UnetConfig;
 
-
 /// How the variables of one example are arranged: `height` × `width` tokens (a sequence has height 1), each
 /// holding `channels` variables (RGBA pixels have 4). Variables are stored token-major, channels innermost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -217,17 +216,21 @@ enum TaggedNetwork {
 }
 
 impl<'de> Deserialize<'de> for NetworkConfig {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
         let mut value = serde_json::Value::deserialize(deserializer)?;
         if let Some(fields) = value.as_object_mut()
             && !fields.contains_key("type")
         {
             fields.insert("type".into(), "gpt".into());
         }
-        Ok(match TaggedNetwork::deserialize(value).map_err(serde::de::Error::custom)? {
-            TaggedNetwork::Gpt(gpt) => NetworkConfig::Gpt(gpt),
-            TaggedNetwork::Unet(unet) => NetworkConfig::Unet(unet),
-        })
+        Ok(
+            match TaggedNetwork::deserialize(value).map_err(serde::de::Error::custom)? {
+                TaggedNetwork::Gpt(gpt) => NetworkConfig::Gpt(gpt),
+                TaggedNetwork::Unet(unet) => NetworkConfig::Unet(unet),
+            },
+        )
     }
 }
 
@@ -419,7 +422,11 @@ impl ModelConfig {
 impl GptConfig {
     /// Checks the GPT's settings.
     fn validate(&self) -> Result<()> {
-        if self.layers == 0 || self.heads == 0 || self.width == 0 || !self.width.is_multiple_of(self.heads) {
+        if self.layers == 0
+            || self.heads == 0
+            || self.width == 0
+            || !self.width.is_multiple_of(self.heads)
+        {
             return Err(BfnError::Config(format!(
                 "network {self:?}: layers, heads and width must be positive and heads must divide width"
             )));

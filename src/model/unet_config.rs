@@ -81,7 +81,10 @@ impl UnetConfig {
             ));
         }
         let parameters = UnetParameters::new(model, self);
-        if let Some(norm) = parameters.norms().find(|n| !n.outputs().is_multiple_of(self.groups)) {
+        if let Some(norm) = parameters
+            .norms()
+            .find(|n| !n.outputs().is_multiple_of(self.groups))
+        {
             return fail(format!(
                 "{} normalises {} channels, which {} groups do not divide",
                 norm.name,

@@ -115,7 +115,8 @@ impl ResBlock {
             emb: Affine::linear(part("emb_layers.1"), time_features, outputs),
             out_norm: Affine::layer_norm(part("out_layers.0"), outputs),
             out_conv: Conv::new(part("out_layers.3"), outputs, outputs, 3, 1),
-            skip: (inputs != outputs).then(|| Conv::new(part("skip_connection"), inputs, outputs, 1, 1)),
+            skip: (inputs != outputs)
+                .then(|| Conv::new(part("skip_connection"), inputs, outputs, 1, 1)),
         }
     }
 
@@ -220,7 +221,10 @@ impl UnetParameters {
                 ))];
                 ch = mult * c;
                 if net.attention_levels.contains(&level) {
-                    block.push(Layer::Attention(AttentionBlock::new(&format!("{name}.1"), ch)));
+                    block.push(Layer::Attention(AttentionBlock::new(
+                        &format!("{name}.1"),
+                        ch,
+                    )));
                 }
                 input_blocks.push(block);
                 kept.push(ch);
@@ -249,7 +253,10 @@ impl UnetParameters {
                 ))];
                 ch = mult * c;
                 if net.attention_levels.contains(&level) {
-                    block.push(Layer::Attention(AttentionBlock::new(&format!("{name}.1"), ch)));
+                    block.push(Layer::Attention(AttentionBlock::new(
+                        &format!("{name}.1"),
+                        ch,
+                    )));
                 }
                 if level > 0 && i == net.res_blocks {
                     let conv = format!("{name}.{}.conv", block.len());
@@ -264,7 +271,8 @@ impl UnetParameters {
                 Affine::linear("time_embed.2", time_features, time_features),
             ],
             time_channels: c,
-            label_emb: (!config.labels.is_empty()).then_some([config.labels.len() + 1, time_features]),
+            label_emb: (!config.labels.is_empty())
+                .then_some([config.labels.len() + 1, time_features]),
             input_blocks,
             middle_block,
             output_blocks,
@@ -348,7 +356,10 @@ impl UnetParameters {
             .chain(self.layers().flat_map(layer_shapes))
             .chain(Affine::shapes(&self.out_norm))
             .chain(self.out_conv.shapes())
-            .chain(self.label_emb.map(|shape| (LABEL_EMB.to_owned(), shape.to_vec())))
+            .chain(
+                self.label_emb
+                    .map(|shape| (LABEL_EMB.to_owned(), shape.to_vec())),
+            )
             .collect()
     }
 }

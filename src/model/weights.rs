@@ -146,8 +146,7 @@ impl Weights {
         if let Some(gpt) = config.network.as_gpt() {
             let positions = position_table(config.layout, gpt.width, gpt.positions);
             let stored = &tensors[POSITIONS].values;
-            if let Some(j) =
-                (0..positions.len()).find(|&j| (positions[j] - stored[j]).abs() > 1e-4)
+            if let Some(j) = (0..positions.len()).find(|&j| (positions[j] - stored[j]).abs() > 1e-4)
             {
                 return Err(WeightsError::Disagrees(format!(
                     "{POSITIONS}[{j}] is {}, but {:?} positions give {}",

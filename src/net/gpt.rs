@@ -12,8 +12,8 @@
 use candle_core::{D, Result, Tensor};
 use candle_nn::{Module, VarBuilder};
 
-use crate::model::parameters::{LABEL_EMBEDDING, Parameters};
 use crate::model::ModelConfig;
+use crate::model::parameters::{LABEL_EMBEDDING, Parameters};
 use crate::net::class_embedding::class_rows;
 use crate::net::dropout::drop;
 use crate::net::{Block, Dropout, InputAdapter, LayerNorm, Linear};

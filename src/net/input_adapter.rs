@@ -3,9 +3,9 @@
 use candle_core::{Result, Tensor};
 use candle_nn::{Module, VarBuilder};
 
-use crate::model::{GptConfig, ModelConfig};
 use crate::model::parameters::Parameters;
 use crate::model::positions::position_table;
+use crate::model::{GptConfig, ModelConfig};
 use crate::net::Linear;
 
 /// The official text adapter: Linear(inputs → d) of each token's network input, plus the fixed position features,

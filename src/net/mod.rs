@@ -27,6 +27,7 @@ pub use attention::Attention;
 pub use block::Block;
 pub use conv::Conv2d;
 pub use dropout::Dropout;
+pub use fused::use_candle_ops;
 pub use gpt::Gpt;
 pub use group_norm::GroupNorm;
 pub use input_adapter::InputAdapter;

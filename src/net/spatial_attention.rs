@@ -66,10 +66,11 @@ impl Module for SpatialAttention {
         let (batch, channels, height, width) = x.dims4()?;
         let cells = height * width;
         let head = channels / self.heads;
-        let qkv = self
-            .qkv
-            .forward(&self.norm.forward(x)?)?
-            .reshape((batch * self.heads, 3 * head, cells))?;
+        let qkv = self.qkv.forward(&self.norm.forward(x)?)?.reshape((
+            batch * self.heads,
+            3 * head,
+            cells,
+        ))?;
         let part = |i: usize| qkv.narrow(1, i * head, head)?.contiguous();
         let (q, k, v) = (part(0)?, part(1)?, part(2)?);
         let scores = q.transpose(1, 2)?.contiguous()?.matmul(&k)?;

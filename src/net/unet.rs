@@ -114,7 +114,11 @@ impl Unet {
                 .map(|[rows, features]| vb.get((rows, features), LABEL_EMB))
                 .transpose()?,
             input_blocks: blocks(&parameters.input_blocks)?,
-            middle_block: parameters.middle_block.iter().map(build).collect::<Result<_>>()?,
+            middle_block: parameters
+                .middle_block
+                .iter()
+                .map(build)
+                .collect::<Result<_>>()?,
             output_blocks: blocks(&parameters.output_blocks)?,
             out_norm: GroupNorm::new(&vb, &parameters.out_norm, net.groups, true)?,
             out_conv: Conv2d::new(&vb, &parameters.out_conv)?,

@@ -159,7 +159,14 @@ pub(crate) fn regenerate(
         return;
     };
     let constraints = constraints.cloned().unwrap_or_default();
-    match constraints.keeping_all_but(model.weights.config(), samples, &event.region) {
+    let weights = match generator.weights(model) {
+        Ok(weights) => weights,
+        Err(error) => {
+            warn!("BfnRegenerate for {}: canvas: {error}", event.entity);
+            return;
+        }
+    };
+    match constraints.keeping_all_but(weights.config(), samples, &event.region) {
         Ok(kept) => {
             commands.entity(event.entity).insert(kept);
             generator.seed = generator.seed.wrapping_add(1);

@@ -6,14 +6,14 @@ use bevy::prelude::*;
 
 use crate::flow::{AnyDatum, Constraints, SamplingMethod};
 use crate::gpu::JobSettings;
-use crate::model::{Guidance, ModelConfig, Samples, Weights};
+use crate::model::{Guidance, ModelConfig, Samples, Weights, WeightsError};
 use crate::plugin::asset::BfnModel;
 use crate::plugin::constraints::BfnConstraints;
 use crate::plugin::output::BfnOutput;
 
 /// Generates content with a model on the GPU, a few BFN steps each frame.
 ///
-/// Change `seed`, `steps`, `batch`, `accuracy`, `sampler`, `guidance` or the model (a reloaded file included) and the generator starts
+/// Change `seed`, `steps`, `batch`, `accuracy`, `sampler`, `guidance`, `canvas` or the model (a reloaded file included) and the generator starts
 /// again with them; trigger [`BfnRestart`] to start again with the same settings, and [`BfnStepOnce`] to take one
 /// step while paused.
 #[derive(Component, Reflect, Clone, Debug)]
@@ -47,6 +47,9 @@ pub struct BfnGenerator {
     /// classifier-free guidance weight ([`Guidance`]); the default asks for no class. (Not reflected.)
     #[reflect(ignore)]
     pub guidance: Guidance,
+    /// The canvas, (width, height) in cells, instead of the model's own (`None`): a U-Net model samples a whole
+    /// level of any size whose sides are multiples of 2^(levels − 1) in one pass ([`BfnModel::on_canvas`]).
+    pub canvas: Option<(usize, usize)>,
 }
 
 impl BfnGenerator {
@@ -63,6 +66,7 @@ impl BfnGenerator {
             sampler: None,
             paused: false,
             guidance: Guidance::default(),
+            canvas: None,
         }
     }
 
@@ -120,6 +124,18 @@ impl BfnGenerator {
     pub fn with_guidance(mut self, guidance: Guidance) -> Self {
         self.guidance = guidance;
         self
+    }
+
+    /// On a canvas of `width` × `height` cells instead of the model's own (a U-Net model's; see
+    /// [`BfnGenerator::canvas`]).
+    pub fn with_canvas(mut self, width: usize, height: usize) -> Self {
+        self.canvas = Some((width, height));
+        self
+    }
+
+    /// The weights it samples with: `model`'s on its canvas.
+    pub fn weights(&self, model: &BfnModel) -> Result<Arc<Weights>, WeightsError> {
+        model.on_canvas(self.canvas)
     }
 
     /// Paused from the start: nothing runs until `paused` is cleared or [`BfnStepOnce`] is triggered.

@@ -24,11 +24,10 @@ pub(crate) fn attach_previews(
     };
     let limits = device.limits();
     for (generator, mut preview) in &mut generators {
-        let Some(model) = models.get(&generator.model) else {
+        let Some(Ok(weights)) = models.get(&generator.model).map(|m| generator.weights(m)) else {
             continue;
         };
-        let Ok([width, height]) = preview_size(&limits, model.weights.config(), generator.batch)
-        else {
+        let Ok([width, height]) = preview_size(&limits, weights.config(), generator.batch) else {
             continue;
         };
         let size = Extent3d {

@@ -96,7 +96,13 @@ pub(crate) fn collect_reports(
                     continue;
                 };
                 let (config, samples) = match mosaic {
-                    None => (model.weights.config().clone(), samples),
+                    None => match generator.weights(model) {
+                        Ok(weights) => (weights.config().clone(), samples),
+                        Err(error) => {
+                            progress.error = Some(format!("canvas: {error}"));
+                            continue;
+                        }
+                    },
                     // A window's samples go into the mosaic; the maps come out once the last is in.
                     Some(mut mosaic) => {
                         let window = run.key.as_ref().and_then(|k| k.window).unwrap_or_default();

@@ -34,7 +34,30 @@ pub(crate) fn start_runs(mut generators: Query<RunParts>, models: Res<Assets<Bfn
             }
             continue;
         };
-        let config = model.weights.config();
+        // A mosaic draws windows of the model's own canvas; a generator's canvas is a U-Net's larger one.
+        let weights = match (mosaic, generator.weights(model)) {
+            (Some(_), _) if generator.canvas.is_some() => Err(
+                "a BfnMosaic draws windows of the model's own canvas: give its generator no canvas"
+                    .to_owned(),
+            ),
+            (Some(_), _) => Ok(Arc::clone(&model.weights)),
+            (None, weights) => weights.map_err(|e| format!("canvas: {e}")),
+        };
+        let weights = match weights {
+            Ok(weights) => weights,
+            Err(error) => {
+                if progress.error.as_ref() != Some(&error) {
+                    run.epoch += 1;
+                    run.key = None;
+                    *progress = BfnProgress {
+                        error: Some(error),
+                        ..default()
+                    };
+                }
+                continue;
+            }
+        };
+        let config = weights.config();
         let mut settings = generator.job_settings(config);
         // A mosaic's run draws its current window, with the window's own seed.
         let window = mosaic.and_then(|m| m.window(settings));
@@ -47,7 +70,7 @@ pub(crate) fn start_runs(mut generators: Query<RunParts>, models: Res<Assets<Bfn
         let unchanged = run.key.as_ref().is_some_and(|current| {
             current.samples(
                 settings,
-                &model.weights,
+                &weights,
                 constraints,
                 window_index,
                 &generator.guidance,
@@ -81,7 +104,7 @@ pub(crate) fn start_runs(mut generators: Query<RunParts>, models: Res<Assets<Bfn
         };
         run.key = Some(RunKey {
             settings,
-            weights: Arc::clone(&model.weights),
+            weights: Arc::clone(&weights),
             constraints: constraints.cloned(),
             placed,
             window: window_index,

@@ -73,7 +73,7 @@ impl Augment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{KindConfig, Layout, GptConfig, NetworkConfig, Positions};
+    use crate::model::{GptConfig, KindConfig, Layout, NetworkConfig, Positions};
     use crate::train::dataset::{Dataset, Examples};
 
     fn model(height: usize, width: usize, channels: usize, patch: usize) -> ModelConfig {

@@ -48,12 +48,8 @@ impl Denoiser<f32> for NetworkDenoiser<'_> {
             .guidance
             .per_example(self.network.config().labels.len(), batch)?;
         let per_token = input.values().len() / (batch * tokens).max(1);
-        let theta = Tensor::from_slice(
-            input.values(),
-            (batch, tokens, per_token),
-            self.device,
-        )
-        .map_err(fail)?;
+        let theta = Tensor::from_slice(input.values(), (batch, tokens, per_token), self.device)
+            .map_err(fail)?;
         let t = Tensor::from_slice(t, batch, self.device).map_err(fail)?;
         let mixes = self.guidance.is_guided();
         // With guidance, the rows twice over: first with their classes, then with none.

@@ -68,10 +68,7 @@ pub fn evaluate(
             seed,
         },
     };
-    let unconditional = run.scores(
-        &mut NetworkDenoiser::new(&network, &device),
-        None,
-    )?;
+    let unconditional = run.scores(&mut NetworkDenoiser::new(&network, &device), None)?;
     let given_label = match (&data.labels, weights.config().labels.is_empty()) {
         (Some(labels), false) => Some(run.scores(
             &mut NetworkDenoiser::new(&network, &device),
@@ -99,7 +96,11 @@ struct Run<'a> {
 impl Run<'_> {
     /// The scores with every example asking for no class, or, given `labels` (one per example of the whole
     /// dataset), for its own.
-    fn scores(&self, denoiser: &mut NetworkDenoiser, labels: Option<&[Option<u32>]>) -> Result<Scores> {
+    fn scores(
+        &self,
+        denoiser: &mut NetworkDenoiser,
+        labels: Option<&[Option<u32>]>,
+    ) -> Result<Scores> {
         let data = self.data;
         let per_example = data.layout.variables();
         let first_test = data.train_count();

@@ -70,7 +70,7 @@ pub fn nearest_class(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{KindConfig, Layout, GptConfig, NetworkConfig, Positions};
+    use crate::model::{GptConfig, KindConfig, Layout, NetworkConfig, Positions};
 
     #[test]
     fn samples_take_the_class_of_their_nearest_example() {

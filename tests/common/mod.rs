@@ -166,3 +166,56 @@ pub fn model_claiming(model: &[u8], edit: impl FnOnce(&mut serde_json::Value)) -
     ]);
     safetensors::serialize(views, Some(metadata)).unwrap()
 }
+
+/// A model of `config` (a U-Net's: no position table) whose every tensor holds spread values in [−0.1, 0.1),
+/// different from tensor to tensor, so that every layer changes what the network says; the GroupNorm gains
+/// (one-dimensional weights) near 1, so that the features keep their scale.
+pub fn spread_weights(config: &bevy_bfn::model::ModelConfig) -> bevy_bfn::model::Weights {
+    let tensors = config
+        .parameter_shapes()
+        .into_iter()
+        .enumerate()
+        .map(|(t, (name, shape))| {
+            let count: usize = shape.iter().product();
+            let gain = name.ends_with(".weight") && shape.len() == 1;
+            let values = (0..count)
+                .map(|i| {
+                    let v = ((i * 7919 + t * 104_729) % 1000) as f32 / 5000.0 - 0.1;
+                    if gain { 1.0 + v } else { v }
+                })
+                .collect();
+            (name, bevy_bfn::model::TensorData { shape, values })
+        })
+        .collect();
+    bevy_bfn::model::Weights::new(config.clone(), tensors).unwrap()
+}
+
+/// The bytes of a model file of `config` holding `tensors` as they are, each with as many values as its shape
+/// says, unchecked: what a corrupt or hand-edited file holds.
+pub fn model_file(
+    config: &bevy_bfn::model::ModelConfig,
+    tensors: &std::collections::BTreeMap<String, bevy_bfn::model::TensorData>,
+) -> Vec<u8> {
+    use safetensors::tensor::{Dtype, TensorView};
+    let data: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|(name, t)| {
+            let count: usize = t.shape.iter().product();
+            let values = (0..count).map(|i| t.values.get(i).copied().unwrap_or(0.0));
+            let bytes = values.flat_map(f32::to_le_bytes).collect();
+            (name.clone(), t.shape.clone(), bytes)
+        })
+        .collect();
+    let views = data.iter().map(|(name, shape, bytes)| {
+        (
+            name.as_str(),
+            TensorView::new(Dtype::F32, shape.clone(), bytes).unwrap(),
+        )
+    });
+    let metadata = std::collections::HashMap::from([
+        ("format".to_owned(), "bevy_bfn".to_owned()),
+        ("format_version".to_owned(), "1".to_owned()),
+        ("config".to_owned(), serde_json::to_string(config).unwrap()),
+    ]);
+    safetensors::serialize(views, Some(metadata)).unwrap()
+}

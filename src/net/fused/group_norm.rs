@@ -27,6 +27,9 @@ pub fn group_norm(
     if dims.len() < 2 || groups == 0 || !dims[1].is_multiple_of(groups) {
         bail!("group-norm: {groups} groups for a tensor of shape {dims:?}");
     }
+    if super::candle_ops() {
+        return super::candle_ops::group_norm(x, gain, bias, groups, eps, silu);
+    }
     x.contiguous()?
         .apply_op3(gain, bias, GroupNorm { groups, eps, silu })
 }
@@ -262,32 +265,9 @@ impl CustomOp3 for GroupNormBackward {
 
 #[cfg(test)]
 mod tests {
-    use candle_core::{Result, Tensor};
-
     use super::super::reference::{assert_matches, assert_same_bits_on_any_number_of_threads};
 
     const EPS: f64 = 1e-5;
-
-    /// GroupNorm as candle tensor operations: what [`super::group_norm`] replaces.
-    fn expression(t: &[Tensor], groups: usize, silu: bool) -> Result<Tensor> {
-        let dims = t[0].dims();
-        let (batch, channels) = (dims[0], dims[1]);
-        let grouped = t[0].reshape((batch, groups, ()))?;
-        let centred = grouped.broadcast_sub(&grouped.mean_keepdim(2)?)?;
-        let variance = centred.sqr()?.mean_keepdim(2)?;
-        let mut affine_shape = vec![1, channels];
-        affine_shape.resize(dims.len(), 1);
-        let z = centred
-            .broadcast_div(&(variance + EPS)?.sqrt()?)?
-            .reshape(dims)?
-            .broadcast_mul(&t[1].reshape(affine_shape.as_slice())?)?
-            .broadcast_add(&t[2].reshape(affine_shape.as_slice())?)?;
-        if silu {
-            candle_nn::ops::silu(&z)
-        } else {
-            Ok(z)
-        }
-    }
 
     fn check(shape: &[usize], groups: usize, silu: bool) {
         let channels = shape[1];
@@ -295,7 +275,7 @@ mod tests {
             &[shape, &[channels], &[channels]],
             1e-4,
             |t| super::group_norm(&t[0], &t[1], &t[2], groups, EPS, silu),
-            |t| expression(t, groups, silu),
+            |t| super::super::candle_ops::group_norm(&t[0], &t[1], &t[2], groups, EPS, silu),
         );
     }
 

@@ -11,35 +11,45 @@
 //! forward and one back over rows of the last dimension, and each is tested against the tensor expression it
 //! replaces, values and gradients.
 
-// The U-Net's kernels (conv2d, group_norm, resample) are written ahead of the U-Net that calls them: until it
-// does, only their tests use them.
-#[allow(dead_code)]
+mod candle_ops;
 mod conv2d;
 mod gelu;
-#[allow(dead_code)]
 mod group_norm;
 mod layer_norm;
 mod linear;
-#[allow(dead_code)]
 mod resample;
 mod softmax;
 #[cfg(test)]
 mod speed;
 
-#[allow(unused_imports)]
 pub use conv2d::conv2d;
 pub use gelu::gelu;
-#[allow(unused_imports)]
 pub use group_norm::group_norm;
 pub use layer_norm::layer_norm;
 pub use linear::linear;
-#[allow(unused_imports)]
 pub use resample::upsample_nearest2x;
 pub use softmax::scaled_softmax;
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
+
+/// Whether the U-Net's operations run as candle's own compositions (see [`use_candle_ops`]).
+static CANDLE_OPS: AtomicBool = AtomicBool::new(false);
+
+/// Makes [`conv2d`], [`group_norm`] and [`upsample_nearest2x`] run as candle's own operations (`on`) or as the
+/// fused kernels (the default), for the whole process: what `bfn-bench training` measures the fused kernels
+/// against. The two agree to rounding (their tests), so a run may switch between them.
+pub fn use_candle_ops(on: bool) {
+    CANDLE_OPS.store(on, Ordering::Relaxed);
+}
+
+/// Whether [`use_candle_ops`] is on.
+fn candle_ops() -> bool {
+    CANDLE_OPS.load(Ordering::Relaxed)
+}
 
 /// An operation on the rows (the last dimension) of an f32 tensor, with the gradient of its argument.
 trait RowOp: Clone + Send + Sync + 'static {
@@ -181,7 +191,6 @@ fn column_sums(rows: usize, len: usize, add_row: impl Fn(usize, &mut [f32]) + Sy
 /// Σ f(aᵢ, bᵢ) over two slices of the same length, in f64: f32 lanes over blocks of 256 so that the loop
 /// vectorises, the blocks' sums added in f64 so that a long sum (a GroupNorm group, a channel over a batch of
 /// pixels) keeps its precision. The order is fixed, so the result is the same bits on any number of threads.
-#[allow(dead_code)] // The U-Net's kernels use it, and they are unused until the U-Net lands.
 fn accurate_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
     const LANES: usize = 8;
     const BLOCK: usize = 256;

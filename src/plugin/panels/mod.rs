@@ -101,7 +101,9 @@ fn generator_panels(
                     };
                     return;
                 };
-                let config = model.weights.config().clone();
+                let config = generator
+                    .weights(model)
+                    .map_or_else(|_| model.weights.config().clone(), |w| w.config().clone());
                 let patches = match config.patch {
                     1 => String::new(),
                     p => format!(" in {p}×{p} patches"),

@@ -41,7 +41,8 @@ pub(crate) struct Generation {
 /// The render world's models and jobs.
 #[derive(Resource, Default)]
 pub(crate) struct BfnJobs {
-    models: HashMap<AssetId<BfnModel>, (Arc<Weights>, Arc<GpuModel>)>,
+    /// Per model asset and canvas (height, width): the weights uploaded and their upload.
+    models: HashMap<(AssetId<BfnModel>, (usize, usize)), (Arc<Weights>, Arc<GpuModel>)>,
     pub jobs: HashMap<Entity, Generation>,
     /// Generators whose job could not be made, with the run that failed: the next run tries again.
     failed: HashMap<Entity, u32>,
@@ -111,7 +112,7 @@ pub(crate) fn sync_jobs(
     }
     jobs.failed
         .retain(|entity, epoch| current(*entity).is_some_and(|g| g.epoch == *epoch));
-    jobs.models.retain(|model, (weights, _)| {
+    jobs.models.retain(|(model, _), (weights, _)| {
         extracted
             .generators
             .iter()
@@ -162,7 +163,9 @@ fn build_job(
         generator.weights.config(),
         generator.settings.batch,
     )?;
-    let model = match jobs.models.get(&generator.model) {
+    let layout = generator.weights.config().layout;
+    let key = (generator.model, (layout.height, layout.width));
+    let model = match jobs.models.get(&key) {
         Some((weights, model)) if Arc::ptr_eq(weights, &generator.weights) => Arc::clone(model),
         _ => {
             let kind = generator.weights.config().validate()?;
@@ -173,10 +176,8 @@ fn build_job(
                 Err(NotReady::Failed(error)) => return Err(error),
             };
             let model = Arc::new(GpuModel::from_kernels(device, &generator.weights, kernels)?);
-            jobs.models.insert(
-                generator.model,
-                (Arc::clone(&generator.weights), Arc::clone(&model)),
-            );
+            jobs.models
+                .insert(key, (Arc::clone(&generator.weights), Arc::clone(&model)));
             model
         }
     };
