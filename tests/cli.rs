@@ -901,6 +901,7 @@ fn unet_dungeon() -> bevy_bfn::model::Weights {
             attention_levels: vec![1],
             heads: 2,
             groups: 4,
+            context: false,
         }),
         ..dungeon.config().clone()
     })

@@ -97,6 +97,7 @@ fn unet_dungeon() -> Weights {
             attention_levels: vec![1],
             heads: 2,
             groups: 4,
+            context: false,
         }),
         ..dungeon.config().clone()
     };

@@ -29,6 +29,7 @@ fn small_unet() -> UnetConfig {
         attention_levels: vec![1],
         heads: 2,
         groups: 4,
+        context: false,
     }
 }
 
@@ -346,7 +347,14 @@ fn a_tiny_unet_learns_the_digits() {
 #[test]
 fn a_resumed_unet_run_ends_with_the_same_weights() {
     let dir = temp_dir("unet-resume");
-    let config = tiny_unet_digits(&dir, 8, "dropout = 0.1\naugment = \"dihedral\"");
+    // Dropout, drawn symmetries and drawn context masks: each must be drawn again alike.
+    let text = tiny_unet_text(
+        &dir,
+        8,
+        &format!("{TINY_UNET}\ncontext = true"),
+        "dropout = 0.1\naugment = \"dihedral\"\ncontext = 0.75",
+    );
+    let config = TrainConfig::from_toml(&text).unwrap();
     let data = load_section(&config.data).unwrap();
     let mut straight = Trainer::new(config.clone(), data.clone()).unwrap();
     straight.run(8, |_| {}).unwrap();
@@ -379,6 +387,7 @@ fn a_unet_config_names_its_settings_and_refuses_the_gpts() {
             attention_levels: vec![],
             heads: 1,
             groups: 8,
+            context: false,
         })
     );
     let with = |network: &str| tiny_unet_text(&dir, 8, network, "");
@@ -462,6 +471,75 @@ fn a_bad_unet_file_is_refused_by_name() {
     );
 }
 
+/// A denoiser that records the contexts the sampler gives it.
+struct Recording(Vec<(f32, Vec<f32>)>);
+
+impl bevy_bfn::flow::Denoiser<f32> for Recording {
+    fn output_params(
+        &mut self,
+        _input: &bevy_bfn::flow::InputParams<f32>,
+        _t: &[f32],
+        output: &mut [f32],
+    ) -> bevy_bfn::Result<()> {
+        output.fill(0.0);
+        Ok(())
+    }
+
+    fn output_params_in_context(
+        &mut self,
+        input: &bevy_bfn::flow::InputParams<f32>,
+        t: &[f32],
+        context: &[f32],
+        output: &mut [f32],
+    ) -> bevy_bfn::Result<()> {
+        self.0.push((t[0], context.to_vec()));
+        self.output_params(input, t, output)
+    }
+}
+
+/// The sampler hands a network the known values as the context the U-Net is trained with: a mask and the value
+/// in θ's coordinates (a one-hot class), only while a value is conditioned (t < w), zeros for the free ones;
+/// a run without known values asks without a context.
+#[test]
+fn unet_context_holds_the_known_values_while_they_are_conditioned() {
+    use bevy_bfn::flow::{Constraints, Discrete, Known, Sampler, Shape};
+    let sampler = Sampler::new(Discrete::new(1.0, 3).unwrap(), 10, 4).unwrap();
+    let shape = Shape::new(1, 3).unwrap();
+    let constraints = Constraints {
+        known: vec![
+            Some(Known::held(2u32)),
+            None,
+            Some(Known {
+                value: 0,
+                strength: 0.45,
+            }),
+        ],
+        allowed: Vec::new(),
+    };
+    let mut recording = Recording(Vec::new());
+    let samples = sampler
+        .sample_constrained(&mut recording, shape, &constraints)
+        .unwrap();
+    assert_eq!(samples[0], 2);
+    assert_eq!(recording.0.len(), 11, "ten updates and the final ask");
+    for (t, context) in &recording.0 {
+        let held = [1.0, 0.0, 0.0, 1.0];
+        let soft = if *t < 0.45 {
+            [1.0, 1.0, 0.0, 0.0]
+        } else {
+            [0.0; 4]
+        };
+        assert_eq!(context[..4], held, "t = {t}");
+        assert_eq!(context[4..8], [0.0; 4], "t = {t}: the free variable");
+        assert_eq!(context[8..], soft, "t = {t}");
+    }
+    let mut unconstrained = Recording(Vec::new());
+    sampler
+        .sample_constrained(&mut unconstrained, shape, &Constraints::<u32>::default())
+        .unwrap();
+    assert!(unconstrained.0.is_empty(), "no known value, no context");
+}
+
 /// The WGSL U-Net against the candle one, on whatever adapter wgpu finds (lavapipe in CI), for every kind.
 #[cfg(feature = "gpu")]
 mod on_the_gpu {
@@ -469,7 +547,9 @@ mod on_the_gpu {
 
     use bevy_bfn::flow::{Constraints, DEFAULT_ETA, Known, RuntimeDatum, SamplingMethod, Step};
     use bevy_bfn::gpu::{GpuContext, GpuModel, JobSettings, SamplingJob};
-    use bevy_bfn::model::{Guidance, KindConfig, Layout, ModelConfig, Samples, Weights};
+    use bevy_bfn::model::{
+        Guidance, KindConfig, Layout, ModelConfig, Samples, UnetConfig, Weights,
+    };
 
     use bevy_bfn::net::Network;
     use bevy_bfn::train::sample_sheet::sample_guided;
@@ -485,7 +565,7 @@ mod on_the_gpu {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// A random U-Net of each kind on an 8 × 12 canvas, and with `labels` classes.
+    /// A U-Net of each kind on an 8 × 12 canvas, with `labels` classes, with and without a context input.
     fn models(labels: usize) -> Vec<Weights> {
         kinds()
             .into_iter()
@@ -495,12 +575,18 @@ mod on_the_gpu {
                     width: 12,
                     channels,
                 };
-                let config = ModelConfig {
-                    labels: (0..labels).map(|c| format!("class {c}")).collect(),
-                    ..config(kind, layout, small_unet())
-                };
-                spread_weights(&config)
+                [false, true].map(|context| {
+                    let net = UnetConfig {
+                        context,
+                        ..small_unet()
+                    };
+                    spread_weights(&ModelConfig {
+                        labels: (0..labels).map(|c| format!("class {c}")).collect(),
+                        ..config(kind, layout, net)
+                    })
+                })
             })
+            .flatten()
             .collect()
     }
 
@@ -600,6 +686,7 @@ mod on_the_gpu {
         let sde2 = SamplingMethod::Sde2 { eta: DEFAULT_ETA };
         for weights in models(2) {
             let kind = weights.config().kind;
+            let context = &weights.tensors()["input_blocks.0.0.weight"].shape[1];
             for (sampler, guidance) in [
                 (SamplingMethod::Standard, Guidance::default()),
                 (
@@ -611,7 +698,7 @@ mod on_the_gpu {
                 ),
                 (SamplingMethod::Standard, Guidance::class(0, 1.5)),
             ] {
-                let label = format!("{kind:?}, {sampler:?}, {guidance:?}");
+                let label = format!("{kind:?}, {context} inputs, {sampler:?}, {guidance:?}");
                 match kind {
                     KindConfig::Discrete { .. } => compare(
                         &gpu,

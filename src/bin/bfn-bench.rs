@@ -138,6 +138,7 @@ fn unet_reference_weights() -> Result<Weights, Box<dyn std::error::Error>> {
             attention_levels: Vec::new(),
             heads: 1,
             groups: 8,
+            context: false,
         }),
         provenance: "bfn-bench U-Net reference configuration, random weights".into(),
         ..reference_config()

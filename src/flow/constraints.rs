@@ -265,6 +265,11 @@ impl<D: Copy> Conditioning<D> {
         }
     }
 
+    /// Whether any variable has a known value.
+    pub(crate) fn knows_any(&self) -> bool {
+        self.known.iter().any(Option::is_some)
+    }
+
     /// Variable v's known value if it is conditioned at time t (t < w).
     pub(crate) fn at(&self, v: usize, t: f64) -> Option<D> {
         self.known

@@ -42,6 +42,22 @@ use crate::flow::{
 pub trait Denoiser<F: Real> {
     /// Writes the output parameters for θ at times `t` into `output`.
     fn output_params(&mut self, input: &InputParams<F>, t: &[F], output: &mut [F]) -> Result<()>;
+
+    /// [`Denoiser::output_params`] in a run that keeps known values: `context` holds, per variable of the batch,
+    /// 1 + input-width values — a 1 and the value in θ's coordinates (its one-hot, or the value itself:
+    /// [`BayesianFlow::point_mean`](crate::flow::BayesianFlow::point_mean)) where the variable is conditioned at
+    /// these times (t < w, or held to the end: w = 1), zeros where it is free. A network with a context input reads it, so that the cells beside
+    /// a painted one know it from the first step; the default ignores it, as a network without one must.
+    fn output_params_in_context(
+        &mut self,
+        input: &InputParams<F>,
+        t: &[F],
+        context: &[F],
+        output: &mut [F],
+    ) -> Result<()> {
+        let _ = context;
+        self.output_params(input, t, output)
+    }
 }
 
 impl<F: Real, T> Denoiser<F> for T
@@ -382,7 +398,26 @@ impl<F: Real, K: DataKind<F>> Sampling<F, K> {
 
     fn ask<D: Denoiser<F> + ?Sized>(&mut self, denoiser: &mut D, t: F) -> Result<()> {
         self.t.fill(t);
-        denoiser.output_params(&self.input, &self.t, &mut self.output)?;
+        if self.conditioning.knows_any() {
+            let flow = self.kind.flow();
+            let width = 1 + flow.input_width();
+            let variables = self.input.shape().len();
+            let mut context = vec![F::ZERO; variables * width];
+            for (v, slot) in context.chunks_exact_mut(width).enumerate() {
+                // Held to the end (w = 1): known at the final ask too, where t = 1 is no longer below w.
+                let known = self
+                    .conditioning
+                    .at(v, t.to_f64())
+                    .or(self.conditioning.hard(v));
+                if let Some(x) = known {
+                    slot[0] = F::ONE;
+                    flow.point_mean(x, &mut slot[1..]);
+                }
+            }
+            denoiser.output_params_in_context(&self.input, &self.t, &context, &mut self.output)?;
+        } else {
+            denoiser.output_params(&self.input, &self.t, &mut self.output)?;
+        }
         check_finite("network output", self.output.iter().copied())?;
         self.conditioning.forbid(&mut self.output);
         Ok(())

@@ -197,6 +197,7 @@ impl SamplingJob {
                     labels: &label_buffer,
                     mix: mix.as_ref(),
                     times: &times,
+                    constraints: &constraints,
                 },
                 settings.batch,
             )?;

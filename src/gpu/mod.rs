@@ -9,7 +9,8 @@
 //! allowed classes: [`crate::flow::Constraints`]) sits in a buffer of the job that
 //! [`SamplingJob::write_constraints`] rewrites between frames.
 //!
-//! Every kernel (`shaders/*.wgsl`) is the twin of CPU code: the network of [`crate::net::Gpt`] (feature
+//! Every kernel (`shaders/*.wgsl`) is the twin of CPU code: the networks of [`crate::net::Gpt`] and
+//! [`crate::net::Unet`] (feature
 //! `train`), the steps of [`crate::flow::Sampling`] for every [`crate::flow::SamplingMethod`], the generator of [`crate::flow::CounterRng`]. From one seed a
 //! GPU run follows the CPU run's trajectory, up to `f32` rounding (see `tests/gpu.rs`).
 //!
@@ -45,7 +46,6 @@ mod copy_columns;
 mod device;
 mod device_kernels;
 mod error;
-mod gpt_pass;
 mod group_norm;
 mod guidance;
 mod input_adapter;
@@ -56,13 +56,14 @@ mod layer_norm;
 pub mod matmul;
 pub(crate) mod model;
 mod network;
+mod network_gpt;
+mod network_unet;
 mod preview;
 mod read_back;
 mod step_table;
 mod step_timer;
 mod time_embedding;
 mod unet_input;
-mod unet_pass;
 
 pub use device::GpuContext;
 pub use device_kernels::DeviceKernels;

@@ -10,8 +10,8 @@ use crate::gpu::device_kernels::DeviceKernels;
 use crate::gpu::error::GpuError;
 use crate::gpu::input_adapter::input_adapter;
 use crate::gpu::kernel::{Compiler, Kernel, storage, storage_with};
+use crate::gpu::network_unet::unet_layout;
 use crate::gpu::unet_input::unet_input;
-use crate::gpu::unet_pass::unet_layout;
 use crate::model::parameters::{Block, LABEL_EMBEDDING, Parameters};
 use crate::model::unet_parameters::LABEL_EMB;
 use crate::model::{GptConfig, Kind, ModelConfig, NetworkConfig, TensorData, Weights};
@@ -112,7 +112,7 @@ impl GpuModel {
     }
 
     /// Uploads `weights` to `device`, to run with `kernels`, compiled for its data kind, each tensor in the layout
-    /// its architecture's kernels read (`gpt_layout`, `unet_pass::unet_layout`).
+    /// its architecture's kernels read (`gpt_layout`, `network_unet::unet_layout`).
     pub(crate) fn from_kernels(
         device: &wgpu::Device,
         weights: &Weights,

@@ -1,12 +1,12 @@
 //! The network's forward pass for one job, as a fixed list of bound dispatches made once, whatever the
-//! architecture: the GPT's (`gpt_pass`) or the U-Net's (`unet_pass`), each the twin of its candle network.
+//! architecture: the GPT's (`network_gpt`) or the U-Net's (`network_unet`), each the twin of its candle network.
 
 use crate::gpu::error::GpuError;
-use crate::gpu::gpt_pass::gpt_pass;
 use crate::gpu::guidance::WORKGROUP as GUIDANCE_WORKGROUP;
 use crate::gpu::kernel::{Dispatch, grid};
 use crate::gpu::model::GpuModel;
-use crate::gpu::unet_pass::unet_pass;
+use crate::gpu::network_gpt::gpt_pass;
+use crate::gpu::network_unet::unet_pass;
 use crate::model::NetworkConfig;
 
 /// The forward pass of one job: its activations and dispatches, made once.
@@ -31,6 +31,8 @@ pub(crate) struct NetworkInputs<'a> {
     pub mix: Option<&'a wgpu::Buffer>,
     /// The t of each entry of the step table, in its order.
     pub times: &'a [f32],
+    /// The job's constraints (`gpu::constraints`), which a network with a context input reads.
+    pub constraints: &'a wgpu::Buffer,
 }
 
 impl NetworkPass {

@@ -32,9 +32,26 @@ pub struct UnetConfig {
     /// GroupNorm groups (32 in the official code, where every level has at least 128 channels); must divide
     /// the channels of every normalisation.
     pub groups: usize,
+    /// Whether the network reads a context beside θ: per variable a known-mask channel and the known value
+    /// (its one-hot, or the value), so that constraints and painting reach it from the first step instead of
+    /// through the slow Bayesian flow of the known values alone. Trained on random masks
+    /// (`[training] context`); with an empty mask the model is the unconditional one. Not an official setting.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub context: bool,
 }
 
 impl UnetConfig {
+    /// Context channels per cell for `model`'s data (0 without a context): a mask and the known value in θ's
+    /// coordinates per variable — 1 + K for a class, 2 per channel of values.
+    pub fn context_channels(&self, model: &ModelConfig) -> usize {
+        if self.context {
+            let channels = model.layout.channels;
+            channels + model.kind.input_per_token(channels)
+        } else {
+            0
+        }
+    }
+
     /// Levels of resolution: the canvas and each halving.
     pub fn levels(&self) -> usize {
         self.multipliers.len()

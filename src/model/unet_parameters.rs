@@ -194,12 +194,13 @@ pub struct UnetParameters {
 }
 
 impl UnetParameters {
-    /// The parameters of `net` for `config`'s data: one cell a position, `input_per_token` network inputs and
-    /// the time 2t − 1 in, `output_per_token` out.
+    /// The parameters of `net` for `config`'s data: one cell a position, `input_per_token` network inputs, the
+    /// time 2t − 1 and the context (if any) in, `output_per_token` out.
     pub fn new(config: &ModelConfig, net: &UnetConfig) -> Self {
         let c = net.channels;
         let time_features = 4 * c;
-        let inputs = config.kind.input_per_token(config.layout.channels) + 1;
+        let inputs =
+            config.kind.input_per_token(config.layout.channels) + 1 + net.context_channels(config);
         let outputs = config.kind.output_per_token(config.layout.channels);
         let mut input_blocks = vec![vec![Layer::Conv(Conv::new(
             "input_blocks.0.0".into(),

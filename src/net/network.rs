@@ -25,7 +25,7 @@ use crate::net::{Dropout, Gpt, Unet};
 ///     patch: 1,
 ///     network: NetworkConfig::Unet(UnetConfig {
 ///         channels: 8, multipliers: vec![1, 2], res_blocks: 1, attention_levels: vec![], heads: 1, groups: 4,
-///     }),
+///, context: false     }),
 ///     legend: Vec::new(),
 ///     normalisation: None,
 ///     sampling_steps: None,
@@ -120,6 +120,19 @@ impl Network {
         labels: &[Option<u32>],
         dropout: Option<&Dropout>,
     ) -> Result<Tensor> {
+        self.forward_in_context(input, t, labels, None, dropout)
+    }
+
+    /// [`Network::forward_with_dropout`] with the known values as `context` [batch, tokens, context channels]
+    /// (`UnetConfig::context_channels`), which a network with a context input reads and any other ignores.
+    pub fn forward_in_context(
+        &self,
+        input: &Tensor,
+        t: &Tensor,
+        labels: &[Option<u32>],
+        context: Option<&Tensor>,
+        dropout: Option<&Dropout>,
+    ) -> Result<Tensor> {
         match self {
             Network::Gpt(gpt) => gpt.forward_with_dropout(input, t, labels, dropout),
             Network::Unet(unet) => {
@@ -135,7 +148,10 @@ impl Network {
                     );
                 }
                 let grid = input.reshape((batch, layout.height, layout.width, inputs))?;
-                let output = unet.forward(&grid, t, labels, dropout)?;
+                let context = context
+                    .map(|c| c.reshape((batch, layout.height, layout.width, ())))
+                    .transpose()?;
+                let output = unet.forward(&grid, t, labels, context.as_ref(), dropout)?;
                 let outputs = output.dim(3)?;
                 output.reshape((batch, tokens, outputs))
             }

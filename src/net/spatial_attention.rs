@@ -21,7 +21,7 @@ use crate::net::{Conv2d, GroupNorm, fused};
 ///
 /// # fn main() -> candle_core::Result<()> {
 /// # let net = UnetConfig { channels: 8, multipliers: vec![1, 2], res_blocks: 1, attention_levels: vec![],
-/// #     heads: 2, groups: 4 };
+/// #     heads: 2, groups: 4, context: false };
 /// # let config = ModelConfig { kind: KindConfig::Continuous { sigma_1: 0.03 },
 /// #     layout: Layout { height: 4, width: 4, channels: 1 }, patch: 1, network: NetworkConfig::Unet(net.clone()),
 /// #     legend: vec![], normalisation: None, sampling_steps: None, sampler: None, provenance: String::new(),

@@ -10,7 +10,8 @@
 //! Departures from the official module, each because our data and sampler ask for it:
 //! - The input is the official adapters' per-cell features (2θ − 1 per class of discrete data, μ per channel
 //!   otherwise) with 2t − 1 as one more channel, fed straight to the first convolution; the official image
-//!   adapters add Fourier features of the input, which our 16-level and class data do not need.
+//!   adapters add Fourier features of the input, which our 16-level and class data do not need. A model with a
+//!   context input (`UnetConfig::context`) reads the known values and their mask as more channels.
 //! - The last convolution gives the outputs per cell that the GPT gives per token (logits; ε̂; μ_ε and ln σ_ε),
 //!   so that `flow` does not change; the official `skip` concatenation and output adapter are left out.
 //! - The class embedding has one more row, "no class", for classifier-free guidance.
@@ -45,6 +46,7 @@ enum UnetLayer {
 /// # fn main() -> candle_core::Result<()> {
 /// let net = UnetConfig {
 ///     channels: 16, multipliers: vec![1, 2], res_blocks: 1, attention_levels: vec![1], heads: 2, groups: 8,
+///     context: false,
 /// };
 /// let config = ModelConfig {
 ///     kind: KindConfig::Discrete { beta_1: 1.0, classes: 9 },
@@ -64,7 +66,7 @@ enum UnetLayer {
 /// // A canvas larger than the training one: 12 × 20 cells, 9 inputs (2θ − 1) each.
 /// let input = Tensor::zeros((2, 12, 20, 9), DType::F32, &Device::Cpu)?;
 /// let t = Tensor::new(&[0.25f32, 0.5], &Device::Cpu)?;
-/// let logits = unet.forward(&input, &t, &[], None)?;
+/// let logits = unet.forward(&input, &t, &[], None, None)?;
 /// assert_eq!(logits.dims(), [2, 12, 20, 9]);
 /// # Ok(())
 /// # }
@@ -132,13 +134,15 @@ impl Unet {
 
     /// Output parameters [batch, height, width, outputs per cell] for network inputs [batch, height, width, inputs
     /// per cell] (2θ − 1 or μ) at times `t` (one per example), asking example b for class `labels[b]` (`labels`
-    /// empty: no class anywhere), with `dropout` while training. Any canvas whose sides are multiples of
-    /// 2^(levels − 1).
+    /// empty: no class anywhere), with `dropout` while training. A network with a context input reads `context`
+    /// [batch, height, width, context channels] (see [`crate::flow::Denoiser::output_params_in_context`];
+    /// `None`: nothing known); one without ignores it. Any canvas whose sides are multiples of 2^(levels − 1).
     pub fn forward(
         &self,
         input: &Tensor,
         t: &Tensor,
         labels: &[Option<u32>],
+        context: Option<&Tensor>,
         dropout: Option<&Dropout>,
     ) -> Result<Tensor> {
         let (batch, height, width, _) = input.dims4()?;
@@ -152,7 +156,19 @@ impl Unet {
             .affine(2.0, -1.0)?
             .reshape((batch, 1, 1, 1))?
             .broadcast_as((batch, height, width, 1))?;
-        let x = Tensor::cat(&[input, &time.contiguous()?], D::Minus1)?
+        let mut parts = vec![input.clone(), time.contiguous()?];
+        let context_channels = self.net.context_channels(&self.config);
+        if context_channels > 0 {
+            parts.push(match context {
+                Some(context) => context.clone(),
+                None => Tensor::zeros(
+                    (batch, height, width, context_channels),
+                    input.dtype(),
+                    input.device(),
+                )?,
+            });
+        }
+        let x = Tensor::cat(&parts, D::Minus1)?
             .permute((0, 3, 1, 2))?
             .contiguous()?;
         let mut emb = self.time_embed.forward(t)?;

@@ -75,6 +75,10 @@ pub struct ModelSection {
     /// U-Net: GroupNorm groups.
     #[serde(default)]
     pub groups: Option<usize>,
+    /// U-Net: whether the network reads the known values as a context beside θ (default false), trained on
+    /// random masks (`[training] context`).
+    #[serde(default)]
+    pub context: Option<bool>,
     /// Pixels (or map cells) per side of the square patch a token holds (default 1; images and maps).
     #[serde(default)]
     pub patch: Option<usize>,
@@ -119,6 +123,7 @@ impl ModelSection {
             ("res_blocks", self.res_blocks.is_some()),
             ("attention_levels", self.attention_levels.is_some()),
             ("groups", self.groups.is_some()),
+            ("context", self.context.is_some()),
         ];
         let (architecture, foreign) = match self.network {
             Architecture::Gpt => ("GPT", &unet_only[..]),
@@ -143,6 +148,7 @@ impl ModelSection {
                 attention_levels: self.attention_levels.clone().unwrap_or_default(),
                 heads: self.heads.unwrap_or(1),
                 groups: need(&self.groups, "groups", architecture)?,
+                context: self.context.unwrap_or(false),
             }),
         })
     }
@@ -198,6 +204,12 @@ pub struct TrainingSection {
     /// the class to steer the samples.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label_learning_rate: Option<f64>,
+    /// For a model with a context input (`[model] context = true`), the share of training examples shown with
+    /// a random mask of known cells (half maps, rectangles, borders, brush strokes, scattered cells; see
+    /// `train::context_mask`) as their context; the rest have an empty one, so the model stays the
+    /// unconditional one too (default 0.5).
+    #[serde(default = "half", skip_serializing_if = "is_half")]
+    pub context: f64,
     /// Symmetries the data do not care about, applied to training examples (default none; see
     /// [`Augment`]).
     #[serde(default)]
@@ -233,6 +245,14 @@ fn one_line(text: &str, error: &toml::de::Error) -> String {
 
 fn is_zero(value: &f64) -> bool {
     *value == 0.0
+}
+
+fn half() -> f64 {
+    0.5
+}
+
+fn is_half(value: &f64) -> bool {
+    *value == 0.5
 }
 
 /// A configuration that cannot be used, with the setting at fault.
@@ -351,6 +371,12 @@ impl TrainConfig {
         {
             return Err(format!(
                 "training.label_learning_rate must be positive, got {rate}"
+            ));
+        }
+        if !(0.0..=1.0).contains(&t.context) {
+            return Err(format!(
+                "training.context must lie in [0, 1], got {}",
+                t.context
             ));
         }
         if t.label_dropout > 0.0 && !self.data.labels {

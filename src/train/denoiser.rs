@@ -40,6 +40,29 @@ impl Denoiser<f32> for NetworkDenoiser<'_> {
         t: &[f32],
         output: &mut [f32],
     ) -> Result<()> {
+        self.ask(input, t, None, output)
+    }
+
+    fn output_params_in_context(
+        &mut self,
+        input: &InputParams<f32>,
+        t: &[f32],
+        context: &[f32],
+        output: &mut [f32],
+    ) -> Result<()> {
+        self.ask(input, t, Some(context), output)
+    }
+}
+
+impl NetworkDenoiser<'_> {
+    /// The network's output for θ at `t`, with the run's known values as `context` if it keeps any.
+    fn ask(
+        &mut self,
+        input: &InputParams<f32>,
+        t: &[f32],
+        context: Option<&[f32]>,
+        output: &mut [f32],
+    ) -> Result<()> {
         let fail = |e: candle_core::Error| BfnError::Denoiser(e.to_string());
         let tokens = self.network.config().layout.tokens();
         let batch = input.shape().batch();
@@ -51,19 +74,30 @@ impl Denoiser<f32> for NetworkDenoiser<'_> {
         let theta = Tensor::from_slice(input.values(), (batch, tokens, per_token), self.device)
             .map_err(fail)?;
         let t = Tensor::from_slice(t, batch, self.device).map_err(fail)?;
+        let context = context
+            .map(|c| {
+                Tensor::from_slice(
+                    c,
+                    (batch, tokens, c.len() / (batch * tokens).max(1)),
+                    self.device,
+                )
+            })
+            .transpose()
+            .map_err(fail)?;
         let mixes = self.guidance.is_guided();
-        // With guidance, the rows twice over: first with their classes, then with none.
-        let (theta, t, rows) = if mixes {
-            let twice = |x: &Tensor| Tensor::cat(&[x, x], 0).map_err(fail);
+        // With guidance, the rows twice over: first with their classes, then with none; the same context.
+        let twice = |x: &Tensor| Tensor::cat(&[x, x], 0).map_err(fail);
+        let (theta, t, context, rows) = if mixes {
             let both: Vec<Option<u32>> = labels.iter().copied().chain(vec![None; batch]).collect();
-            (twice(&theta)?, twice(&t)?, both)
+            let context = context.as_ref().map(twice).transpose()?;
+            (twice(&theta)?, twice(&t)?, context, both)
         } else {
-            (theta, t, labels.clone())
+            (theta, t, context, labels.clone())
         };
         let input = self.network.network_input(&theta).map_err(fail)?;
         let out = self
             .network
-            .forward_labelled(&input, &t, &rows)
+            .forward_in_context(&input, &t, &rows, context.as_ref(), None)
             .map_err(fail)?;
         let values: Vec<f32> = out.flatten_all().and_then(|o| o.to_vec1()).map_err(fail)?;
         let expected = if mixes {

@@ -3,6 +3,7 @@
 
 pub mod augment;
 pub mod config;
+pub mod context_mask;
 pub mod dataset;
 pub mod datasets;
 pub mod denoiser;

@@ -17,11 +17,12 @@ use crate::flow::loss::bayesian_flow;
 use crate::flow::{CounterRng, DataKind, Datum, Shape, Stream};
 use crate::model::memory::network_bytes;
 use crate::model::weights::{decode, encode};
-use crate::model::{Kind, ModelConfig, Weights, WeightsError};
+use crate::model::{Kind, ModelConfig, NetworkConfig, Weights, WeightsError};
 use crate::net::{
     Dropout, Network, initial_varmap, tensor_data, varmap_from_weights, weights_from_varmap,
 };
 use crate::train::config::TrainConfig;
+use crate::train::context_mask::ContextMasks;
 use crate::train::dataset::{Dataset, Examples};
 use crate::train::loss::{LossSpec, Target, loss};
 use crate::train::optimizer::{Optimizer, SlotState, learning_rate};
@@ -125,6 +126,8 @@ pub struct Trainer {
     rng: CounterRng,
     /// The training symmetries as permutations of an example's variables, the identity first.
     symmetries: Vec<Vec<usize>>,
+    /// For a model with a context input, the masks of known cells its examples are shown with.
+    context: Option<ContextMasks>,
 }
 
 impl Trainer {
@@ -163,6 +166,13 @@ impl Trainer {
         )?;
         let optimizer = Optimizer::new(&varmap, &config.training)?;
         let rng = CounterRng::new(config.training.seed);
+        let context = match &model.network {
+            NetworkConfig::Unet(net) if net.context => Some(ContextMasks::new(
+                config.training.seed,
+                config.training.context,
+            )),
+            _ => None,
+        };
         Ok(Self {
             config,
             data,
@@ -174,6 +184,7 @@ impl Trainer {
             device,
             rng,
             symmetries,
+            context,
         })
     }
 
@@ -252,11 +263,13 @@ impl Trainer {
             .collect();
         let (input, target) = self.batch_inputs(&draws, &t, s)?;
         let labels = self.batch_labels(&draws, s);
+        let context = self.batch_context(&target, s)?;
         let dropout = Dropout::new(settings.dropout, settings.seed, s);
-        let output = self.network.forward_with_dropout(
+        let output = self.network.forward_in_context(
             &self.network.network_input(&input)?,
             &Tensor::from_slice(&t, batch, &self.device)?,
             &labels,
+            context.as_ref(),
             Some(&dropout),
         )?;
         let loss = loss(
@@ -292,6 +305,35 @@ impl Trainer {
                 labels.of_example[example].filter(|_| coin >= p)
             })
             .collect()
+    }
+
+    /// For a model with a context input, the batch's context [batch, tokens, context channels]: per variable a
+    /// mask (row b's [`ContextMasks`] draw, a cell's channels together) and the masked datum in θ's coordinates,
+    /// as the sampler gives it ([`crate::flow::Denoiser::output_params_in_context`]). `None` otherwise.
+    fn batch_context(&self, target: &Target, step: u32) -> Result<Option<Tensor>, TrainError> {
+        let Some(masks) = &self.context else {
+            return Ok(None);
+        };
+        let layout = self.data.layout;
+        let batch = self.config.training.batch;
+        let variables = layout.variables();
+        let mask: Vec<f32> = (0..batch)
+            .flat_map(|row| {
+                masks
+                    .cells(step, row, layout.height, layout.width)
+                    .into_iter()
+                    .flat_map(|known| {
+                        std::iter::repeat_n(f32::from(u8::from(known)), layout.channels)
+                    })
+            })
+            .collect();
+        let mask = Tensor::from_vec(mask, (batch, variables, 1), &self.device)?;
+        let datum = match target {
+            Target::Classes { one_hot, .. } => one_hot.clone(),
+            Target::Values(x) => x.reshape((batch, variables, 1))?,
+        };
+        let context = Tensor::cat(&[&mask, &datum.broadcast_mul(&mask)?], 2)?;
+        Ok(Some(context.reshape((batch, layout.tokens(), ()))?))
     }
 
     /// θ ~ p_F for the chosen examples at their times, as [batch, tokens, input width], and their data.

@@ -262,11 +262,13 @@ impl Builder<'_> {
         )
     }
 
-    /// The input features of every cell: θ's and 2t − 1.
+    /// The input features of every cell: θ's, 2t − 1 and the context.
     fn input(&mut self, config: &ModelConfig, inputs: &NetworkInputs, batch: usize) -> View {
         let per_cell = config.kind.input_per_token(config.layout.channels);
+        let context = self.net.context_channels(config);
+        let width = per_cell + 1 + context;
         let rows = self.rows(0) as usize;
-        let buffer = self.buffer("unet input", rows * (per_cell + 1));
+        let buffer = self.buffer("unet input", rows * width);
         let dims = uniform_with(
             self.device,
             "unet input dims",
@@ -274,6 +276,10 @@ impl Builder<'_> {
                 rows as u32,
                 per_cell as u32,
                 (batch * config.layout.tokens()) as u32,
+                context as u32,
+                (1 + per_cell / config.layout.channels) as u32,
+                0,
+                0,
                 0,
             ],
         );
@@ -285,11 +291,12 @@ impl Builder<'_> {
                 inputs.progress,
                 &self.buffers[buffer],
                 &dims,
+                inputs.constraints,
             ],
-            grid(rows * (per_cell + 1), WORKGROUP),
+            grid(rows * width, WORKGROUP),
         );
         self.dispatches.push(dispatch);
-        View::dense(buffer, per_cell + 1, 0)
+        View::dense(buffer, width, 0)
     }
 
     /// The way down, the middle and the way up, from `input`; returns the last output block's features.
