@@ -569,7 +569,7 @@ mod on_the_gpu {
     fn models(labels: usize) -> Vec<Weights> {
         kinds()
             .into_iter()
-            .map(|(kind, channels)| {
+            .flat_map(|(kind, channels)| {
                 let layout = Layout {
                     height: 8,
                     width: 12,
@@ -586,7 +586,6 @@ mod on_the_gpu {
                     })
                 })
             })
-            .flatten()
             .collect()
     }
 

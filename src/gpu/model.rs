@@ -128,22 +128,21 @@ impl GpuModel {
             )?;
         }
         // The tensors as the kernels read them, and the class embedding's width.
-        let (arrange, embedding, features): (Box<dyn Fn(&str, &TensorData) -> Vec<f32>>, _, _) =
-            match &config.network {
-                NetworkConfig::Gpt(network) => {
-                    check_attention_shape(config.layout.tokens(), network.width / network.heads)?;
-                    (
-                        Box::new(gpt_layout(&config, network)),
-                        LABEL_EMBEDDING,
-                        network.width,
-                    )
-                }
-                NetworkConfig::Unet(network) => (
-                    Box::new(unet_layout(&config, network)),
-                    LABEL_EMB,
-                    4 * network.channels,
-                ),
-            };
+        let (arrange, embedding, features): (Box<Arrange>, _, _) = match &config.network {
+            NetworkConfig::Gpt(network) => {
+                check_attention_shape(config.layout.tokens(), network.width / network.heads)?;
+                (
+                    Box::new(gpt_layout(&config, network)),
+                    LABEL_EMBEDDING,
+                    network.width,
+                )
+            }
+            NetworkConfig::Unet(network) => (
+                Box::new(unet_layout(&config, network)),
+                LABEL_EMB,
+                4 * network.channels,
+            ),
+        };
         let classes = weights
             .tensors()
             .get(embedding)
@@ -240,6 +239,9 @@ impl GpuModel {
         &self.tensors[name]
     }
 }
+
+/// A tensor's values as the kernels read them, from its name and its values as the file holds them.
+type Arrange = dyn Fn(&str, &TensorData) -> Vec<f32>;
 
 /// The GPT's tensors as the kernels read them: the weights the matmul multiplies by transposed ([in, out]) so
 /// that it reads rows of both operands; the input adapter's as they are.

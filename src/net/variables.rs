@@ -16,6 +16,9 @@ use crate::model::{
 /// Mixed into the seed for the initial weights, so that they draw other numbers than the training noise.
 const INIT_KEY: u64 = 0x1A17_5EED_0F0F_B0F0;
 
+/// How a tensor starts, from its name and shape.
+type InitOf = dyn Fn(&str, &[usize]) -> Init;
+
 /// How one tensor starts.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Init {
@@ -30,7 +33,7 @@ enum Init {
 /// How the official code starts the GPT's tensor `name` (`_init_weights`): N(0, 0.02²) linear weights,
 /// N(0, (0.02/√(2·layers))²) for the residual projections `c_proj` (GPT-2's scaled init), zero biases, unit
 /// LayerNorm gains.
-fn gpt_init(config: &ModelConfig, net: &GptConfig) -> impl Fn(&str, &[usize]) -> Init {
+fn gpt_init(config: &ModelConfig, net: &GptConfig) -> impl Fn(&str, &[usize]) -> Init + use<> {
     let residual: HashSet<String> = Parameters::new(config, net)
         .blocks
         .iter()
@@ -50,7 +53,7 @@ fn gpt_init(config: &ModelConfig, net: &GptConfig) -> impl Fn(&str, &[usize]) ->
 /// block, each attention's output projection, the network's output), which make every block start as its skip
 /// and the network's first outputs zero. Biases start at zero, where PyTorch draws them like the weights: a
 /// departure that changes nothing the zero-initialised outputs do not already.
-fn unet_init(config: &ModelConfig, net: &UnetConfig) -> impl Fn(&str, &[usize]) -> Init {
+fn unet_init(config: &ModelConfig, net: &UnetConfig) -> impl Fn(&str, &[usize]) -> Init + use<> {
     let zero: HashSet<String> = UnetParameters::new(config, net)
         .convs()
         .filter(|(_, zero)| *zero)
@@ -69,7 +72,7 @@ fn unet_init(config: &ModelConfig, net: &UnetConfig) -> impl Fn(&str, &[usize]) 
 /// drawn afresh or fine-tuned from an unconditional model.
 pub fn initial_varmap(config: &ModelConfig, seed: u64, device: &Device) -> Result<VarMap> {
     let rng = CounterRng::new(seed ^ INIT_KEY);
-    let init: Box<dyn Fn(&str, &[usize]) -> Init> = match &config.network {
+    let init: Box<InitOf> = match &config.network {
         NetworkConfig::Gpt(net) => Box::new(gpt_init(config, net)),
         NetworkConfig::Unet(net) => Box::new(unet_init(config, net)),
     };

@@ -17,8 +17,11 @@ pub struct BfnModel {
     pub weights: Arc<Weights>,
     /// The same weights on the other canvases generators asked for ([`BfnModel::on_canvas`]), made once each so
     /// that a run's weights stay the same `Arc` from frame to frame.
-    canvases: Arc<Mutex<HashMap<(usize, usize), Arc<Weights>>>>,
+    canvases: Arc<Mutex<Canvases>>,
 }
+
+/// Weights by canvas, (width, height).
+type Canvases = HashMap<(usize, usize), Arc<Weights>>;
 
 impl BfnModel {
     /// The model of a weights file.

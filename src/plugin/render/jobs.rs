@@ -38,11 +38,14 @@ pub(crate) struct Generation {
     pub read_back: ReadBack,
 }
 
+/// A model asset on a canvas of (height, width) cells.
+type ModelKey = (AssetId<BfnModel>, (usize, usize));
+
 /// The render world's models and jobs.
 #[derive(Resource, Default)]
 pub(crate) struct BfnJobs {
     /// Per model asset and canvas (height, width): the weights uploaded and their upload.
-    models: HashMap<(AssetId<BfnModel>, (usize, usize)), (Arc<Weights>, Arc<GpuModel>)>,
+    models: HashMap<ModelKey, (Arc<Weights>, Arc<GpuModel>)>,
     pub jobs: HashMap<Entity, Generation>,
     /// Generators whose job could not be made, with the run that failed: the next run tries again.
     failed: HashMap<Entity, u32>,
