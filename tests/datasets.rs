@@ -422,6 +422,7 @@ fn crawl_maps_are_collapsed_vaults() {
     let small = load(&DataSpec::CrawlMaps {
         size: 16,
         dir: None,
+        crops: false,
     })
     .unwrap();
     check_conventions(&small);
@@ -448,13 +449,15 @@ fn crawl_maps_are_collapsed_vaults() {
     let large = load(&DataSpec::CrawlMaps {
         size: 24,
         dir: None,
+        crops: false,
     })
     .unwrap();
     assert!(large.count > small.count);
     assert_eq!(
         load(&DataSpec::CrawlMaps {
             size: 16,
-            dir: None
+            dir: None,
+            crops: false,
         })
         .unwrap(),
         small,
@@ -465,10 +468,67 @@ fn crawl_maps_are_collapsed_vaults() {
         DataSpec::CrawlMaps {
             size: 16,
             dir: Some("/nonexistent/des".into()),
+            crops: false,
         },
         "apt-get install crawl-common",
     );
-    expect_setting(DataSpec::CrawlMaps { size: 0, dir: None }, "size");
+    expect_setting(
+        DataSpec::CrawlMaps {
+            size: 0,
+            dir: None,
+            crops: false,
+        },
+        "size",
+    );
+}
+
+/// With `crops`, the vaults larger than the map become crop sources, held out by vault: the maps and their
+/// held-out split are exactly those without crops (a model's held-out score stays comparable), every source is
+/// at least the map's size, and no held-out source is a training one.
+#[test]
+fn crawl_maps_with_crops_keep_the_split_and_add_the_larger_vaults() {
+    let spec = |crops| DataSpec::CrawlMaps {
+        size: 16,
+        dir: None,
+        crops,
+    };
+    let plain = load(&spec(false)).unwrap();
+    let cropped = load(&spec(true)).unwrap();
+    assert_eq!(cropped.examples, plain.examples, "the maps and their order");
+    assert_eq!(cropped.test_count, plain.test_count);
+    assert!(plain.crops.is_empty());
+    // 2,105 vaults are larger than 16 × 16; a tenth of them held out.
+    let sources = cropped.crops.len();
+    assert!((1800..2000).contains(&sources), "{}", cropped.provenance);
+    assert!(
+        cropped.provenance.contains("held out"),
+        "{}",
+        cropped.provenance
+    );
+    for source in &cropped.crops {
+        assert!(source.height >= 16 && source.width >= 16);
+        let Examples::Classes(cells) = &source.cells else {
+            panic!("crawl maps are classes")
+        };
+        assert_eq!(cells.len(), source.height * source.width);
+        assert!(cells.iter().all(|&c| c < 9));
+    }
+    assert_eq!(cropped.train_draws(), cropped.train_count() + sources);
+    // A window is the source's cells at its offset, row by row.
+    let source = &cropped.crops[0];
+    let Examples::Classes(cells) = &source.cells else {
+        unreachable!()
+    };
+    let pixels = Layout {
+        height: 16,
+        width: 16,
+        channels: 1,
+    };
+    let (y, x) = (source.height - 16, source.width - 16);
+    let window = source.window(cells, pixels, (y, x));
+    assert_eq!(window[0], cells[y * source.width + x]);
+    assert_eq!(window[255], cells[(y + 15) * source.width + x + 15]);
+    assert_eq!(load(&spec(true)).unwrap(), cropped, "not deterministic");
 }
 
 #[test]

@@ -272,6 +272,7 @@ fn eval_refuses_data_of_another_legend_naming_both() {
     let weights = Weights::load("assets/models/names.safetensors").unwrap();
     let layout = weights.config().pixel_layout();
     let data = Dataset {
+        crops: Vec::new(),
         layout,
         count: 2,
         examples: Examples::Classes(vec![0; 2 * layout.variables()]),
@@ -289,6 +290,7 @@ fn eval_refuses_data_of_another_legend_naming_both() {
     assert!(error.contains("\"floor\", \"wall\""), "{error}");
     assert!(error.contains("\"a\", \"b\""), "{error}");
     let values = Dataset {
+        crops: Vec::new(),
         examples: Examples::Values(vec![0.0; 2 * layout.variables()]),
         legend: Vec::new(),
         bins: Some(16),
@@ -317,6 +319,7 @@ fn folders_with_symlink_loops_are_read_once() {
     let data = load(&DataSpec::CrawlMaps {
         size: 4,
         dir: Some(maps),
+        crops: false,
     })
     .unwrap();
     assert_eq!(data.count, 3, "each map once: {}", data.provenance);

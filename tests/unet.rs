@@ -374,6 +374,60 @@ fn a_resumed_unet_run_ends_with_the_same_weights() {
     );
 }
 
+/// A run on the Crawl vaults with the larger ones cut into crops at drawn offsets, and context masks: resumed,
+/// it draws the same crops and masks and ends with the same weights; and crops are drawn at all.
+#[test]
+fn a_resumed_unet_run_on_cropped_vaults_ends_with_the_same_weights() {
+    let dir = temp_dir("unet-crops");
+    let text = format!(
+        r#"
+name = "tiny-unet-vaults"
+output = "{}"
+[data]
+source = "crawl-maps"
+size = 16
+crops = true
+[model]
+beta_1 = 1.0
+{TINY_UNET}
+context = true
+[training]
+steps = 6
+batch = 24
+learning_rate = 3e-3
+warmup = 2
+weight_decay = 0.01
+betas = [0.9, 0.98]
+grad_clip = 1.0
+ema_decay = 0.9
+loss = "continuous"
+seed = 5
+checkpoint_every = 1000
+"#,
+        dir.join("tiny.safetensors").display()
+    );
+    let config = TrainConfig::from_toml(&text).unwrap();
+    let data = load_section(&config.data).unwrap();
+    // With a batch of 24, six steps draw about 60 crops from the 1,900 sources beside 2,700 maps.
+    assert!(data.crops.len() > data.train_count() / 2);
+    let mut straight = Trainer::new(config.clone(), data.clone()).unwrap();
+    straight.run(6, |_| {}).unwrap();
+    let expected = straight.model_weights().unwrap();
+    let mut first = Trainer::new(config.clone(), data.clone()).unwrap();
+    first.run(2, |_| {}).unwrap();
+    drop(first);
+    let mut second = Trainer::new(config.clone(), data.clone()).unwrap();
+    second.resume(&second.checkpoint_path()).unwrap();
+    second.run(6, |_| {}).unwrap();
+    assert_eq!(second.model_weights().unwrap(), expected);
+    // Without the crop sources the same seed trains another network: crops were drawn.
+    let mut uncropped = data.clone();
+    uncropped.crops.clear();
+    let mut other = Trainer::new(config, uncropped).unwrap();
+    other.run(6, |_| {}).unwrap();
+    assert_ne!(other.model_weights().unwrap(), expected);
+}
+
 #[test]
 fn a_unet_config_names_its_settings_and_refuses_the_gpts() {
     let dir = temp_dir("unet-config");

@@ -104,6 +104,7 @@ mod tests {
     /// `pixels` (one example in pixel order) cut into `model`'s tokens by the trainer's own patching.
     fn patched(model: &ModelConfig, pixels: &[usize]) -> Vec<usize> {
         let data = Dataset {
+            crops: Vec::new(),
             layout: model.pixel_layout(),
             count: 1,
             examples: Examples::Values(pixels.iter().map(|&v| v as f32).collect()),

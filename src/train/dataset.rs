@@ -50,6 +50,35 @@ pub struct Dataset {
     /// The class of each example, where the source sorts its examples into classes and the run asked for them
     /// (`[data] labels = true`): what a conditional model learns to be asked for.
     pub labels: Option<Labels>,
+    /// Training sources larger than the layout (vaults over the canvas), each drawn like one more training
+    /// example and cut at a fresh random offset every time (`Trainer`), so that the model sees structure that
+    /// runs off every edge. Never held out: a source is one whole held-out unit or a training one.
+    pub crops: Vec<CropSource>,
+}
+
+/// A source larger than the layout in pixels, whole, row-major with the layout's channels innermost, that
+/// training examples are cut from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CropSource {
+    /// Rows, at least the layout's.
+    pub height: usize,
+    /// Columns, at least the layout's.
+    pub width: usize,
+    /// Its cells.
+    pub cells: Examples,
+}
+
+impl CropSource {
+    /// The `pixels`-sized window at row `y`, column `x` of `cells` (the source's, of its type).
+    pub fn window<T: Copy>(&self, cells: &[T], pixels: Layout, (y, x): (usize, usize)) -> Vec<T> {
+        let c = pixels.channels;
+        (0..pixels.height)
+            .flat_map(|r| {
+                let start = ((y + r) * self.width + x) * c;
+                cells[start..start + pixels.width * c].iter().copied()
+            })
+            .collect()
+    }
 }
 
 /// The classes of a dataset's examples.
@@ -86,6 +115,11 @@ impl Dataset {
     /// How many examples the model trains on: the first ones, before the held-out `test_count`.
     pub fn train_count(&self) -> usize {
         self.count - self.test_count
+    }
+
+    /// What a training draw picks from: the training examples, then the crop sources.
+    pub fn train_draws(&self) -> usize {
+        self.train_count() + self.crops.len()
     }
 
     /// `count` examples (all, if the split has fewer) spread evenly over `split`, in order: a sheet of them shows
@@ -189,6 +223,19 @@ impl Dataset {
     }
 }
 
+/// Puts an example of `pixels` in `model`'s token order (for patches; as it is for one cell a token).
+pub(crate) fn in_token_order<T: Copy + Default>(
+    example: Vec<T>,
+    pixels: Layout,
+    model: &ModelConfig,
+) -> Vec<T> {
+    if model.patch > 1 {
+        patch_examples(&example, pixels, model)
+    } else {
+        example
+    }
+}
+
 /// Each example of `examples` (in `pixels`' row-major order) with its variables reordered into `model`'s tokens.
 fn patch_examples<T: Copy + Default>(
     examples: &[T],
@@ -235,11 +282,15 @@ pub enum DataSpec {
     /// Dungeon Crawl Stone Soup vault maps (`apt-get install crawl-common`), as discrete tile maps of
     /// `size` × `size` with the glyphs collapsed into a small legend.
     CrawlMaps {
-        /// Side of the square map; smaller maps are padded with "outside", larger ones skipped.
+        /// Side of the square map; smaller maps are padded with "outside", larger ones skipped or cropped.
         size: usize,
         /// Where the `.des` files are (default `/usr/share/crawl/dat/des`).
         #[serde(default)]
         dir: Option<PathBuf>,
+        /// Whether vaults larger than the map are kept as sources of random crops (held out by vault) instead
+        /// of skipped (default false).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        crops: bool,
     },
     /// Dungeon Crawl Stone Soup tiles (`apt-get install crawl-tiles-data`), as `size` × `size` RGBA sprites,
     /// each channel discretised into `bins` levels.
@@ -384,6 +435,7 @@ mod tests {
     fn spread_examples_come_evenly_from_the_split_asked_for() {
         // Ten examples of two variables, example e holding (e, e); the last four held out.
         let data = Dataset {
+            crops: Vec::new(),
             layout: Layout {
                 height: 1,
                 width: 2,

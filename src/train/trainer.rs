@@ -23,7 +23,7 @@ use crate::net::{
 };
 use crate::train::config::TrainConfig;
 use crate::train::context_mask::ContextMasks;
-use crate::train::dataset::{Dataset, Examples};
+use crate::train::dataset::{CropSource, Dataset, Examples, in_token_order};
 use crate::train::loss::{LossSpec, Target, loss};
 use crate::train::optimizer::{Optimizer, SlotState, learning_rate};
 
@@ -111,6 +111,15 @@ fn starting_varmap(
         return refuse("set of classes", &model.labels, &theirs.labels);
     }
     Ok(varmap_from_weights(&weights, model, device)?)
+}
+
+/// One example of a training batch: its index among the training draws ([`Dataset::train_draws`]), its
+/// symmetry, and for a crop source the window's offset (row, column).
+#[derive(Clone, Copy, Debug)]
+struct Draw {
+    example: usize,
+    symmetry: usize,
+    offset: Option<(usize, usize)>,
 }
 
 /// A training run.
@@ -237,14 +246,29 @@ impl Trainer {
         let s = self.step();
         let settings = &self.config.training;
         let batch = settings.batch;
-        let train_count = self.data.train_count() as u64;
-        // Each draw picks an example with its first word and the example's symmetry with its second.
+        let train_draws = self.data.train_draws() as u64;
+        // Each draw picks an example with its first word and the example's symmetry with its second; a crop
+        // source's offset comes from draw batch + b.
         let symmetries = self.symmetries.len() as u64;
         let pick = |word: u32, count: u64| ((u64::from(word) * count) >> 32) as usize;
-        let draws: Vec<(usize, usize)> = (0..batch as u32)
+        let pixels = self.model.pixel_layout();
+        let draws: Vec<Draw> = (0..batch as u32)
             .map(|b| {
                 let [example, symmetry] = self.rng.bits(s, Stream::Output, b);
-                (pick(example, train_count), pick(symmetry, symmetries))
+                let example = pick(example, train_draws);
+                let offset = example.checked_sub(self.data.train_count()).map(|source| {
+                    let source = &self.data.crops[source];
+                    let [y, x] = self.rng.bits(s, Stream::Output, batch as u32 + b);
+                    (
+                        pick(y, (source.height - pixels.height + 1) as u64),
+                        pick(x, (source.width - pixels.width + 1) as u64),
+                    )
+                });
+                Draw {
+                    example,
+                    symmetry: pick(symmetry, symmetries),
+                    offset,
+                }
             })
             .collect();
         // Stratified times: one uniform shift of an even grid, so every batch covers [0, 1) evenly (a lower-
@@ -292,7 +316,7 @@ impl Trainer {
     /// The classes of the chosen examples, each replaced by "no class" with probability `label_dropout`: the
     /// coin of row b is uniform b + 1 of the time stream (uniform 0 is the time grid's shift). Empty for an
     /// unconditional run.
-    fn batch_labels(&self, draws: &[(usize, usize)], step: u32) -> Vec<Option<u32>> {
+    fn batch_labels(&self, draws: &[Draw], step: u32) -> Vec<Option<u32>> {
         let Some(labels) = &self.data.labels else {
             return Vec::new();
         };
@@ -300,9 +324,11 @@ impl Trainer {
         draws
             .iter()
             .enumerate()
-            .map(|(b, &(example, _))| {
+            .map(|(b, draw)| {
                 let coin: f64 = self.rng.uniform(step, Stream::Time, b as u32 + 1);
-                labels.of_example[example].filter(|_| coin >= p)
+                // A crop has no class: its source is no example.
+                let label = labels.of_example.get(draw.example).copied().flatten();
+                label.filter(|_| coin >= p && draw.offset.is_none())
             })
             .collect()
     }
@@ -339,7 +365,7 @@ impl Trainer {
     /// θ ~ p_F for the chosen examples at their times, as [batch, tokens, input width], and their data.
     fn batch_inputs(
         &self,
-        draws: &[(usize, usize)],
+        draws: &[Draw],
         t: &[f32],
         step: u32,
     ) -> Result<(Tensor, Target), TrainError> {
@@ -355,7 +381,10 @@ impl Trainer {
                 self.gaussian_batch(k, all, draws, shape, t, step)?
             }
             (Kind::Discrete(k), Examples::Classes(all)) => {
-                let classes = self.gather(all, draws);
+                let classes = self.gather(all, draws, |source| match &source.cells {
+                    Examples::Classes(cells) => cells,
+                    Examples::Values(_) => &[],
+                });
                 let theta = bayesian_flow(k, &classes, shape, t, &self.rng, step)?;
                 let width = k.classes() as usize;
                 let input = Tensor::from_slice(
@@ -385,13 +414,16 @@ impl Trainer {
         &self,
         kind: &K,
         all: &[f32],
-        draws: &[(usize, usize)],
+        draws: &[Draw],
         shape: Shape,
         t: &[f32],
         step: u32,
     ) -> Result<(Tensor, Target), TrainError> {
         let layout = self.data.layout;
-        let x: Vec<Datum<f32, K>> = self.gather(all, draws);
+        let x: Vec<Datum<f32, K>> = self.gather(all, draws, |source| match &source.cells {
+            Examples::Values(cells) => cells,
+            Examples::Classes(_) => &[],
+        });
         let theta = bayesian_flow(kind, &x, shape, t, &self.rng, step)?;
         let dims = (draws.len(), layout.tokens(), layout.channels);
         let input = Tensor::from_slice(theta.values(), dims, &self.device)?;
@@ -401,14 +433,31 @@ impl Trainer {
         ))
     }
 
-    /// The drawn examples, each seen through its drawn symmetry, concatenated.
-    fn gather<T: Copy>(&self, all: &[T], draws: &[(usize, usize)]) -> Vec<T> {
+    /// The drawn examples (a crop source's at its drawn offset, `cells` giving its cells), each seen through its
+    /// drawn symmetry, concatenated.
+    fn gather<'a, T: Copy + Default + 'a>(
+        &'a self,
+        all: &[T],
+        draws: &[Draw],
+        cells: impl Fn(&'a CropSource) -> &'a [T],
+    ) -> Vec<T> {
         let per_example = self.data.layout.variables();
+        let pixels = self.model.pixel_layout();
         draws
             .iter()
-            .flat_map(|&(example, symmetry)| {
-                let example = &all[example * per_example..(example + 1) * per_example];
-                self.symmetries[symmetry].iter().map(|&v| example[v])
+            .flat_map(|draw| {
+                let example = match draw.offset {
+                    None => all[draw.example * per_example..][..per_example].to_vec(),
+                    Some(offset) => {
+                        let source = &self.data.crops[draw.example - self.data.train_count()];
+                        let window = source.window(cells(source), pixels, offset);
+                        in_token_order(window, pixels, &self.model)
+                    }
+                };
+                self.symmetries[draw.symmetry]
+                    .iter()
+                    .map(|&v| example[v])
+                    .collect::<Vec<_>>()
             })
             .collect()
     }
@@ -556,7 +605,13 @@ mod tests {
 
     #[test]
     fn label_dropout_hides_that_share_of_the_classes() {
-        let draws: Vec<(usize, usize)> = (0..1000).map(|e| (e, 0)).collect();
+        let draws: Vec<Draw> = (0..1000)
+            .map(|example| Draw {
+                example,
+                symmetry: 0,
+                offset: None,
+            })
+            .collect();
         let kept = digits_run(0.0).batch_labels(&draws, 4);
         let truth = &digits_run(0.0).data.labels.clone().unwrap().of_example;
         assert_eq!(kept, truth[..1000], "no dropout keeps every class");

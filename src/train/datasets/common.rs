@@ -209,6 +209,7 @@ pub(super) fn dataset(
         ),
     };
     Ok(Dataset {
+        crops: Vec::new(),
         layout,
         count,
         examples,

@@ -25,11 +25,11 @@ use std::path::{Path, PathBuf};
 
 use super::ascii_maps::glyph_grid;
 use super::common::{
-    Found, Split, check_room, dataset, files_with_extension, read_text, require, side,
+    Found, Split, check_room, dataset, files_with_extension, read_text, require, shuffled, side,
     test_fraction,
 };
 use crate::model::Limits;
-use crate::train::dataset::{DataError, Dataset, Layout};
+use crate::train::dataset::{CropSource, DataError, Dataset, Examples, Layout};
 
 /// Where Debian's `crawl-common` puts the map files.
 const DEFAULT_DIR: &str = "/usr/share/crawl/dat/des";
@@ -109,14 +109,21 @@ fn blocks<'a>(path: &Path, text: &'a str) -> Result<Vec<Block<'a>>, DataError> {
     }
 }
 
-/// Loads every map of at most `size` × `size` cells.
-pub(super) fn load(size: usize, dir: Option<&Path>, limits: &Limits) -> Result<Dataset, DataError> {
+/// Loads every map of at most `size` × `size` cells; with `crops`, every larger one as a source of crops (padded
+/// to at least `size` on each side), a share of them held out whole as the maps are.
+pub(super) fn load(
+    size: usize,
+    dir: Option<&Path>,
+    crops: bool,
+    limits: &Limits,
+) -> Result<Dataset, DataError> {
     let size = side("size", size, "map_side", limits.map_side)?;
     let dir = dir.map_or_else(|| PathBuf::from(DEFAULT_DIR), Path::to_owned);
     require(&dir, "Dungeon Crawl's vault maps (*.des)", INSTALL)?;
 
     let files = files_with_extension(&dir, "des", true)?;
     let mut grids = Vec::new();
+    let mut larger = Vec::new();
     let (mut empty, mut too_large) = (0, 0);
     for file in &files {
         let text = read_text(file)?;
@@ -135,6 +142,32 @@ pub(super) fn load(size: usize, dir: Option<&Path>, limits: &Limits) -> Result<D
                     )?;
                     grids.extend(grid);
                 }
+                Ok(None) if crops => {
+                    let height = block.lines.len().max(size);
+                    let width = block
+                        .lines
+                        .iter()
+                        .map(|l| l.chars().count())
+                        .max()
+                        .unwrap_or(0);
+                    let width = side(
+                        "a vault's width",
+                        width.max(size),
+                        "map_side",
+                        limits.map_side,
+                    )?;
+                    let height = side("a vault's height", height, "map_side", limits.map_side)?;
+                    let grid =
+                        glyph_grid(&block.lines, [height, width], OUTSIDE, |g| Some(class(g)))
+                            .map_err(|unknown| unknown.into_error(file, block.first_line))?
+                            .unwrap_or_default();
+                    check_room("vault maps", larger.len() + 1, grid.len(), limits)?;
+                    larger.push(CropSource {
+                        height,
+                        width,
+                        cells: Examples::Classes(grid),
+                    });
+                }
                 Ok(None) => too_large += 1,
                 Err(unknown) => return Err(unknown.into_error(file, block.first_line)),
             }
@@ -142,7 +175,30 @@ pub(super) fn load(size: usize, dir: Option<&Path>, limits: &Limits) -> Result<D
     }
 
     let what = format!("Dungeon Crawl vault maps in {}", dir.display());
-    dataset(
+    // The larger vaults' own split, by vault: a fixed shuffle, the same share held out as of the maps.
+    let held_out = if larger.is_empty() {
+        0
+    } else {
+        ((larger.len() as f64 * test_fraction(None)?).round() as usize).min(larger.len() - 1)
+    };
+    let larger = shuffled_sources(larger);
+    let (held, trained) = larger.split_at(held_out);
+    let cells =
+        |sources: &[CropSource]| -> usize { sources.iter().map(|s| s.height * s.width).sum() };
+    let crop_note = if crops {
+        format!(
+            "; {} vaults larger than {size}×{size} cut into random crops ({} of them, {} cells, for training; {} \
+             with {} cells held out)",
+            larger.len(),
+            trained.len(),
+            cells(trained),
+            held.len(),
+            cells(held)
+        )
+    } else {
+        String::new()
+    };
+    let mut data = dataset(
         &what,
         Layout {
             height: size,
@@ -163,10 +219,20 @@ pub(super) fn load(size: usize, dir: Option<&Path>, limits: &Limits) -> Result<D
         |count| {
             format!(
                 "{what} (Debian package crawl-common), {} .des files: {count} maps kept, {} skipped ({empty} \
-                 empty, {too_large} larger than {size}×{size}); licence GPL-2.0-or-later (Dungeon Crawl Stone Soup)",
+                 empty, {too_large} larger than {size}×{size}){crop_note}; licence GPL-2.0-or-later (Dungeon Crawl \
+                 Stone Soup)",
                 files.len(),
                 empty + too_large
             )
         },
-    )
+    )?;
+    data.crops = trained.to_vec();
+    Ok(data)
+}
+
+/// The sources in a fixed shuffled order (the maps' own shuffle, on their indices).
+fn shuffled_sources(sources: Vec<CropSource>) -> Vec<CropSource> {
+    let order: Vec<usize> = shuffled(&(0..sources.len()).collect::<Vec<_>>(), 1);
+    let mut slots: Vec<Option<CropSource>> = sources.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
 }

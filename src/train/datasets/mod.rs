@@ -84,7 +84,9 @@ pub fn load(spec: &DataSpec) -> Result<Dataset, DataError> {
 pub fn load_with_limits(spec: &DataSpec, limits: &Limits) -> Result<Dataset, DataError> {
     match spec {
         DataSpec::Digits => digits::load(),
-        DataSpec::CrawlMaps { size, dir } => crawl_maps::load(*size, dir.as_deref(), limits),
+        DataSpec::CrawlMaps { size, dir, crops } => {
+            crawl_maps::load(*size, dir.as_deref(), *crops, limits)
+        }
         DataSpec::CrawlTiles { size, bins, dir } => {
             crawl_tiles::load(*size, *bins, dir.as_deref(), limits)
         }
