@@ -9,7 +9,7 @@ use crate::net::Linear;
 
 /// The official time embedding: sinusoidal features of 4000·t (`timestep_embedding`, cosines then sines, periods
 /// up to 10⁴; [`time_features`]), then Linear, SiLU, Linear (`time_embed.0`, `time_embed.2`). A [`Module`] from t
-/// [batch] to the time features [batch, 4 · channels]. The times take no gradient: they are data.
+/// \[batch\] to the time features \[batch, 4 · channels\]. The times take no gradient: they are data.
 ///
 /// ```
 /// use bevy_bfn::model::parameters::Affine;
@@ -46,7 +46,7 @@ impl TimeEmbedding {
     }
 }
 
-/// The sinusoidal features [batch, features] of `t` [batch] ([`time_features`], which the GPU reads too).
+/// The sinusoidal features \[batch, features\] of `t` \[batch\] ([`time_features`], which the GPU reads too).
 pub fn sinusoids(t: &Tensor, features: usize) -> Result<Tensor> {
     let times = t.to_vec1::<f32>()?;
     let values: Vec<f32> = times

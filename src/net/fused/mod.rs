@@ -39,7 +39,7 @@ use rayon::prelude::*;
 /// Whether the U-Net's operations run as candle's own compositions (see [`use_candle_ops`]).
 static CANDLE_OPS: AtomicBool = AtomicBool::new(false);
 
-/// Makes [`conv2d`], [`group_norm`] and [`upsample_nearest2x`] run as candle's own operations (`on`) or as the
+/// Makes the U-Net's convolution, GroupNorm and nearest upsampling run as candle's own operations (`on`) or as the
 /// fused kernels (the default), for the whole process: what `bfn-bench training` measures the fused kernels
 /// against. The two agree to rounding (their tests), so a run may switch between them.
 pub fn use_candle_ops(on: bool) {
