@@ -731,6 +731,27 @@ fn seams_prints_both_tables() {
     ]) {
         assert!(row.starts_with(start), "{table}");
     }
+    // Every row's numbers: patterns counted, two Jensen–Shannon divergences in bits, in (0, 1] (a sample of a few
+    // maps is never exactly the held-out maps' distribution), and their ratio.
+    for row in [rows[1]].iter().chain(&rows[3..]) {
+        let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+        let [patterns, seam, baseline, ratio] = cells[cells.len() - 4..] else {
+            unreachable!()
+        };
+        let patterns: usize = patterns.parse().unwrap();
+        let [seam, baseline, ratio] = [seam, baseline, ratio].map(|x| x.parse::<f64>().unwrap());
+        assert!(patterns > 0, "no patterns: {row}");
+        for js in [seam, baseline] {
+            assert!(
+                js > 0.0 && js <= 1.0,
+                "a divergence out of (0, 1] bits: {row}"
+            );
+        }
+        assert!(
+            (ratio - seam / baseline).abs() <= 0.01 * ratio + 1e-3,
+            "the ratio is not the divergences': {row}"
+        );
+    }
     assert_fails_with(
         &[
             "seams",
@@ -811,29 +832,78 @@ fn class_and_guidance_are_checked() {
     assert!(printed.contains("given the true class"), "{printed}");
 }
 
-/// `data-sheet` of labelled data writes each example's class beside the sheet, in the sheet's order.
+/// `data-sheet` of labelled data writes each example's class beside the sheet, in the sheet's order: the class of
+/// each example written, found by its values among the labelled digits (an order-free fingerprint, so that the
+/// sheet's layout does not matter).
 #[test]
 fn data_sheet_shows_the_examples_classes() {
-    let out = temp_dir("cli-data-sheet-labels").join("digits.png");
+    use bevy_bfn::train::dataset::{DataSection, Examples};
+    let out = temp_dir("cli-data-sheet-labels").join("digits.npy");
     let output = bfn_train(&[
         "data-sheet",
         "--config",
         "configs/digits-conditional.toml",
         "--count",
-        "12",
+        "40",
         "--out",
         out.to_str().unwrap(),
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let labels = std::fs::read_to_string(out.with_extension("labels.txt")).unwrap();
     let classes: Vec<&str> = labels.lines().collect();
-    assert_eq!(classes.len(), 12, "{labels}");
-    assert!(
-        classes
+    let sheet = bevy_bfn::train::npy::read_npy(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(sheet.shape[0], 40);
+    assert_eq!(classes.len(), 40, "{labels}");
+    let digits = bevy_bfn::train::datasets::load_section(&DataSection {
+        spec: bevy_bfn::train::DataSpec::Digits,
+        labels: true,
+    })
+    .unwrap();
+    let digit_labels = digits.labels.as_ref().unwrap();
+    let Examples::Values(values) = &digits.examples else {
+        panic!("digits are values")
+    };
+    // An example's bins, sorted: the sheet writes a value as its bin's level on 0–255.
+    let bins = digits.bins.expect("digits are on bins");
+    let fingerprint = |bins: Vec<i64>| {
+        let mut bins = bins;
+        bins.sort_unstable();
+        bins
+    };
+    let per_example = values.len() / digits.count;
+    let mut classes_of = std::collections::HashMap::<Vec<i64>, Vec<String>>::new();
+    for (e, example) in values.chunks_exact(per_example).enumerate() {
+        let example: Vec<i64> = example
             .iter()
-            .all(|c| c.len() == 1 && c.chars().all(|d| d.is_ascii_digit())),
-        "{labels}"
-    );
+            .map(|&v| i64::from(bevy_bfn::flow::discretised_normal::bin_of(v, bins)))
+            .collect();
+        let class = digit_labels.of_example[e].map_or("(no class)".to_owned(), |c| {
+            digit_labels.names[c as usize].clone()
+        });
+        classes_of
+            .entry(fingerprint(example))
+            .or_default()
+            .push(class);
+    }
+    let distinct: std::collections::BTreeSet<&str> = classes.iter().copied().collect();
+    assert!(distinct.len() > 5, "the sheet shows many digits: {labels}");
+    for (e, (example, class)) in sheet
+        .values
+        .chunks_exact(sheet.values.len() / 40)
+        .zip(&classes)
+        .enumerate()
+    {
+        let levels = example
+            .iter()
+            .map(|level| (level * f64::from(bins - 1) / 255.0).round() as i64);
+        let found = classes_of
+            .get(&fingerprint(levels.collect()))
+            .unwrap_or_else(|| panic!("example {e} of the sheet is not a digit of the data"));
+        assert!(
+            found.iter().any(|c| c == class),
+            "example {e} is labelled {class}, but it is a {found:?}"
+        );
+    }
     // The unlabelled config of the same data writes none.
     let plain = temp_dir("cli-data-sheet-plain").join("digits.png");
     let output = bfn_train(&[

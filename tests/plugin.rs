@@ -140,18 +140,18 @@ fn standalone_samples(
 }
 
 /// What a standalone guided GPU job of `settings` samples.
-fn standalone_guided(name: &str, settings: JobSettings, guidance: &Guidance) -> BfnOutput {
+fn standalone_guided_samples(
+    weights: &Weights,
+    settings: JobSettings,
+    guidance: &Guidance,
+) -> Samples {
     let gpu = GpuContext::new().unwrap();
-    let weights = Weights::load(format!("assets/models/{name}.safetensors")).unwrap();
-    let model = GpuModel::new(&gpu.device, &weights).unwrap();
+    let model = GpuModel::new(&gpu.device, weights).unwrap();
     let mut job = SamplingJob::guided(&gpu.device, &model, settings, guidance).unwrap();
     let mut encoder = gpu.device.create_command_encoder(&Default::default());
     job.record_steps(&mut encoder, settings.steps);
     gpu.queue.submit([encoder.finish()]);
-    BfnOutput::from_samples(
-        weights.config(),
-        &job.read_samples(&gpu.device, &gpu.queue).unwrap(),
-    )
+    job.read_samples(&gpu.device, &gpu.queue).unwrap()
 }
 
 /// A mosaic of `shape` drawn window by window with standalone GPU jobs, as the plugin is to draw it.
@@ -1152,13 +1152,19 @@ fn a_model_claiming_a_billion_layers_is_an_asset_error_and_the_app_runs_on() {
 
 /// A generator of the conditional digits asking for a class per example with guidance gives the standalone guided
 /// job's result; a new weight (the second pass stays) and then w = 0 (it goes: a new job) each start a run that
-/// gives the standalone job's result with them.
+/// gives the standalone job's result with them. Each weight gives other digits than the one before (w = 4 is not
+/// w = 2's run again), and guidance steers: the share of the digits asking for a class whose nearest held-out
+/// digit is of that class is higher at w = 2 than at w = 0, by a fifth of the digits at least.
 #[test]
 fn a_generator_asks_a_conditional_model_for_classes_with_guidance() {
     let (_app, mut app, server) = app_on_shipped_models();
-    let (batch, steps, seed) = (3, 4, 6);
+    let (batch, steps, seed) = (20, 8, 6);
+    // Every digit twice, but for one example that asks for none (its row left unmixed).
+    let labels: Vec<Option<u32>> = (0..batch as u32)
+        .map(|e| (e != 1).then_some(e % 10))
+        .collect();
     let mut guidance = Guidance {
-        labels: vec![Some(1), None, Some(7)],
+        labels: labels.clone(),
         weight: 2.0,
     };
     let entity = app
@@ -1167,12 +1173,14 @@ fn a_generator_asks_a_conditional_model_for_classes_with_guidance() {
             BfnGenerator::new(server.load("models/digits-conditional.safetensors"))
                 .with_batch(batch)
                 .with_steps(steps)
-                .with_steps_per_frame(2)
+                .with_steps_per_frame(4)
                 .with_seed(seed)
                 .with_guidance(guidance.clone()),
         )
         .id();
     let settings = settings("digits-conditional", batch, steps, seed);
+    let weights = Weights::load("assets/models/digits-conditional.safetensors").unwrap();
+    let mut samples = Vec::new();
     for weight in [2.0, 4.0, 0.0] {
         guidance.weight = weight;
         app.world_mut()
@@ -1183,18 +1191,34 @@ fn a_generator_asks_a_conditional_model_for_classes_with_guidance() {
         update_until(&mut app, 300, "the guided result", |app| {
             results_of(app, entity).len() > before
         });
+        let expected = standalone_guided_samples(&weights, settings, &guidance);
         assert_eq!(
             results_of(&app, entity).last().unwrap(),
-            &standalone_guided("digits-conditional", settings, &guidance),
+            &BfnOutput::from_samples(weights.config(), &expected),
             "w = {weight}"
         );
+        samples.push((weight, expected));
+    }
+    let results = results_of(&app, entity);
+    for pair in results.windows(2) {
+        // Not assert_ne!, which would print twenty images twice.
+        assert!(pair[0] != pair[1], "a new weight gives the same digits");
     }
     let unguided = standalone("digits-conditional", settings);
-    assert_ne!(
-        results_of(&app, entity)[0],
-        unguided,
-        "the classes change the digits"
-    );
+    assert_ne!(results[0], unguided, "the classes change the digits");
+    #[cfg(feature = "train")]
+    {
+        let share = |weight| {
+            let (_, samples) = samples.iter().find(|(w, _)| *w == weight).unwrap();
+            common::share_of_requested_digits(weights.config(), samples, &labels)
+        };
+        let (s0, s2) = (share(0.0), share(2.0));
+        eprintln!("nearest digit is the one asked for: w = 0 {s0:.3}, w = 2 {s2:.3}");
+        assert!(
+            s2 >= s0 + 0.2,
+            "guidance does not steer: w = 0 {s0}, w = 2 {s2}"
+        );
+    }
 }
 
 /// A generator of a U-Net model samples its own canvas and, given one, a whole level four times its size in one

@@ -219,3 +219,83 @@ pub fn model_file(
     ]);
     safetensors::serialize(views, Some(metadata)).unwrap()
 }
+
+/// The start of the line a skipped test prints; `scripts/test` counts these lines and lists them at the end.
+pub const SKIP_LINE: &str = "bevy_bfn test skipped:";
+
+/// The dataset `loaded`, or `None` where its optional package is not installed ([`DataError::Missing`], the only
+/// reason a test may skip): then a line "bevy_bfn test skipped: <test>: <why>" goes straight to the terminal,
+/// past the test harness's capture, for `scripts/test` to count. Any other error fails the test.
+///
+/// [`DataError::Missing`]: bevy_bfn::train::dataset::DataError::Missing
+#[cfg(feature = "train")]
+pub fn unless_missing<T>(loaded: Result<T, bevy_bfn::train::dataset::DataError>) -> Option<T> {
+    use std::io::Write;
+    match loaded {
+        Ok(data) => Some(data),
+        Err(error @ bevy_bfn::train::dataset::DataError::Missing { .. }) => {
+            let thread = std::thread::current();
+            let line = format!(
+                "{SKIP_LINE} {}: {error}\n",
+                thread.name().unwrap_or("a test")
+            );
+            // One write, so that tests running beside it do not split the line.
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
+            None
+        }
+        Err(error) => panic!("not a missing optional dataset, so no reason to skip: {error}"),
+    }
+}
+
+/// The share of the labelled examples of `samples` (of the shipped digits models: one label per example, `None`
+/// for an example that asked for no class) whose nearest held-out digit (`bevy_bfn::train::nearest_class`) is of
+/// the class its label asked for: how well guidance steers.
+#[cfg(feature = "train")]
+pub fn share_of_requested_digits(
+    config: &bevy_bfn::model::ModelConfig,
+    samples: &bevy_bfn::model::Samples,
+    labels: &[Option<u32>],
+) -> f64 {
+    use bevy_bfn::model::Samples;
+    use bevy_bfn::train::dataset::{DataSection, DataSplit};
+    let data = bevy_bfn::train::datasets::load_section(&DataSection {
+        spec: bevy_bfn::train::DataSpec::Digits,
+        labels: true,
+    })
+    .unwrap()
+    .patched(config)
+    .unwrap();
+    let reference: Samples = data.spread(DataSplit::Test, usize::MAX).into();
+    let of_example = data.labels.as_ref().unwrap().of_example.clone();
+    let reference_labels: Vec<Option<u32>> = data
+        .spread_indices(DataSplit::Test, usize::MAX)
+        .iter()
+        .map(|&e| of_example[e])
+        .collect();
+    let per_example = config.layout.variables();
+    let example = |e: usize| match samples {
+        Samples::Values(v) => Samples::Values(v[e * per_example..][..per_example].to_vec()),
+        Samples::Classes(c) => Samples::Classes(c[e * per_example..][..per_example].to_vec()),
+    };
+    let asked: Vec<(usize, u32)> = labels
+        .iter()
+        .enumerate()
+        .filter_map(|(e, label)| label.map(|class| (e, class)))
+        .collect();
+    assert!(!asked.is_empty(), "no example asks for a class");
+    let hits: f64 = asked
+        .iter()
+        .map(|&(e, class)| {
+            bevy_bfn::train::nearest_class::nearest_class(
+                config,
+                &example(e),
+                &reference,
+                &reference_labels,
+                class,
+            )
+            .unwrap()
+            .share
+        })
+        .sum();
+    hits / asked.len() as f64
+}
