@@ -25,7 +25,8 @@ use crate::net::{Dropout, Gpt, Unet};
 ///     patch: 1,
 ///     network: NetworkConfig::Unet(UnetConfig {
 ///         channels: 8, multipliers: vec![1, 2], res_blocks: 1, attention_levels: vec![], heads: 1, groups: 4,
-///, context: false     }),
+///         context: false,
+///     }),
 ///     legend: Vec::new(),
 ///     normalisation: None,
 ///     sampling_steps: None,
