@@ -10,6 +10,7 @@ pub mod denoiser;
 pub mod eval;
 mod exact;
 pub mod fuzzing;
+pub mod game_measures;
 mod heap;
 pub mod loss;
 pub mod nearest_class;
