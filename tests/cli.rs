@@ -5,7 +5,7 @@
 #![cfg(feature = "train")]
 
 mod common;
-use common::{spread_weights, temp_dir};
+use common::temp_dir;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -953,30 +953,6 @@ fn shipped_gpt_files_sample_as_they_did_before_the_unet_seam() {
     }
 }
 
-/// A U-Net dungeon model: 16 × 16 cells of 9 classes, spread weights.
-fn unet_dungeon() -> bevy_bfn::model::Weights {
-    use bevy_bfn::model::{Layout, ModelConfig, NetworkConfig, UnetConfig, Weights};
-    let dungeon = Weights::load("assets/models/dungeon.safetensors").unwrap();
-    spread_weights(&ModelConfig {
-        layout: Layout {
-            height: 16,
-            width: 16,
-            channels: 1,
-        },
-        patch: 1,
-        network: NetworkConfig::Unet(UnetConfig {
-            channels: 8,
-            multipliers: vec![1, 2],
-            res_blocks: 1,
-            attention_levels: vec![1],
-            heads: 2,
-            groups: 4,
-            context: false,
-        }),
-        ..dungeon.config().clone()
-    })
-}
-
 /// `sample --size` on a U-Net model draws each map as one canvas of the map's size (a GPT's as a mosaic), with
 /// constraints placed on it; a size the U-Net cannot halve and a file with a tensor of the wrong shape are errors
 /// that name the problem.
@@ -985,7 +961,7 @@ fn sample_size_on_a_unet_model_draws_the_whole_map_in_one_pass() {
     use bevy_bfn::train::npy::read_npy;
     let dir = temp_dir("cli-unet");
     let model = dir.join("unet.safetensors");
-    let weights = unet_dungeon();
+    let weights = common::unet_dungeon();
     weights.save(&model).unwrap();
     let model = model.to_str().unwrap();
     // A wall across the top row of a 40 × 24 level.

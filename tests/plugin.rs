@@ -22,7 +22,7 @@ use bevy_bfn::flow::SamplingMethod;
 use bevy_bfn::flow::{AnyDatum, Constraints, Known};
 use bevy_bfn::gpu::{GpuContext, GpuModel, JobSettings, SamplingJob};
 use bevy_bfn::model::mosaic::{MapShape, Mosaic, window_seed};
-use bevy_bfn::model::{Guidance, Layout, NetworkConfig, Samples, UnetConfig, Weights};
+use bevy_bfn::model::{Guidance, Layout, Samples, Weights};
 use bevy_bfn::plugin::{
     BfnConstraints, BfnFinished, BfnGenerator, BfnMosaic, BfnOutput, BfnPlugin, BfnProgress,
     BfnRegenerate, BfnRestart, BfnStepOnce, BfnSystems, BfnWatch, TileGrid,
@@ -67,7 +67,7 @@ fn asset_folder() -> PathBuf {
         config["network"]["layers"] = 1_000_000_000u64.into();
     });
     std::fs::write(models.join("billion-layers.safetensors"), huge).unwrap();
-    let unet = unet_dungeon();
+    let unet = common::unet_dungeon();
     std::fs::write(models.join("unet.safetensors"), unet.to_bytes()).unwrap();
     // The same file with one convolution's weight a row short: a shape the loader must name.
     let mut tensors = unet.tensors().clone();
@@ -79,30 +79,6 @@ fn asset_folder() -> PathBuf {
 
 /// The convolution the wrong-shape U-Net file gets wrong.
 const UNET_CONV: &str = "input_blocks.1.0.in_layers.2.weight";
-
-/// A U-Net over the dungeon's 16 × 16 cells of 9 classes, with spread weights.
-fn unet_dungeon() -> Weights {
-    let dungeon = Weights::load("assets/models/dungeon.safetensors").unwrap();
-    let config = bevy_bfn::model::ModelConfig {
-        layout: Layout {
-            height: 16,
-            width: 16,
-            channels: 1,
-        },
-        patch: 1,
-        network: NetworkConfig::Unet(UnetConfig {
-            channels: 8,
-            multipliers: vec![1, 2],
-            res_blocks: 1,
-            attention_levels: vec![1],
-            heads: 2,
-            groups: 4,
-            context: false,
-        }),
-        ..dungeon.config().clone()
-    };
-    common::spread_weights(&config)
-}
 
 fn standalone(name: &str, settings: JobSettings) -> BfnOutput {
     standalone_constrained(name, settings, &BfnConstraints::default())
@@ -1249,7 +1225,7 @@ fn a_unet_generator_samples_its_canvas_and_a_larger_one_in_one_pass() {
             && progress(app, gpt).error.is_some()
             && progress(app, broken).error.is_some()
     });
-    let unet = unet_dungeon();
+    let unet = common::unet_dungeon();
     let settings = JobSettings {
         batch: 1,
         steps,

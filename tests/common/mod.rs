@@ -299,3 +299,28 @@ pub fn share_of_requested_digits(
         .sum();
     hits / asked.len() as f64
 }
+
+/// A U-Net over the shipped dungeon model's data (16 × 16 cells of its 9 classes) with spread weights: two levels
+/// of 8 and 16 channels, attention at the second.
+pub fn unet_dungeon() -> bevy_bfn::model::Weights {
+    use bevy_bfn::model::{Layout, ModelConfig, NetworkConfig, UnetConfig, Weights};
+    let dungeon = Weights::load("assets/models/dungeon.safetensors").unwrap();
+    spread_weights(&ModelConfig {
+        layout: Layout {
+            height: 16,
+            width: 16,
+            channels: 1,
+        },
+        patch: 1,
+        network: NetworkConfig::Unet(UnetConfig {
+            channels: 8,
+            multipliers: vec![1, 2],
+            res_blocks: 1,
+            attention_levels: vec![1],
+            heads: 2,
+            groups: 4,
+            context: false,
+        }),
+        ..dungeon.config().clone()
+    })
+}
