@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """What a game needs, measured with NumPy on `.npy` files (`bfn-train sample --out X.npy`, `bfn-train data-sheet
---out Y.npy`): the independent check of `bevy_bfn::train::game_measures`.
+--out Y.npy`): the independent check of `bevy_bfn::measure::game_measures`.
 
   scripts/npy-game.py maps SAMPLES.npy DATA.npy [--walkable 1,3,4,7]   # tile maps: one region, largest region
   scripts/npy-game.py images SAMPLES.npy DATA.npy [--k 3]              # precision, recall, neighbour energy

@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """An independent check of `bfn-train seams`, from the .npy files `bfn-train` writes, sharing no code with the crate.
 
-    scripts/npy-seams.py halves CHOSEN.npy HALVES.npy
+    scripts/npy-seams.py halves CHOSEN.npy HALVES.npy [COMPLETIONS]
         Writes the known values that keep the left half of each map of CHOSEN.npy ([N, h, w] classes, as
-        `data-sheet --count N` writes them) and leave the right half free (-1), for `sample --known HALVES.npy`.
+        `data-sheet --count N` writes them) and leave the right half free (-1), each map COMPLETIONS times in a
+        row (1 by default), for `sample --known HALVES.npy --count N*COMPLETIONS` (`seams --completions`).
 
     scripts/npy-seams.py measure HELD.npy CHOSEN.npy INPAINTED.npy UNCONDITIONAL.npy MOSAIC.npy TILEABLE.npy
         HELD: the whole held-out split (`data-sheet --out`); INPAINTED: `sample --known HALVES.npy --count N`;
         UNCONDITIONAL: `sample --count N` of the same seed; MOSAIC and TILEABLE: `sample --size WxH [--tileable]`.
-        Prints the divergences of the boundary patterns (inpainted, unconditional) and of the patterns across
-        and inside mosaic windows, as `bfn-train seams` does.
+        Prints the divergences of the boundary patterns (inpainted, unconditional, CHOSEN's own right halves) and
+        the share of them that occur nowhere in HELD, and the divergences of the patterns across and inside mosaic
+        windows, as `bfn-train seams` does.
 
 Everything is Jensen-Shannon in bits of 2x2 class-pattern histograms against all 2x2 patterns of HELD. The mosaic's
 windows are rebuilt from the rule in docs/control.md: a canvas of c = 16 cells, stride s = c/2; along an axis of
@@ -108,23 +110,28 @@ def crops(maps, reference, wrap):
 
 
 def main():
-    if len(sys.argv) == 4 and sys.argv[1] == "halves":
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "halves":
         chosen = np.load(sys.argv[2]).astype(np.int32)
         chosen[:, :, chosen.shape[2] // 2:] = -1
-        np.save(sys.argv[3], chosen)
+        completions = int(sys.argv[4]) if len(sys.argv) == 5 else 1
+        np.save(sys.argv[3], np.repeat(chosen, completions, axis=0))
         return
     if len(sys.argv) != 8 or sys.argv[1] != "measure":
         sys.exit(__doc__)
     held, chosen, inpainted, unconditional, plain, tileable = (np.load(p) for p in sys.argv[2:])
     reference = counts(all_patterns(held))
     half = held.shape[2] // 2
-    kept = (inpainted[:, :, :half] == chosen[:, :, :half]).mean()
+    completions = len(inpainted) // len(chosen)
+    kept = (inpainted[:, :, :half] == np.repeat(chosen, completions, axis=0)[:, :, :half]).mean()
     print(f"left halves kept: {100 * kept:.2f}% of {inpainted[:, :, :half].size} cells")
     boundary = lambda a: all_patterns(a[:, :, half - 1:half + 1])
-    js_in = js_bits(counts(boundary(inpainted)), reference)
-    js_un = js_bits(counts(boundary(unconditional)), reference)
-    print(f"half inpainting: {len(boundary(inpainted))} boundary patterns, inpainted {js_in:.4f}, "
-          f"unconditional {js_un:.4f}, ratio {js_in / js_un:.3f}")
+    seen = {tuple(int(v) for v in p) for p in all_patterns(held)}
+    unseen = lambda a: 100 * np.mean([tuple(int(v) for v in p) not in seen for p in boundary(a)])
+    js = [js_bits(counts(boundary(a)), reference) for a in (inpainted, unconditional, chosen)]
+    print(f"half inpainting: {len(chosen)} maps x {completions}, {len(boundary(inpainted))} boundary patterns; "
+          f"unseen in the data: inpainted {unseen(inpainted):.2f}%, unconditional {unseen(unconditional):.2f}%, "
+          f"true {unseen(chosen):.2f}%; JS inpainted {js[0]:.4f}, unconditional {js[1]:.4f}, true {js[2]:.4f}, "
+          f"inpainted / true {js[0] / js[2]:.3f}")
     for name, maps, wrap in [("mosaic", plain, False), ("tileable", tileable, True)]:
         across, inside, m = mosaic(maps, reference, wrap)
         print(f"{name} {maps.shape[2]}x{maps.shape[1]}: {m} patterns each, across {across:.4f}, "

@@ -13,6 +13,7 @@
 //! - `net` (feature `train`): the official BFN GPT in candle, a candle-nn module per layer kind over fused CPU
 //!   kernels.
 //! - `train` (feature `train`): datasets, losses on tensors, the optimiser and the trainer behind `bfn-train`.
+//! - `measure` (feature `train`): sampling to files, the held-out ELBO and the measures of what a game needs.
 //! - `gpu` (feature `gpu`): the sampler on wgpu, the network and the BFN step in WGSL, engine-agnostic.
 //! - `plugin` (feature `bevy`): `BfnPlugin`, generators that run a few steps per frame on Bevy's own device, and
 //!   (feature `egui`) the designer panels.
@@ -51,6 +52,8 @@ pub mod error;
 pub mod flow;
 #[cfg(feature = "gpu")]
 pub mod gpu;
+#[cfg(feature = "train")]
+pub mod measure;
 pub mod model;
 #[cfg(feature = "train")]
 pub mod net;

@@ -4,11 +4,11 @@
 #![cfg(feature = "train")]
 
 use bevy_bfn::flow::{AnyDatum, Constraints, Known, RuntimeDatum, SamplingMethod};
+use bevy_bfn::measure::sample_mosaic::sample_mosaic;
+use bevy_bfn::measure::sample_sheet::{sample_constrained, sample_with};
 use bevy_bfn::model::content::example_variables;
 use bevy_bfn::model::mosaic::{MapShape, Mosaic, window_seed};
 use bevy_bfn::model::{Samples, Weights};
-use bevy_bfn::train::sample_mosaic::sample_mosaic;
-use bevy_bfn::train::sample_sheet::{sample_constrained, sample_with};
 
 /// Few steps keep the debug build quick; what is tested does not depend on the samples being good.
 const STEPS: u32 = 3;

@@ -392,7 +392,7 @@ fn bad_input_is_a_clear_error() {
 
 /// A `.npy` file as the crate's reader reads it: shape and elements.
 fn read_array(path: &Path) -> (Vec<usize>, Vec<f64>) {
-    let array = bevy_bfn::train::npy::read_npy(&std::fs::read(path).unwrap()).unwrap();
+    let array = bevy_bfn::measure::npy::read_npy(&std::fs::read(path).unwrap()).unwrap();
     (array.shape, array.values)
 }
 
@@ -421,7 +421,7 @@ fn sample_known(model: &str, extra: &[&str]) -> (Vec<usize>, Vec<f64>) {
 /// Writes known values as a `.npy` file of `<f4` (−1 and NaN mark free cells) and returns its path.
 fn known_file(name: &str, shape: &[usize], values: &[f32]) -> String {
     let path = temp_dir("cli-known-files").join(name);
-    std::fs::write(&path, bevy_bfn::train::npy::npy_bytes(shape, values)).unwrap();
+    std::fs::write(&path, bevy_bfn::measure::npy::npy_bytes(shape, values)).unwrap();
     path.to_str().unwrap().to_owned()
 }
 
@@ -706,6 +706,8 @@ fn seams_prints_both_tables() {
         "assets/models/dungeon.safetensors",
         "--count",
         "4",
+        "--completions",
+        "2",
         "--maps",
         "1",
         "--size",
@@ -719,8 +721,35 @@ fn seams_prints_both_tables() {
     let table = std::fs::read_to_string(&out).unwrap();
     let rows: Vec<&str> = table.lines().filter(|l| l.starts_with("| ")).collect();
     assert_eq!(rows.len(), 7, "{table}");
+    // 4 maps, 2 completions each, 15 patterns straddling the boundary of each.
     assert!(
-        rows[1].starts_with("| right half given the left | 4 | 60 |"),
+        rows[1].starts_with("| right half given the left | 4 × 2 | 120 |"),
+        "{table}"
+    );
+    let half: Vec<&str> = rows[1]
+        .trim_matches('|')
+        .split('|')
+        .map(str::trim)
+        .collect();
+    let unseen: Vec<f64> = half[3..6]
+        .iter()
+        .map(|u| u.trim_end_matches('%').parse().unwrap())
+        .collect();
+    assert!(unseen.iter().all(|u| (0.0..=100.0).contains(u)), "{table}");
+    assert_eq!(
+        unseen[2], 0.0,
+        "the true completions are held-out patterns: {table}"
+    );
+    let [js, js_unconditional, js_true, ratio] =
+        [half[6], half[7], half[8], half[9]].map(|x| x.parse::<f64>().unwrap());
+    for js in [js, js_unconditional, js_true] {
+        assert!(
+            js > 0.0 && js <= 1.0,
+            "a divergence out of (0, 1] bits: {table}"
+        );
+    }
+    assert!(
+        (ratio - js / js_true).abs() <= 0.01 * ratio + 1e-3,
         "{table}"
     );
     for (row, start) in rows[3..].iter().zip([
@@ -733,7 +762,7 @@ fn seams_prints_both_tables() {
     }
     // Every row's numbers: patterns counted, two Jensen–Shannon divergences in bits, in (0, 1] (a sample of a few
     // maps is never exactly the held-out maps' distribution), and their ratio.
-    for row in [rows[1]].iter().chain(&rows[3..]) {
+    for row in &rows[3..] {
         let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
         let [patterns, seam, baseline, ratio] = cells[cells.len() - 4..] else {
             unreachable!()
@@ -851,7 +880,7 @@ fn data_sheet_shows_the_examples_classes() {
     assert!(output.status.success(), "{}", stderr(&output));
     let labels = std::fs::read_to_string(out.with_extension("labels.txt")).unwrap();
     let classes: Vec<&str> = labels.lines().collect();
-    let sheet = bevy_bfn::train::npy::read_npy(&std::fs::read(&out).unwrap()).unwrap();
+    let sheet = bevy_bfn::measure::npy::read_npy(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(sheet.shape[0], 40);
     assert_eq!(classes.len(), 40, "{labels}");
     let digits = bevy_bfn::train::datasets::load_section(&DataSection {
@@ -958,7 +987,7 @@ fn shipped_gpt_files_sample_as_they_did_before_the_unet_seam() {
 /// that name the problem.
 #[test]
 fn sample_size_on_a_unet_model_draws_the_whole_map_in_one_pass() {
-    use bevy_bfn::train::npy::read_npy;
+    use bevy_bfn::measure::npy::read_npy;
     let dir = temp_dir("cli-unet");
     let model = dir.join("unet.safetensors");
     let weights = common::unet_dungeon();
@@ -993,11 +1022,11 @@ fn sample_size_on_a_unet_model_draws_the_whole_map_in_one_pass() {
     let placed = whole
         .config()
         .place_constraints(
-            &bevy_bfn::train::user_constraints::user_constraints(
+            &bevy_bfn::measure::user_constraints::user_constraints(
                 whole.config(),
-                &bevy_bfn::train::user_constraints::UserInput {
+                &bevy_bfn::measure::user_constraints::UserInput {
                     known: Some(&known),
-                    free: bevy_bfn::train::user_constraints::FreeMarks {
+                    free: bevy_bfn::measure::user_constraints::FreeMarks {
                         colour: [255, 0, 255],
                         character: '?',
                     },
@@ -1010,7 +1039,7 @@ fn sample_size_on_a_unet_model_draws_the_whole_map_in_one_pass() {
             2,
         )
         .unwrap();
-    let direct = bevy_bfn::train::sample_sheet::sample_guided(
+    let direct = bevy_bfn::measure::sample_sheet::sample_guided(
         &whole,
         2,
         4,

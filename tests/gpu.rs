@@ -9,10 +9,10 @@ use bevy_bfn::flow::{Constraints, DEFAULT_ETA, Known, RuntimeDatum, SamplingMeth
 use bevy_bfn::gpu::{
     DeviceKernels, GpuContext, GpuError, GpuModel, JobSettings, PendingMap, SamplingJob, StepTimer,
 };
+use bevy_bfn::measure::sample_sheet::{sample_constrained, sample_guided};
 use bevy_bfn::model::parameters::LABEL_EMBEDDING;
 use bevy_bfn::model::{Guidance, Kind, Samples, TensorData, Weights};
 use bevy_bfn::net::Network;
-use bevy_bfn::train::sample_sheet::{sample_constrained, sample_guided};
 use candle_core::{Device, Tensor};
 
 /// Every shipped model: among them discrete tokens of one variable (names) and of a 2 × 2 patch (dungeon).
@@ -734,12 +734,15 @@ fn the_preview_texture_is_what_the_cpu_draws_from_the_preview() {
         let view = texture.create_view(&Default::default());
         let dispatch = preview_dispatch(device, &model, &job, &view).unwrap();
         let row_bytes = (4 * width).next_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT);
-        let staging = device.create_buffer(&wgpu::BufferDescriptor {
-            label: None,
-            size: u64::from(row_bytes * height),
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let staging = bevy_bfn::gpu::memory::buffer(
+            device,
+            &wgpu::BufferDescriptor {
+                label: None,
+                size: u64::from(row_bytes * height),
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            },
+        );
         let mut encoder = device.create_command_encoder(&Default::default());
         dispatch.record(&mut encoder.begin_compute_pass(&Default::default()));
         encoder.copy_texture_to_buffer(
@@ -896,7 +899,6 @@ fn settings_and_sizes_out_of_range_are_errors() {
 fn matmul_matches_the_cpu_on_ragged_shapes() {
     use bevy_bfn::flow::{CounterRng, Stream};
     use bevy_bfn::gpu::matmul::{Epilogue, Matmul, MatmulBuffers, MatmulShape};
-    use wgpu::util::DeviceExt;
 
     let gpu = gpu();
     let device = &gpu.device;
@@ -911,14 +913,17 @@ fn matmul_matches_the_cpu_on_ragged_shapes() {
             .collect()
     };
     let upload = |values: &[f32]| {
-        device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: None,
-            contents: &values
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect::<Vec<u8>>(),
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-        })
+        bevy_bfn::gpu::memory::buffer_init(
+            device,
+            &wgpu::util::BufferInitDescriptor {
+                label: None,
+                contents: &values
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect::<Vec<u8>>(),
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            },
+        )
     };
     let matmul = Matmul::new(device);
     let gelu = |x: f32| 0.5 * x * (1.0 + (0.797_884_6 * x * (1.0 + 0.044715 * x * x)).tanh());
@@ -942,12 +947,15 @@ fn matmul_matches_the_cpu_on_ragged_shapes() {
                 MatmulShape::dense(m as u32, n as u32, k as u32),
                 epilogue,
             );
-            let staging = device.create_buffer(&wgpu::BufferDescriptor {
-                label: None,
-                size: c.size(),
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
+            let staging = bevy_bfn::gpu::memory::buffer(
+                device,
+                &wgpu::BufferDescriptor {
+                    label: None,
+                    size: c.size(),
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                },
+            );
             let mut encoder = device.create_command_encoder(&Default::default());
             product.record(&mut encoder.begin_compute_pass(&Default::default()));
             encoder.copy_buffer_to_buffer(&c, 0, &staging, 0, c.size());

@@ -8,32 +8,28 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use common::app::{
+    Results, headless_app, one_app_at_a_time, progress, results_of, update, update_until,
+};
 
-use bevy::log::LogPlugin;
+use std::path::PathBuf;
+use std::sync::MutexGuard;
+
 use bevy::prelude::*;
-use bevy::render::pipelined_rendering::PipelinedRenderingPlugin;
+use bevy::render::RenderApp;
 use bevy::render::render_resource::{PipelineCache, PipelineDescriptor};
-use bevy::render::{RenderApp, RenderPlugin};
-use bevy::window::ExitCondition;
-use bevy::winit::WinitPlugin;
 use bevy_bfn::flow::SamplingMethod;
 use bevy_bfn::flow::{AnyDatum, Constraints, Known};
 use bevy_bfn::gpu::{GpuContext, GpuModel, JobSettings, SamplingJob};
 use bevy_bfn::model::mosaic::{MapShape, Mosaic, window_seed};
 use bevy_bfn::model::{Guidance, Layout, Samples, Weights};
 use bevy_bfn::plugin::{
-    BfnConstraints, BfnFinished, BfnGenerator, BfnMosaic, BfnOutput, BfnPlugin, BfnProgress,
-    BfnRegenerate, BfnRestart, BfnStepOnce, BfnSystems, BfnWatch, TileGrid,
+    BfnConstraints, BfnGenerator, BfnMosaic, BfnOutput, BfnRegenerate, BfnRestart, BfnStepOnce,
+    BfnWatch, TileGrid,
 };
 
 /// The sampling steps the test's copy of the names model names.
 const NAMED_STEPS: u32 = 7;
-
-/// Finished results, collected from the plugin's messages.
-#[derive(Resource, Default)]
-struct Results(Vec<BfnFinished>);
 
 /// A folder of assets: two shipped models, names again with a file that names 7 sampling steps, a truncated copy
 /// of one, and one that claims 10⁹ layers.
@@ -148,51 +144,6 @@ fn standalone_mosaic(
     BfnOutput::from_samples(&mosaic.map_config(), &mosaic.finish().unwrap())
 }
 
-/// One Bevy app on lavapipe at a time: the tests of this file run apps one after the other.
-fn one_app_at_a_time() -> MutexGuard<'static, ()> {
-    static APP: Mutex<()> = Mutex::new(());
-    APP.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// A headless app with the plugin, reading assets from `assets`, collecting every [`BfnFinished`] into
-/// [`Results`], one render frame per update.
-fn headless_app(assets: &Path) -> App {
-    let mut app = App::new();
-    app.add_plugins(
-        DefaultPlugins
-            .set(WindowPlugin {
-                primary_window: None,
-                exit_condition: ExitCondition::DontExit,
-                ..default()
-            })
-            .set(AssetPlugin {
-                file_path: assets.display().to_string(),
-                ..default()
-            })
-            .set(RenderPlugin {
-                synchronous_pipeline_compilation: true,
-                ..default()
-            })
-            .disable::<WinitPlugin>()
-            .disable::<LogPlugin>()
-            // One render frame per update, so that every frame's progress report is seen.
-            .disable::<PipelinedRenderingPlugin>(),
-    )
-    .add_plugins(BfnPlugin)
-    .init_resource::<Results>()
-    .add_systems(
-        Update,
-        (|mut finished: MessageReader<BfnFinished>, mut results: ResMut<Results>| {
-            results.0.extend(finished.read().cloned());
-        })
-        // In the frame the plugin sends them, so that a finished progress and its result are seen together.
-        .after(BfnSystems::Collect),
-    );
-    app.finish();
-    app.cleanup();
-    app
-}
-
 /// The labels of the plugin's pipelines in the render world's pipeline cache.
 fn bfn_pipelines(app: &App) -> Vec<String> {
     let cache = app.sub_app(RenderApp).world().resource::<PipelineCache>();
@@ -204,42 +155,6 @@ fn bfn_pipelines(app: &App) -> Vec<String> {
         })
         .filter(|label| label.starts_with("bevy_bfn"))
         .map(str::to_owned)
-        .collect()
-}
-
-fn progress(app: &App, entity: Entity) -> BfnProgress {
-    app.world().get::<BfnProgress>(entity).unwrap().clone()
-}
-
-/// One update; fails the test if the app was asked to exit (Bevy's render error handler does so on a wgpu
-/// validation error).
-fn update(app: &mut App) {
-    app.update();
-    assert!(
-        app.should_exit().is_none(),
-        "the app is exiting: a render error (see the log)"
-    );
-}
-
-/// Updates until `done` holds, at most `frames` times; fails the test if it never does.
-fn update_until(app: &mut App, frames: u32, what: &str, mut done: impl FnMut(&App) -> bool) {
-    for _ in 0..frames {
-        update(app);
-        if done(app) {
-            return;
-        }
-    }
-    panic!("{what}: not within {frames} frames");
-}
-
-/// The results `entity` has sent so far.
-fn results_of(app: &App, entity: Entity) -> Vec<BfnOutput> {
-    app.world()
-        .resource::<Results>()
-        .0
-        .iter()
-        .filter(|r| r.entity == entity)
-        .map(|r| r.output.clone())
         .collect()
 }
 
@@ -573,7 +488,7 @@ fn limit_an_oversized_batch_is_an_error_and_the_app_keeps_running() {
 #[cfg(feature = "train")]
 #[test]
 fn accuracy_override_gives_the_cpu_samplers_result_on_the_gpu() {
-    use bevy_bfn::train::sample_sheet::sample;
+    use bevy_bfn::measure::sample_sheet::sample;
 
     let (_app, mut app, server) = app_on_shipped_models();
     let (batch, steps, seed) = (4, 25, 3);

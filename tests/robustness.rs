@@ -9,11 +9,12 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use bevy_bfn::measure::evaluate;
 use bevy_bfn::model::{Limits, Weights};
 use bevy_bfn::train::config::TrainConfig;
 use bevy_bfn::train::dataset::{DataSpec, Dataset, Examples};
 use bevy_bfn::train::datasets::{load, load_section, load_with_limits};
-use bevy_bfn::train::{Trainer, evaluate, fuzzing};
+use bevy_bfn::train::{Trainer, fuzzing};
 use common::temp_dir;
 
 /// Asserts that `error` is one line naming `limit` and `value`.
@@ -285,6 +286,7 @@ fn eval_refuses_data_of_another_legend_naming_both() {
     let layout = weights.config().pixel_layout();
     let data = Dataset {
         crops: Vec::new(),
+        held_out_crops: Vec::new(),
         layout,
         count: 2,
         examples: Examples::Classes(vec![0; 2 * layout.variables()]),
@@ -303,6 +305,7 @@ fn eval_refuses_data_of_another_legend_naming_both() {
     assert!(error.contains("\"a\", \"b\""), "{error}");
     let values = Dataset {
         crops: Vec::new(),
+        held_out_crops: Vec::new(),
         examples: Examples::Values(vec![0.0; 2 * layout.variables()]),
         legend: Vec::new(),
         bins: Some(16),

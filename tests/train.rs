@@ -9,6 +9,8 @@ use std::path::PathBuf;
 
 use bevy_bfn::flow::loss::{cts_time_loss, discrete_time_loss};
 use bevy_bfn::flow::{CounterRng, Estimate, InputParams, Shape, Stream};
+use bevy_bfn::measure::eval::evaluate;
+use bevy_bfn::measure::sample_sheet::sample;
 use bevy_bfn::model::{
     GptConfig, Kind, KindConfig, Layout, ModelConfig, NetworkConfig, Positions, Samples, Weights,
 };
@@ -16,9 +18,7 @@ use bevy_bfn::net::{Network, initial_varmap, weights_from_varmap};
 use bevy_bfn::train::config::TrainConfig;
 use bevy_bfn::train::dataset::Examples;
 use bevy_bfn::train::datasets::{load, load_section};
-use bevy_bfn::train::eval::evaluate;
 use bevy_bfn::train::loss::{LossSpec, Target, loss};
-use bevy_bfn::train::sample_sheet::sample;
 use bevy_bfn::train::trainer::Trainer;
 use candle_core::{Device, Tensor};
 
@@ -1059,8 +1059,8 @@ fn guidance_mixes_the_conditional_and_unconditional_outputs() {
 #[test]
 fn guidance_moves_the_conditional_digits_toward_the_class_asked_for() {
     use bevy_bfn::flow::{Constraints, SamplingMethod};
+    use bevy_bfn::measure::sample_sheet::sample_guided;
     use bevy_bfn::train::denoiser::Guidance;
-    use bevy_bfn::train::sample_sheet::sample_guided;
     let weights = Weights::load("assets/models/digits-conditional.safetensors").unwrap();
     let labels: Vec<Option<u32>> = (0..40).map(|e| Some(e % 10)).collect();
     let run = |weight: f64| {

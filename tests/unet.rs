@@ -8,6 +8,8 @@ use common::{spread_weights, temp_dir};
 use std::collections::BTreeMap;
 
 use bevy_bfn::flow::SamplingMethod;
+use bevy_bfn::measure::eval::evaluate;
+use bevy_bfn::measure::sample_sheet::sample_with;
 use bevy_bfn::model::{
     KindConfig, Layout, Limits, ModelConfig, NetworkConfig, Samples, UnetConfig, Weights,
     WeightsError,
@@ -15,8 +17,6 @@ use bevy_bfn::model::{
 use bevy_bfn::net::{Network, initial_varmap, weights_from_varmap};
 use bevy_bfn::train::config::TrainConfig;
 use bevy_bfn::train::datasets::load_section;
-use bevy_bfn::train::eval::evaluate;
-use bevy_bfn::train::sample_sheet::sample_with;
 use bevy_bfn::train::trainer::Trainer;
 use candle_core::{Device, Tensor};
 
@@ -605,8 +605,8 @@ mod on_the_gpu {
         Guidance, KindConfig, Layout, ModelConfig, Samples, UnetConfig, Weights,
     };
 
+    use bevy_bfn::measure::sample_sheet::sample_guided;
     use bevy_bfn::net::Network;
-    use bevy_bfn::train::sample_sheet::sample_guided;
     use candle_core::{Device, Tensor};
 
     use super::common::spread_weights;
@@ -874,7 +874,6 @@ mod on_the_gpu {
     #[test]
     fn unet_convolutions_on_the_gpu_equal_a_direct_convolution() {
         use bevy_bfn::gpu::matmul::{ConvShape, Epilogue, Matmul, MatmulBuffers, MatmulShape};
-        use wgpu::util::DeviceExt;
 
         let gpu = gpu();
         let device = &gpu.device;
@@ -885,11 +884,14 @@ mod on_the_gpu {
                 .collect()
         };
         let upload = |values: &[f32]| {
-            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: None,
-                contents: bytemuck::cast_slice(values),
-                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-            })
+            bevy_bfn::gpu::memory::buffer_init(
+                device,
+                &wgpu::util::BufferInitDescriptor {
+                    label: None,
+                    contents: bytemuck::cast_slice(values),
+                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+                },
+            )
         };
         for (examples, height, width, cin, cout, stride, upsample) in [
             (2, 5, 7, 3, 4, 1, false),
@@ -934,12 +936,15 @@ mod on_the_gpu {
                 },
                 Epilogue::Store,
             );
-            let staging = device.create_buffer(&wgpu::BufferDescriptor {
-                label: None,
-                size: c.size(),
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
+            let staging = bevy_bfn::gpu::memory::buffer(
+                device,
+                &wgpu::BufferDescriptor {
+                    label: None,
+                    size: c.size(),
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                },
+            );
             let mut encoder = device.create_command_encoder(&Default::default());
             dispatch.record(&mut encoder.begin_compute_pass(&Default::default()));
             encoder.copy_buffer_to_buffer(&c, 0, &staging, 0, c.size());

@@ -217,12 +217,15 @@ fn matmul_tflops(
 ) -> Result<f64, Box<dyn std::error::Error>> {
     let device = &gpu.device;
     let buffer = |len: u32| {
-        device.create_buffer(&wgpu::BufferDescriptor {
-            label: None,
-            size: u64::from(len) * 4,
-            usage: wgpu::BufferUsages::STORAGE,
-            mapped_at_creation: false,
-        })
+        bevy_bfn::gpu::memory::buffer(
+            device,
+            &wgpu::BufferDescriptor {
+                label: None,
+                size: u64::from(len) * 4,
+                usage: wgpu::BufferUsages::STORAGE,
+                mapped_at_creation: false,
+            },
+        )
     };
     let (a, b, bias, c) = (buffer(n * n), buffer(n * n), buffer(n), buffer(n * n));
     let product = Matmul::new(device).call(

@@ -13,28 +13,32 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use bevy_bfn::flow::SamplingMethod;
+use bevy_bfn::measure::Quality;
+use bevy_bfn::measure::eval::evaluate;
+use bevy_bfn::measure::game_measures::{
+    self, GameQuality, game_quality, level_measures, outside_classes, walkable_classes,
+};
+use bevy_bfn::measure::nearest_class::nearest_class;
+use bevy_bfn::measure::plot::{PLOT_SIZE, line_plot};
+use bevy_bfn::measure::quality::pixel_values;
+use bevy_bfn::measure::sample_mosaic::sample_mosaic;
+use bevy_bfn::measure::sample_sheet::{
+    is_array_path, sample, sample_guided, sample_with, write_sheet,
+};
+use bevy_bfn::measure::seams::{
+    SeamRun, SeamScores, half_inpainting, mosaic_seams, reference_patterns,
+};
+use bevy_bfn::measure::user_constraints::{FreeMarks, UserInput, user_constraints};
 use bevy_bfn::model::content::{example_count, png_bytes};
 use bevy_bfn::model::mosaic::MapShape;
 use bevy_bfn::model::{Limits, ModelConfig, Samples, Weights};
 use bevy_bfn::net::use_candle_ops;
-use bevy_bfn::train::Quality;
 use bevy_bfn::train::config::TrainConfig;
 use bevy_bfn::train::dataset::DataSection;
-use bevy_bfn::train::dataset::{DataSplit, Dataset};
+use bevy_bfn::train::dataset::{DataSpec, DataSplit, Dataset, Examples};
 use bevy_bfn::train::datasets::{load_section, load_section_with_limits};
 use bevy_bfn::train::denoiser::Guidance;
-use bevy_bfn::train::eval::evaluate;
-use bevy_bfn::train::nearest_class::nearest_class;
-use bevy_bfn::train::plot::{PLOT_SIZE, line_plot};
-use bevy_bfn::train::sample_mosaic::sample_mosaic;
-use bevy_bfn::train::sample_sheet::{
-    is_array_path, sample, sample_guided, sample_with, write_sheet,
-};
-use bevy_bfn::train::seams::{
-    SeamRun, SeamScores, half_inpainting, mosaic_seams, reference_patterns,
-};
 use bevy_bfn::train::trainer::{Progress, Trainer};
-use bevy_bfn::train::user_constraints::{FreeMarks, UserInput, user_constraints};
 use clap::{Parser, Subcommand};
 
 /// Train, evaluate and sample Bayesian Flow Network models for bevy_bfn.
@@ -136,9 +140,12 @@ enum Command {
         /// The model file (a map of classes that names its training data).
         #[arg(long)]
         model: PathBuf,
-        /// Held-out maps inpainted, and unconditional samples drawn, for (a).
+        /// Held-out maps inpainted for (a).
         #[arg(long, default_value_t = 256, value_parser = at_least_one())]
         count: usize,
+        /// Completions of each held-out map for (a), and as many unconditional samples.
+        #[arg(long, default_value_t = 1, value_parser = at_least_one())]
+        completions: usize,
         /// Maps drawn for each mosaic of (b).
         #[arg(long, default_value_t = 16, value_parser = at_least_one())]
         maps: usize,
@@ -195,6 +202,15 @@ enum Command {
         /// the model's own sampler and steps, each given the class of its nearest example of the split).
         #[arg(long, default_value_t = 2.0)]
         guidance: f64,
+        /// For a Crawl map model, also measure whole levels of this size, WIDTHxHEIGHT, at the model's own sampler
+        /// and steps (a U-Net draws each in one pass, a GPT as a mosaic), beside every Crawl vault of at least
+        /// 32 × 32 cells: the share of cells inside the level, of levels with one walkable region, and of walkable
+        /// cells in the largest region.
+        #[arg(long, value_parser = parse_size)]
+        level_size: Option<(usize, usize)>,
+        /// Levels drawn for --level-size.
+        #[arg(long, default_value_t = 32, value_parser = at_least_one())]
+        levels: usize,
     },
 }
 
@@ -342,6 +358,7 @@ fn run(command: Command) -> Result<(), AnyError> {
         Command::Seams {
             model,
             count,
+            completions,
             maps,
             size: (width, height),
             seed,
@@ -358,7 +375,7 @@ fn run(command: Command) -> Result<(), AnyError> {
                 seed,
                 method,
             };
-            let table = seams(&model, run, maps, (width, height))?;
+            let table = seams(&model, run, completions, maps, (width, height))?;
             if let Some(out) = out {
                 std::fs::write(&out, &table)
                     .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
@@ -375,6 +392,8 @@ fn run(command: Command) -> Result<(), AnyError> {
             split,
             out,
             guidance,
+            level_size,
+            levels,
         } => {
             let runs = Runs {
                 samplers: &samplers,
@@ -382,7 +401,17 @@ fn run(command: Command) -> Result<(), AnyError> {
                 count,
                 seed,
             };
-            quality(&model, &runs, split, out.as_deref(), guidance)
+            let mut table = quality(&model, &runs, split, out.as_deref(), guidance)?;
+            if let Some(size) = level_size {
+                table.push_str(&level_table(&model, size, levels, seed)?);
+            }
+            if let Some(out) = out {
+                let markdown = out.with_extension("md");
+                std::fs::write(&markdown, &table)
+                    .map_err(|e| format!("cannot write {}: {e}", markdown.display()))?;
+                eprintln!("wrote {}", markdown.display());
+            }
+            Ok(())
         }
     }
 }
@@ -585,6 +614,11 @@ fn eval(
 
 /// The data a model file says it was trained on, loaded: its held-out split is what the model is measured on.
 fn training_data(weights: &Weights, model: &Path) -> Result<Dataset, AnyError> {
+    Ok(load_section(&data_section(weights, model)?)?)
+}
+
+/// The `[data]` table the model file records.
+fn data_section(weights: &Weights, model: &Path) -> Result<DataSection, AnyError> {
     let section: DataSection = match &weights.config().training_data {
         Some(value) => serde_json::from_value(value.clone())?,
         None => {
@@ -595,7 +629,7 @@ fn training_data(weights: &Weights, model: &Path) -> Result<Dataset, AnyError> {
             .into());
         }
     };
-    Ok(load_section(&section)?)
+    Ok(section)
 }
 
 /// The sampling runs `quality` scores: every sampler at every n, `count` samples each from `seed`.
@@ -606,13 +640,15 @@ struct Runs<'a> {
     seed: u64,
 }
 
+/// `bfn-train quality`'s first tables, printed as they are measured and returned as Markdown; with `out`, the plot
+/// is written there.
 fn quality(
     model: &Path,
     runs: &Runs,
     split: DataSplit,
     out: Option<&Path>,
     guidance: f64,
-) -> Result<(), AnyError> {
+) -> Result<String, AnyError> {
     let Runs {
         samplers,
         steps,
@@ -624,9 +660,29 @@ fn quality(
     let data = training_data(&weights, model)?.patched(config)?;
     let reference: Samples = data.spread(split, usize::MAX).into();
     let main_distance = |q: &Quality| q.patterns.or(q.frechet).unwrap_or(q.frequencies);
+    // What a game needs (`measure::game_measures`): the data's own numbers go in the header where they are absolute.
+    let game = game_quality(config, &reference, &reference)?;
+    let game_header = match game {
+        Some(GameQuality::Maps {
+            one_region,
+            largest_region,
+        }) => format!(
+            " one walkable region (data {:.2}) | largest region's share (data {:.2}) |",
+            one_region[1], largest_region[1]
+        ),
+        Some(GameQuality::Images { .. }) => format!(
+            " precision (k = {}) | recall | neighbour energy ÷ data's |",
+            game_measures::K
+        ),
+        Some(GameQuality::Heights { .. }) => {
+            " slope spread ÷ data's | curvature spread ÷ data's |".to_owned()
+        }
+        None => String::new(),
+    };
+    let columns = 5 + game_header.matches('|').count();
     let mut table = format!(
         "{}: {count} samples against {} {} examples, seed {seed}\n\n\
-         | sampler | steps | {} | frequencies (JS, bits) | CPU ms/sample |\n|---|---|---|---|---|\n",
+         | sampler | steps | {} | frequencies (JS, bits) | CPU ms/sample |{game_header}\n{}|\n",
         model.display(),
         example_count(config, &reference),
         match split {
@@ -642,7 +698,9 @@ fn quality(
         } else {
             "Fréchet distance"
         },
+        "|---".repeat(columns),
     );
+    print!("{table}");
     let mut series = Vec::new();
     for &sampler in samplers {
         let mut line = Vec::new();
@@ -650,9 +708,25 @@ fn quality(
             let started = Instant::now();
             let samples = sample_with(&weights, count, n, seed, sampler)?;
             let ms = started.elapsed().as_secs_f64() * 1e3 / count as f64;
-            let q = bevy_bfn::train::quality(config, &samples, &reference)?;
+            let q = bevy_bfn::measure::quality(config, &samples, &reference)?;
+            let game = match game_quality(config, &samples, &reference)? {
+                Some(GameQuality::Maps {
+                    one_region,
+                    largest_region,
+                }) => format!(" {:.2} | {:.2} |", one_region[0], largest_region[0]),
+                Some(GameQuality::Images {
+                    precision,
+                    recall,
+                    energy,
+                }) => format!(" {precision:.2} | {recall:.2} | {energy:.2} |"),
+                Some(GameQuality::Heights {
+                    slope_spread,
+                    curvature_spread,
+                }) => format!(" {slope_spread:.3} | {curvature_spread:.3} |"),
+                None => String::new(),
+            };
             let row = format!(
-                "| {sampler} | {n} | {:.4} | {:.4} | {ms:.1} |\n",
+                "| {sampler} | {n} | {:.4} | {:.4} | {ms:.1} |{game}\n",
                 main_distance(&q),
                 q.frequencies
             );
@@ -694,18 +768,110 @@ fn quality(
         let (width, height) = PLOT_SIZE;
         std::fs::write(out, png_bytes(width, height, &line_plot(&series))?)
             .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
-        let markdown = out.with_extension("md");
-        std::fs::write(&markdown, &table)
-            .map_err(|e| format!("cannot write {}: {e}", markdown.display()))?;
-        eprintln!("wrote {} and {}", out.display(), markdown.display());
+        eprintln!("wrote {}", out.display());
     }
-    Ok(())
+    Ok(table)
+}
+
+/// The side a Crawl vault must have on both axes to be a level the samples are compared with.
+const LEVEL_VAULT_SIDE: usize = 32;
+
+/// `bfn-train quality --level-size`: `count` levels of `width` × `height` at the model's own sampler and steps,
+/// beside every Crawl vault of at least [`LEVEL_VAULT_SIDE`] cells a side, printed and returned as Markdown.
+fn level_table(
+    model: &Path,
+    (width, height): (usize, usize),
+    count: usize,
+    seed: u64,
+) -> Result<String, AnyError> {
+    let weights = Weights::load(model)?;
+    let config = weights.config();
+    let mut section = data_section(&weights, model)?;
+    let DataSpec::CrawlMaps { crops, .. } = &mut section.spec else {
+        return Err("--level-size measures levels of Crawl vault maps (a model of `source = \"crawl-maps\"`)".into());
+    };
+    // The larger vaults are the levels' reference, whether or not the model was trained on their crops.
+    *crops = true;
+    let data = load_section(&section)?;
+    let vaults: Vec<(Vec<f64>, usize, usize)> = data
+        .crops
+        .iter()
+        .chain(&data.held_out_crops)
+        .filter(|v| v.height >= LEVEL_VAULT_SIDE && v.width >= LEVEL_VAULT_SIDE)
+        .filter_map(|v| match &v.cells {
+            Examples::Classes(cells) => Some((
+                cells.iter().map(|&c| f64::from(c)).collect(),
+                v.height,
+                v.width,
+            )),
+            Examples::Values(_) => None,
+        })
+        .collect();
+    let (steps, sampler) = steps_and_sampler(config, None, None)?;
+    let started = Instant::now();
+    let (samples, drawn) = if config.network.as_gpt().is_some() {
+        let shape = MapShape {
+            width,
+            height,
+            tileable: false,
+        };
+        let none = bevy_bfn::flow::Constraints::<u32>::default();
+        let mosaic = sample_mosaic(&weights, count, steps, seed, sampler, shape, &none)?;
+        (mosaic.finish()?, mosaic.map_config())
+    } else {
+        let level = weights.with_canvas(width, height)?;
+        (
+            sample_with(&level, count, steps, seed, sampler)?,
+            level.config().clone(),
+        )
+    };
+    let levels: Vec<Vec<f64>> = (0..count)
+        .map(|e| pixel_values(&drawn, &samples, e))
+        .collect();
+    let (walkable, outside) = (
+        walkable_classes(&config.legend),
+        outside_classes(&config.legend),
+    );
+    let measure = |levels: &[(Vec<f64>, usize, usize)]| {
+        level_measures(
+            levels.iter().map(|(l, h, w)| (l.as_slice(), *h, *w)),
+            &walkable,
+            &outside,
+        )
+    };
+    let sampled: Vec<(Vec<f64>, usize, usize)> =
+        levels.into_iter().map(|l| (l, height, width)).collect();
+    let mut table = format!(
+        "\nLevels of {width}×{height} ({sampler}, {steps} steps, seed {seed}; {:.0} s on the CPU) beside every Crawl \
+         vault of at least {LEVEL_VAULT_SIDE}×{LEVEL_VAULT_SIDE} cells\n\n\
+         | levels | count | cells inside | one walkable region | largest region's share |\n|---|---|---|---|---|\n",
+        started.elapsed().as_secs_f64()
+    );
+    for (name, levels) in [
+        (format!("samples {width}×{height}"), &sampled),
+        (
+            format!("Crawl vaults ≥ {LEVEL_VAULT_SIDE}×{LEVEL_VAULT_SIDE}"),
+            &vaults,
+        ),
+    ] {
+        let m = measure(levels);
+        table.push_str(&format!(
+            "| {name} | {} | {:.3} | {:.3} | {:.3} |\n",
+            levels.len(),
+            m.inside,
+            m.one_region,
+            m.largest_region
+        ));
+    }
+    print!("{table}");
+    Ok(table)
 }
 
 /// `bfn-train seams`: both tables, printed as they are measured, and returned as Markdown.
 fn seams(
     model: &Path,
     run: SeamRun,
+    completions: usize,
     maps: usize,
     (width, height): (usize, usize),
 ) -> Result<String, AnyError> {
@@ -723,21 +889,24 @@ fn seams(
     let mut table = format!(
         "{}: {method}, {steps} steps, seed {seed}; 2×2 patterns against all {} held-out maps' (Jensen–Shannon, \
          bits)\n\n\
-         | half inpainting | maps | boundary patterns | JS inpainted | JS unconditional | inpainted / unconditional |\n\
-         |---|---|---|---|---|---|\n",
+         | half inpainting | maps × completions | boundary patterns | unseen in the data: inpainted | unconditional | \
+         true completions | JS inpainted | JS unconditional | JS true completions | inpainted / true |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
         model.display(),
         example_count(config, &held_out)
     );
     print!("{table}");
     let started = Instant::now();
     let chosen: Samples = data.spread(DataSplit::Test, count).into();
-    let half = half_inpainting(run, &chosen, &reference)?;
-    let row = seam_row(
-        &format!(
-            "right half given the left | {}",
-            example_count(config, &chosen)
-        ),
-        half,
+    let half = half_inpainting(run, completions, &chosen, &reference)?;
+    let [unseen, unseen_unconditional, unseen_true] = half.unseen.map(|u| 100.0 * u);
+    let [js, js_unconditional, js_true] = half.divergence;
+    let row = format!(
+        "| right half given the left | {} × {completions} | {} | {unseen:.2}% | {unseen_unconditional:.2}% | \
+         {unseen_true:.2}% | {js:.4} | {js_unconditional:.4} | {js_true:.4} | {:.3} |\n",
+        example_count(config, &chosen),
+        half.patterns,
+        js / js_true
     );
     print!("{row}");
     table.push_str(&row);

@@ -9,13 +9,13 @@ use crate::gpu::device::checked;
 use crate::gpu::error::GpuError;
 use crate::gpu::guidance::{label_words, mix_words};
 use crate::gpu::kernel::{Dispatch, check_groups, grid, storage, storage_with};
+use crate::gpu::memory::{self, GpuMemory, counted};
 use crate::gpu::model::{GpuModel, check_binding};
 use crate::gpu::network::{NetworkInputs, NetworkPass};
 use crate::gpu::read_back::PendingMap;
 use crate::gpu::step_table::{ENTRY_WORDS, flow_space, step_table};
 use crate::gpu::step_timer::StepTimer;
 use crate::model::{Guidance, Kind, Samples};
-use wgpu::util::DeviceExt;
 
 /// Invocations per workgroup of the BFN step kernels.
 const STEP_WORKGROUP: u32 = 64;
@@ -84,6 +84,8 @@ pub struct SamplingJob {
     recorded: u32,
     updates: u32,
     finish_recorded: bool,
+    /// What its buffers take.
+    memory: GpuMemory,
 }
 
 impl SamplingJob {
@@ -151,112 +153,132 @@ impl SamplingJob {
                 .config()
                 .kind
                 .output_per_token(model.config().layout.channels);
-        checked(device, "the sampling job", || {
-            let start = Start::new(&kind, settings, variables);
-            let theta = storage_with(device, "θ", &start.theta);
-            let state = storage_with(device, "flow state", &start.state);
-            let previous = storage(device, "previous x̂", start.state.len());
-            let constraints = storage(device, "constraints", constraint_words(&kind, variables));
-            let preview = storage_with(device, "preview", &start.prior);
-            let result = storage(device, "result", variables);
-            let table = storage_with(device, "step table", &table);
-            let progress = storage_with(device, "progress", &[0u32]);
-            let job = device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("job"),
-                size: 16,
-                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: true,
-            });
-            job.slice(..)
-                .get_mapped_range_mut()
-                .copy_from_slice(bytemuck::cast_slice(&job_words(
-                    settings, variables, updates,
-                )));
-            job.unmap();
-            let label_buffer =
-                storage_with(device, "labels", &label_words(&labels, no_class, guided));
-            let mix = guided.then(|| {
-                device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("guidance mix"),
-                    contents: bytemuck::cast_slice(&mix_words(
-                        settings.batch * per_example,
-                        per_example,
-                        no_class,
-                        guidance.weight,
-                    )),
-                    usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        let (job, memory) = counted(|| {
+            checked(device, "the sampling job", || {
+                let start = Start::new(&kind, settings, variables);
+                let theta = storage_with(device, "θ", &start.theta);
+                let state = storage_with(device, "flow state", &start.state);
+                let previous = storage(device, "previous x̂", start.state.len());
+                let constraints =
+                    storage(device, "constraints", constraint_words(&kind, variables));
+                let preview = storage_with(device, "preview", &start.prior);
+                let result = storage(device, "result", variables);
+                let table = storage_with(device, "step table", &table);
+                let progress = storage_with(device, "progress", &[0u32]);
+                let job = memory::buffer(
+                    device,
+                    &wgpu::BufferDescriptor {
+                        label: Some("job"),
+                        size: 16,
+                        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                        mapped_at_creation: true,
+                    },
+                );
+                job.slice(..)
+                    .get_mapped_range_mut()
+                    .copy_from_slice(bytemuck::cast_slice(&job_words(
+                        settings, variables, updates,
+                    )));
+                job.unmap();
+                let label_buffer =
+                    storage_with(device, "labels", &label_words(&labels, no_class, guided));
+                let mix = guided.then(|| {
+                    memory::buffer_init(
+                        device,
+                        &wgpu::util::BufferInitDescriptor {
+                            label: Some("guidance mix"),
+                            contents: bytemuck::cast_slice(&mix_words(
+                                settings.batch * per_example,
+                                per_example,
+                                no_class,
+                                guidance.weight,
+                            )),
+                            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                        },
+                    )
+                });
+                let network = NetworkPass::new(
+                    device,
+                    model,
+                    NetworkInputs {
+                        theta: &theta,
+                        table: &table,
+                        progress: &progress,
+                        labels: &label_buffer,
+                        mix: mix.as_ref(),
+                        times: &times,
+                        constraints: &constraints,
+                    },
+                    settings.batch,
+                )?;
+                let kernels = &model.kernels.bfn_step;
+                let buffers = [
+                    &theta,
+                    &network.output,
+                    &preview,
+                    &result,
+                    &table,
+                    &progress,
+                    &job,
+                    &state,
+                    &previous,
+                    &constraints,
+                ];
+                let step = match settings.sampler {
+                    SamplingMethod::Standard => &kernels.step,
+                    _ => &kernels.flow_step,
+                }
+                .bind(device, &buffers, groups);
+                let finish = kernels.finish.bind(device, &buffers, groups);
+                let advance = kernels.advance.bind(device, &buffers, [1, 1, 1]);
+                let largest = (variables * input_width)
+                    .max(network.output.size() as usize / 4)
+                    .max(variables);
+                let staging = memory::buffer(
+                    device,
+                    &wgpu::BufferDescriptor {
+                        label: Some("read-back"),
+                        size: (largest * 4) as u64,
+                        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                        mapped_at_creation: false,
+                    },
+                );
+                Ok(Self {
+                    kind,
+                    settings,
+                    variables,
+                    input_width,
+                    theta,
+                    state,
+                    previous,
+                    constraints,
+                    preview,
+                    result,
+                    table,
+                    progress,
+                    job,
+                    labels: label_buffer,
+                    mix,
+                    network,
+                    step,
+                    advance,
+                    finish,
+                    staging,
+                    pending: None,
+                    recorded: 0,
+                    updates,
+                    finish_recorded: false,
+                    memory: GpuMemory::default(),
                 })
-            });
-            let network = NetworkPass::new(
-                device,
-                model,
-                NetworkInputs {
-                    theta: &theta,
-                    table: &table,
-                    progress: &progress,
-                    labels: &label_buffer,
-                    mix: mix.as_ref(),
-                    times: &times,
-                    constraints: &constraints,
-                },
-                settings.batch,
-            )?;
-            let kernels = &model.kernels.bfn_step;
-            let buffers = [
-                &theta,
-                &network.output,
-                &preview,
-                &result,
-                &table,
-                &progress,
-                &job,
-                &state,
-                &previous,
-                &constraints,
-            ];
-            let step = match settings.sampler {
-                SamplingMethod::Standard => &kernels.step,
-                _ => &kernels.flow_step,
-            }
-            .bind(device, &buffers, groups);
-            let finish = kernels.finish.bind(device, &buffers, groups);
-            let advance = kernels.advance.bind(device, &buffers, [1, 1, 1]);
-            let largest = (variables * input_width)
-                .max(network.output.size() as usize / 4)
-                .max(variables);
-            let staging = device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("read-back"),
-                size: (largest * 4) as u64,
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
-            Ok(Self {
-                kind,
-                settings,
-                variables,
-                input_width,
-                theta,
-                state,
-                previous,
-                constraints,
-                preview,
-                result,
-                table,
-                progress,
-                job,
-                labels: label_buffer,
-                mix,
-                network,
-                step,
-                advance,
-                finish,
-                staging,
-                pending: None,
-                recorded: 0,
-                updates,
-                finish_recorded: false,
             })
-        })
+        });
+        job.map(|job| Self { memory, ..job })
+    }
+
+    /// The buffers it holds on the GPU and their bytes: its state, the network's activations and the uniforms
+    /// of its dispatches.
+    pub fn gpu_memory(&self) -> GpuMemory {
+        self.memory
     }
 
     /// The settings.

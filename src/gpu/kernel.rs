@@ -3,10 +3,9 @@
 
 use std::convert::Infallible;
 
-use wgpu::util::DeviceExt;
-
 use crate::gpu::error::GpuError;
 use crate::gpu::kernel_source::KernelSource;
+use crate::gpu::memory;
 
 /// One compiled entry point. Binding `i` of group 0 is the `i`-th buffer given to [`Kernel::bind`].
 #[derive(Clone, Debug)]
@@ -217,32 +216,41 @@ pub(crate) fn storage_with<T: bytemuck::Pod>(
     label: &str,
     values: &[T],
 ) -> wgpu::Buffer {
-    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some(label),
-        contents: bytemuck::cast_slice(values),
-        usage: wgpu::BufferUsages::STORAGE
-            | wgpu::BufferUsages::COPY_DST
-            | wgpu::BufferUsages::COPY_SRC,
-    })
+    memory::buffer_init(
+        device,
+        &wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytemuck::cast_slice(values),
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_DST
+                | wgpu::BufferUsages::COPY_SRC,
+        },
+    )
 }
 
 /// A uniform buffer of 32-bit words (a kernel's dimensions).
 pub(crate) fn uniform_with(device: &wgpu::Device, label: &str, words: &[u32]) -> wgpu::Buffer {
-    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some(label),
-        contents: bytemuck::cast_slice(words),
-        usage: wgpu::BufferUsages::UNIFORM,
-    })
+    memory::buffer_init(
+        device,
+        &wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytemuck::cast_slice(words),
+            usage: wgpu::BufferUsages::UNIFORM,
+        },
+    )
 }
 
 /// An uninitialised storage buffer of `len` 32-bit words.
 pub(crate) fn storage(device: &wgpu::Device, label: &str, len: usize) -> wgpu::Buffer {
-    device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some(label),
-        size: (len.max(1) * 4) as u64,
-        usage: wgpu::BufferUsages::STORAGE
-            | wgpu::BufferUsages::COPY_DST
-            | wgpu::BufferUsages::COPY_SRC,
-        mapped_at_creation: false,
-    })
+    memory::buffer(
+        device,
+        &wgpu::BufferDescriptor {
+            label: Some(label),
+            size: (len.max(1) * 4) as u64,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_DST
+                | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        },
+    )
 }

@@ -10,6 +10,7 @@ use crate::gpu::device_kernels::DeviceKernels;
 use crate::gpu::error::GpuError;
 use crate::gpu::input_adapter::input_adapter;
 use crate::gpu::kernel::{Compiler, Kernel, storage, storage_with};
+use crate::gpu::memory::{GpuMemory, counted};
 use crate::gpu::network_unet::unet_layout;
 use crate::gpu::unet_input::unet_input;
 use crate::model::parameters::{Block, LABEL_EMBEDDING, Parameters};
@@ -61,6 +62,8 @@ pub struct GpuModel {
     embedding: &'static str,
     /// The class embedding an unconditional model's examples read: one row of zeros.
     no_classes: wgpu::Buffer,
+    /// What the buffers above take.
+    memory: GpuMemory,
 }
 
 /// Fails with [`GpuError::TooLarge`] when `bytes` exceed the device's storage binding limit.
@@ -147,28 +150,32 @@ impl GpuModel {
             .tensors()
             .get(embedding)
             .map_or(0, |embedding| embedding.shape[0].saturating_sub(1));
-        checked(device, "the model's weights", || {
-            let tensors = weights
-                .tensors()
-                .iter()
-                .map(|(name, tensor)| {
-                    (
-                        name.clone(),
-                        storage_with(device, name, &arrange(name, tensor)),
-                    )
+        let (model, memory) = counted(|| {
+            checked(device, "the model's weights", || {
+                let tensors = weights
+                    .tensors()
+                    .iter()
+                    .map(|(name, tensor)| {
+                        (
+                            name.clone(),
+                            storage_with(device, name, &arrange(name, tensor)),
+                        )
+                    })
+                    .collect();
+                let no_classes = storage(device, "no class embedding", features);
+                Ok(Self {
+                    classes,
+                    embedding,
+                    config,
+                    kind,
+                    tensors,
+                    kernels,
+                    no_classes,
+                    memory: GpuMemory::default(),
                 })
-                .collect();
-            let no_classes = storage(device, "no class embedding", features);
-            Ok(Self {
-                classes,
-                embedding,
-                config,
-                kind,
-                tensors,
-                kernels,
-                no_classes,
             })
-        })
+        });
+        model.map(|model| Self { memory, ..model })
     }
 
     /// The same model on a canvas of `width` × `height` cells, sharing the uploaded weights and the kernels: a
@@ -204,12 +211,19 @@ impl GpuModel {
             classes: self.classes,
             embedding: self.embedding,
             no_classes: self.no_classes.clone(),
+            memory: self.memory,
         })
     }
 
     /// The model's configuration.
     pub fn config(&self) -> &ModelConfig {
         &self.config
+    }
+
+    /// The buffers it holds on the GPU and their bytes (shared with the same model on other canvases,
+    /// [`with_canvas`](Self::with_canvas)).
+    pub fn gpu_memory(&self) -> GpuMemory {
+        self.memory
     }
 
     /// Bytes of GPU memory the weights take.

@@ -3,6 +3,7 @@
 //! every feature the adapter has; lavapipe and NVIDIA have it).
 
 use crate::gpu::error::GpuError;
+use crate::gpu::memory::{self, GpuMemory, counted};
 use crate::gpu::read_back::PendingMap;
 
 /// Measures the milliseconds a job's steps take on the GPU, one measurement in flight at a time.
@@ -16,6 +17,7 @@ pub struct StepTimer {
     in_flight: Option<u32>,
     pending: Option<PendingMap>,
     ms_per_step: Option<f64>,
+    memory: GpuMemory,
 }
 
 impl StepTimer {
@@ -25,31 +27,41 @@ impl StepTimer {
             return None;
         }
         let buffer = |label, usage| {
-            device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(label),
-                size: 16,
-                usage,
-                mapped_at_creation: false,
-            })
+            memory::buffer(
+                device,
+                &wgpu::BufferDescriptor {
+                    label: Some(label),
+                    size: 16,
+                    usage,
+                    mapped_at_creation: false,
+                },
+            )
         };
+        let ((resolved, staging), memory) = counted(|| {
+            (
+                buffer(
+                    "step timer resolve",
+                    wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                ),
+                buffer(
+                    "step timer read-back",
+                    wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                ),
+            )
+        });
         Some(Self {
             queries: device.create_query_set(&wgpu::QuerySetDescriptor {
                 label: Some("step timer"),
                 ty: wgpu::QueryType::Timestamp,
                 count: 2,
             }),
-            resolved: buffer(
-                "step timer resolve",
-                wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-            ),
-            staging: buffer(
-                "step timer read-back",
-                wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            ),
+            resolved,
+            staging,
             period_ns: queue.get_timestamp_period(),
             in_flight: None,
             pending: None,
             ms_per_step: None,
+            memory,
         })
     }
 
@@ -100,6 +112,11 @@ impl StepTimer {
         // A moving average: one frame's measurement is noisy.
         self.ms_per_step = Some(self.ms_per_step.map_or(ms, |old| 0.7 * old + 0.3 * ms));
         Ok(())
+    }
+
+    /// Its two buffers (the timestamps resolved, and their read-back).
+    pub fn gpu_memory(&self) -> GpuMemory {
+        self.memory
     }
 
     /// The latest estimate of GPU milliseconds per step.

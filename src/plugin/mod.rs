@@ -35,6 +35,7 @@
 //! ```
 
 mod asset;
+mod budget;
 mod constraints;
 mod generator;
 mod mosaic;
@@ -50,6 +51,7 @@ use bevy::asset::AssetLoadFailedEvent;
 use bevy::prelude::*;
 
 pub use asset::{BfnModel, BfnModelLoader};
+pub use budget::{BfnDiagnostics, BfnFrame, BfnFrameStats, BfnGpuMemory, BfnPriority, BfnSettings};
 pub use constraints::{BfnConstraints, BfnRegenerate};
 pub use generator::{
     BfnFinished, BfnGenerator, BfnPreview, BfnProgress, BfnRestart, BfnStepOnce, BfnWatch,
@@ -77,6 +79,7 @@ pub enum BfnSystems {
 impl Plugin for BfnPlugin {
     fn build(&self, app: &mut App) {
         let reports = Reports::default();
+        budget::build(app);
         app.init_asset::<BfnModel>()
             .init_asset_loader::<BfnModelLoader>()
             .register_type::<BfnGenerator>()
@@ -100,9 +103,10 @@ impl Plugin for BfnPlugin {
                         )
                             .chain(),
                         note_failed_models,
+                        budget::apply_settings,
                     )
                         .in_set(BfnSystems::Setup),
-                    reports::collect_reports.in_set(BfnSystems::Collect),
+                    (reports::collect_reports, budget::collect_frames).in_set(BfnSystems::Collect),
                 ),
             );
         #[cfg(feature = "sprite")]

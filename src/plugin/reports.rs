@@ -2,12 +2,13 @@
 //! and drained by the main world every frame. Each report names the run it belongs to; with pipelined rendering
 //! a report can still be on its way when the generator starts again, and such a report is dropped.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bevy::prelude::*;
 
 use crate::model::Samples;
 use crate::plugin::asset::BfnModel;
+use crate::plugin::budget::{BfnFrame, BfnGpuMemory};
 use crate::plugin::generator::{BfnFinished, BfnGenerator, BfnProgress, BfnWatch, Run};
 use crate::plugin::mosaic::MosaicState;
 use crate::plugin::output::BfnOutput;
@@ -39,24 +40,49 @@ pub(crate) enum News {
 
 /// The channel between the worlds.
 #[derive(Resource, Clone, Default)]
-pub(crate) struct Reports(Arc<Mutex<Vec<Report>>>);
+pub(crate) struct Reports(Arc<Mutex<Channel>>);
+
+/// What is in the channel.
+#[derive(Default)]
+struct Channel {
+    reports: Vec<Report>,
+    /// The frames recorded since the main world last looked, oldest first.
+    frames: Vec<BfnFrame>,
+    /// What the plugin held on the GPU at the last frame.
+    held: Option<BfnGpuMemory>,
+}
 
 impl Reports {
-    /// Sends a report. A panic elsewhere while the lock was held leaves the list itself intact, so a poisoned
-    /// lock is taken over rather than losing the report.
+    /// The channel, locked. A panic elsewhere while the lock was held leaves the lists themselves intact, so a
+    /// poisoned lock is taken over rather than losing a report.
+    fn lock(&self) -> MutexGuard<'_, Channel> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sends a report.
     pub fn send(&self, entity: Entity, epoch: u32, news: News) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(Report {
-                entity,
-                epoch,
-                news,
-            });
+        self.lock().reports.push(Report {
+            entity,
+            epoch,
+            news,
+        });
+    }
+
+    /// Sends what a frame recorded and what the plugin holds on the GPU.
+    pub fn send_frame(&self, frame: BfnFrame, held: BfnGpuMemory) {
+        let mut channel = self.lock();
+        channel.frames.push(frame);
+        channel.held = Some(held);
     }
 
     fn drain(&self) -> Vec<Report> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+        std::mem::take(&mut self.lock().reports)
+    }
+
+    /// The frames recorded since the last call, and the latest count of what the plugin holds.
+    pub fn drain_frames(&self) -> (Vec<BfnFrame>, Option<BfnGpuMemory>) {
+        let mut channel = self.lock();
+        (std::mem::take(&mut channel.frames), channel.held.take())
     }
 }
 

@@ -105,6 +105,7 @@ mod tests {
     fn patched(model: &ModelConfig, pixels: &[usize]) -> Vec<usize> {
         let data = Dataset {
             crops: Vec::new(),
+            held_out_crops: Vec::new(),
             layout: model.pixel_layout(),
             count: 1,
             examples: Examples::Values(pixels.iter().map(|&v| v as f32).collect()),

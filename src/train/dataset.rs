@@ -54,6 +54,8 @@ pub struct Dataset {
     /// example and cut at a fresh random offset every time (`Trainer`), so that the model sees structure that
     /// runs off every edge. Never held out: a source is one whole held-out unit or a training one.
     pub crops: Vec<CropSource>,
+    /// The held-out sources larger than the layout, whole: never trained on, kept for measures of whole levels.
+    pub held_out_crops: Vec<CropSource>,
 }
 
 /// A source larger than the layout in pixels, whole, row-major with the layout's channels innermost, that
@@ -436,6 +438,7 @@ mod tests {
         // Ten examples of two variables, example e holding (e, e); the last four held out.
         let data = Dataset {
             crops: Vec::new(),
+            held_out_crops: Vec::new(),
             layout: Layout {
                 height: 1,
                 width: 2,

@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+#[cfg(feature = "studio")]
+pub mod app;
+
 use bevy_bfn::Result;
 use bevy_bfn::flow::{InputParams, Real, SamplingMethod};
 
@@ -248,7 +251,7 @@ pub fn unless_missing<T>(loaded: Result<T, bevy_bfn::train::dataset::DataError>)
 }
 
 /// The share of the labelled examples of `samples` (of the shipped digits models: one label per example, `None`
-/// for an example that asked for no class) whose nearest held-out digit (`bevy_bfn::train::nearest_class`) is of
+/// for an example that asked for no class) whose nearest held-out digit (`bevy_bfn::measure::nearest_class`) is of
 /// the class its label asked for: how well guidance steers.
 #[cfg(feature = "train")]
 pub fn share_of_requested_digits(
@@ -286,7 +289,7 @@ pub fn share_of_requested_digits(
     let hits: f64 = asked
         .iter()
         .map(|&(e, class)| {
-            bevy_bfn::train::nearest_class::nearest_class(
+            bevy_bfn::measure::nearest_class::nearest_class(
                 config,
                 &example(e),
                 &reference,

@@ -1,7 +1,9 @@
 //! Designer panels (feature `egui`): one window per generator with its model, progress, the settings that steer
 //! it (steps, steps per frame, σ₁ or β₁, seed, batch), the accuracy schedule β(t) and α_i per step with the
 //! current step marked, restart / pause / single step, the live preview, and — when "watch the flow" is on — views
-//! of θ itself: per-variable entropy as an image, θ over time for a picked variable, and a ternary plot.
+//! of θ itself: per-variable entropy as an image, θ over time for a picked variable, and a ternary plot. A frame
+//! panel steers the budget all generators share ([`BfnSettings`](crate::plugin::BfnSettings)) and shows what the
+//! last frame recorded and what the plugin holds on the GPU.
 
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPlugin, EguiPrimaryContextPass, EguiTextureHandle, egui};
@@ -17,6 +19,7 @@ use crate::plugin::{
 };
 
 mod brush;
+mod frame;
 
 /// Adds the panels (and bevy_egui's plugin if the app has not).
 #[derive(Default)]
@@ -27,7 +30,10 @@ impl Plugin for BfnPanelsPlugin {
         if !app.is_plugin_added::<EguiPlugin>() {
             app.add_plugins(EguiPlugin::default());
         }
-        app.add_systems(EguiPrimaryContextPass, generator_panels);
+        app.add_systems(
+            EguiPrimaryContextPass,
+            (generator_panels, frame::frame_panel),
+        );
     }
 }
 

@@ -11,6 +11,7 @@ use crate::flow::{AnyDatum, Constraints};
 use crate::gpu::JobSettings;
 use crate::model::{Guidance, Weights};
 use crate::plugin::asset::BfnModel;
+use crate::plugin::budget::{ActiveSettings, BfnPriority, BfnSettings};
 use crate::plugin::generator::{BfnGenerator, BfnPreview, BfnWatch, Run};
 use crate::plugin::run::PendingSteps;
 
@@ -30,13 +31,28 @@ pub(crate) struct Extracted {
     pub paused: bool,
     pub preview: AssetId<Image>,
     pub watched: bool,
+    /// [`BfnPriority`], at least 1.
+    pub priority: u32,
 }
 
-/// This frame's generators, and the single steps asked for and not yet taken.
+impl Extracted {
+    /// What the cost of its job's step depends on: the model on its canvas, the batch and whether guidance runs
+    /// the network twice. Jobs of one key share their measured time per step.
+    pub fn cost_key(&self) -> (usize, usize, bool) {
+        (
+            Arc::as_ptr(&self.weights) as usize,
+            self.settings.batch,
+            self.guidance.is_guided(),
+        )
+    }
+}
+
+/// This frame's generators, the single steps asked for and not yet taken, and the game-wide caps.
 #[derive(Resource, Default)]
 pub(crate) struct ExtractedGenerators {
     pub generators: Vec<Extracted>,
     pub single_steps: HashMap<Entity, u32>,
+    pub settings: BfnSettings,
 }
 
 /// What is extracted of each generator.
@@ -46,6 +62,7 @@ type GeneratorParts<'a> = (
     &'a Run,
     &'a BfnPreview,
     Has<BfnWatch>,
+    Option<&'a BfnPriority>,
 );
 
 /// Reads the generators through a query state of its own rather than `Extract`, since it also drains the main
@@ -60,9 +77,10 @@ pub(crate) fn extract_generators(
     for (entity, steps) in main_world.resource_mut::<PendingSteps>().0.drain() {
         *extracted.single_steps.entry(entity).or_default() += steps;
     }
+    extracted.settings = main_world.resource::<ActiveSettings>().0;
     let generators = generators.get_or_insert_with(|| main_world.query());
     let models = main_world.resource::<Assets<BfnModel>>();
-    for (entity, generator, run, preview, watched) in generators.iter(&main_world) {
+    for (entity, generator, run, preview, watched, priority) in generators.iter(&main_world) {
         // No key: the model is not loaded. Constraints that cannot be placed: the error is on the generator.
         let Some(key) = &run.key else {
             continue;
@@ -86,6 +104,7 @@ pub(crate) fn extract_generators(
             paused: generator.paused,
             preview: preview.image.id(),
             watched,
+            priority: priority.map_or(1, |p| p.0.max(1)),
         });
     }
     extracted

@@ -10,12 +10,14 @@ use bevy::render::render_resource::PipelineCache;
 use bevy::render::renderer::{RenderDevice, RenderQueue};
 use bevy::render::texture::GpuImage;
 
+use crate::gpu::memory::counted;
 use crate::gpu::{
-    Dispatch, GpuError, GpuModel, JobSettings, SamplingJob, StepTimer, preview_dispatch,
+    Dispatch, GpuError, GpuMemory, GpuModel, JobSettings, SamplingJob, StepTimer, preview_dispatch,
     preview_size,
 };
 use crate::model::Weights;
 use crate::plugin::asset::BfnModel;
+use crate::plugin::budget::BfnGpuMemory;
 use crate::plugin::render::extract::{Extracted, ExtractedGenerators};
 use crate::plugin::render::pipelines::{BfnPipelines, NotReady};
 use crate::plugin::render::read_back::{ReadBack, ThetaWatch};
@@ -34,8 +36,31 @@ pub(crate) struct Generation {
     /// GPU time per step (absent where the device has no timestamp queries).
     pub timer: Option<StepTimer>,
     pub watch: Option<ThetaWatch>,
-    pub preview: Option<(AssetId<Image>, Dispatch)>,
+    /// The preview's dispatch, bound to this image, and the buffers it made.
+    pub preview: Option<(AssetId<Image>, Dispatch, GpuMemory)>,
     pub read_back: ReadBack,
+}
+
+impl Generation {
+    /// What it holds on the GPU, its model aside.
+    fn gpu_memory(&self) -> GpuMemory {
+        self.job.gpu_memory()
+            + self
+                .timer
+                .as_ref()
+                .map(StepTimer::gpu_memory)
+                .unwrap_or_default()
+            + self
+                .watch
+                .as_ref()
+                .map(ThetaWatch::gpu_memory)
+                .unwrap_or_default()
+            + self
+                .preview
+                .as_ref()
+                .map(|(_, _, memory)| *memory)
+                .unwrap_or_default()
+    }
 }
 
 /// A model asset on a canvas of (height, width) cells.
@@ -47,21 +72,51 @@ pub(crate) struct BfnJobs {
     /// Per model asset and canvas (height, width): the weights uploaded and their upload.
     models: HashMap<ModelKey, (Arc<Weights>, Arc<GpuModel>)>,
     pub jobs: HashMap<Entity, Generation>,
-    /// Generators whose job could not be made, with the run that failed: the next run tries again.
-    failed: HashMap<Entity, u32>,
+    /// Generators whose run needs no job, with that run: it failed, or its result was delivered and its job
+    /// freed. The next run makes one again.
+    settled: HashMap<Entity, u32>,
 }
 
 impl BfnJobs {
-    /// The generator's run cannot go on: its job goes, the run is marked failed (the next run tries again), and
-    /// the error is reported on the generator.
-    fn fail(&mut self, generator: &Extracted, error: impl std::fmt::Display, reports: &Reports) {
-        self.jobs.remove(&generator.entity);
-        self.failed.insert(generator.entity, generator.epoch);
+    /// The generator's run cannot go on: its job goes, the run is settled (the next run tries again), and the
+    /// error is reported on the generator.
+    pub fn fail(
+        &mut self,
+        generator: &Extracted,
+        error: impl std::fmt::Display,
+        reports: &Reports,
+    ) {
+        self.settle(generator.entity, generator.epoch);
         reports.send(
             generator.entity,
             generator.epoch,
             News::Failed(error.to_string()),
         );
+    }
+
+    /// The generator's run `epoch` needs its job no more: the job and its buffers go now, not when the generator
+    /// next starts or is despawned (a game may keep a finished generator for ever).
+    pub fn settle(&mut self, entity: Entity, epoch: u32) {
+        self.jobs.remove(&entity);
+        self.settled.insert(entity, epoch);
+    }
+
+    /// What the plugin holds on the GPU.
+    pub fn gpu_memory(&self) -> BfnGpuMemory {
+        BfnGpuMemory {
+            total: self
+                .jobs
+                .values()
+                .map(Generation::gpu_memory)
+                .sum::<GpuMemory>()
+                + self
+                    .models
+                    .values()
+                    .map(|(_, model)| model.gpu_memory())
+                    .sum(),
+            jobs: self.jobs.len(),
+            models: self.models.len(),
+        }
     }
 }
 
@@ -113,7 +168,7 @@ pub(crate) fn sync_jobs(
             }
         }
     }
-    jobs.failed
+    jobs.settled
         .retain(|entity, epoch| current(*entity).is_some_and(|g| g.epoch == *epoch));
     jobs.models.retain(|(model, _), (weights, _)| {
         extracted
@@ -136,7 +191,7 @@ pub(crate) fn build_jobs(
 ) {
     let jobs = &mut *jobs;
     for generator in &extracted.generators {
-        if jobs.jobs.contains_key(&generator.entity) || jobs.failed.contains_key(&generator.entity)
+        if jobs.jobs.contains_key(&generator.entity) || jobs.settled.contains_key(&generator.entity)
         {
             continue;
         }
@@ -214,19 +269,22 @@ pub(crate) fn bind_previews(
         let Some(generation) = jobs.jobs.get_mut(&generator.entity) else {
             continue;
         };
-        if generation.preview.as_ref().map(|(id, _)| *id) == Some(generator.preview) {
+        if generation.preview.as_ref().map(|(id, _, _)| *id) == Some(generator.preview) {
             continue;
         }
         let Some(image) = images.get(generator.preview) else {
             continue;
         };
-        match preview_dispatch(
-            device.wgpu_device(),
-            &generation.model,
-            &generation.job,
-            &image.texture_view,
-        ) {
-            Ok(dispatch) => generation.preview = Some((generator.preview, dispatch)),
+        let (dispatch, memory) = counted(|| {
+            preview_dispatch(
+                device.wgpu_device(),
+                &generation.model,
+                &generation.job,
+                &image.texture_view,
+            )
+        });
+        match dispatch {
+            Ok(dispatch) => generation.preview = Some((generator.preview, dispatch, memory)),
             Err(error) => jobs.fail(generator, error, &reports),
         }
     }

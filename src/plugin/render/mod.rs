@@ -4,6 +4,9 @@
 //! run with other settings, never per frame, and only once Bevy's pipeline cache has compiled the kernels its
 //! model needs (compiled once for every model that needs them), so that loading a model does not stall a frame.
 //!
+//! A job is freed as soon as its result is delivered, and every frame the plugin reports what it holds on the
+//! GPU ([`BfnGpuMemory`](crate::plugin::BfnGpuMemory)).
+//!
 //! The systems run in [`BfnRenderSystems`], inside Bevy's [`RenderSystems::PrepareResources`], and the steps are
 //! recorded in Bevy's [`RenderGraph`] schedule before the cameras draw, so that a preview written this frame is
 //! the one the sprites show.
@@ -13,6 +16,7 @@ mod jobs;
 mod pipelines;
 mod read_back;
 mod record;
+mod share;
 
 use bevy::core_pipeline::schedule::camera_driver;
 use bevy::prelude::*;
@@ -35,6 +39,8 @@ pub enum BfnRenderSystems {
     BindPreviews,
     /// Moves the read-backs along: samples, θ for watched generators, step timings.
     PollReadBacks,
+    /// Shares the frame's steps among the running jobs under [`BfnSettings`](crate::plugin::BfnSettings).
+    PlanFrame,
 }
 
 /// Adds the render-world resources and systems to `app`'s render sub-app. Returns `false` where there is none.
@@ -47,6 +53,7 @@ pub(crate) fn build(app: &mut App, reports: Reports) -> bool {
         .init_resource::<extract::ExtractedGenerators>()
         .init_resource::<jobs::BfnJobs>()
         .init_resource::<pipelines::BfnPipelines>()
+        .init_resource::<record::FramePlan>()
         .configure_sets(
             Render,
             (
@@ -54,6 +61,7 @@ pub(crate) fn build(app: &mut App, reports: Reports) -> bool {
                 BfnRenderSystems::BuildJobs,
                 BfnRenderSystems::BindPreviews,
                 BfnRenderSystems::PollReadBacks,
+                BfnRenderSystems::PlanFrame,
             )
                 .chain()
                 .in_set(RenderSystems::PrepareResources),
@@ -66,6 +74,7 @@ pub(crate) fn build(app: &mut App, reports: Reports) -> bool {
                 jobs::build_jobs.in_set(BfnRenderSystems::BuildJobs),
                 jobs::bind_previews.in_set(BfnRenderSystems::BindPreviews),
                 read_back::poll_read_backs.in_set(BfnRenderSystems::PollReadBacks),
+                record::plan_steps.in_set(BfnRenderSystems::PlanFrame),
             ),
         )
         .add_systems(

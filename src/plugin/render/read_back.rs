@@ -1,10 +1,12 @@
 //! The read-backs of the render world, moved along once a frame without waiting: the samples when a job
 //! finishes, θ every frame for a watched generator, and the step timer's timestamps. A copy is recorded with the
-//! steps; the next frame, once it has been submitted, the mapping is asked for; a later frame takes it.
+//! steps; the next frame, once it has been submitted, the mapping is asked for; a later frame takes it, and the job,
+//! its run over, is freed.
 
 use bevy::prelude::*;
 
 use crate::gpu::PendingMap;
+use crate::gpu::memory::{self, GpuMemory};
 use crate::plugin::render::extract::ExtractedGenerators;
 use crate::plugin::render::jobs::BfnJobs;
 use crate::plugin::reports::{News, Reports};
@@ -16,10 +18,8 @@ pub(crate) enum ReadBack {
     Waiting,
     /// The copy was recorded this frame; map it once it is submitted.
     Copied,
-    /// Mapping.
+    /// Mapping; once delivered, the job is freed.
     Requested,
-    /// Delivered.
-    Done,
 }
 
 /// A watched generator's θ on its way back: the read-back buffer (made the first time it is watched) and the
@@ -34,14 +34,25 @@ impl ThetaWatch {
     /// A watch for a θ buffer of `size` bytes.
     pub fn new(device: &wgpu::Device, size: u64) -> Self {
         Self {
-            staging: device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("θ watch"),
-                size,
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            }),
+            staging: memory::buffer(
+                device,
+                &wgpu::BufferDescriptor {
+                    label: Some("θ watch"),
+                    size,
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                },
+            ),
             copied: None,
             pending: None,
+        }
+    }
+
+    /// Its one buffer.
+    pub fn gpu_memory(&self) -> GpuMemory {
+        GpuMemory {
+            buffers: 1,
+            bytes: self.staging.size(),
         }
     }
 
@@ -72,6 +83,7 @@ pub(crate) fn poll_read_backs(
     extracted: Res<ExtractedGenerators>,
     reports: Res<Reports>,
 ) {
+    let mut delivered = Vec::new();
     for generator in &extracted.generators {
         let Some(generation) = jobs.jobs.get_mut(&generator.entity) else {
             continue;
@@ -94,16 +106,19 @@ pub(crate) fn poll_read_backs(
             }
             ReadBack::Requested => match generation.job.take_samples() {
                 Some(Ok(samples)) => {
-                    generation.read_back = ReadBack::Done;
+                    delivered.push((entity, epoch));
                     report(News::Finished(samples));
                 }
                 Some(Err(error)) => {
-                    generation.read_back = ReadBack::Done;
+                    delivered.push((entity, epoch));
                     report(News::Failed(format!("reading the samples back: {error}")));
                 }
                 None => {}
             },
-            ReadBack::Waiting | ReadBack::Done => {}
+            ReadBack::Waiting => {}
         }
+    }
+    for (entity, epoch) in delivered {
+        jobs.settle(entity, epoch);
     }
 }

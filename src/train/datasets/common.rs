@@ -210,6 +210,7 @@ pub(super) fn dataset(
     };
     Ok(Dataset {
         crops: Vec::new(),
+        held_out_crops: Vec::new(),
         layout,
         count,
         examples,

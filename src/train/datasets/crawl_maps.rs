@@ -227,6 +227,7 @@ pub(super) fn load(
         },
     )?;
     data.crops = trained.to_vec();
+    data.held_out_crops = held.to_vec();
     Ok(data)
 }
 

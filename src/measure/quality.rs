@@ -95,7 +95,7 @@ pub fn quality(config: &ModelConfig, samples: &Samples, reference: &Samples) -> 
 }
 
 /// Example `example`'s variables in pixel order (row, column, channel), as numbers: class indices or values.
-pub(crate) fn pixel_values(config: &ModelConfig, samples: &Samples, example: usize) -> Vec<f64> {
+pub fn pixel_values(config: &ModelConfig, samples: &Samples, example: usize) -> Vec<f64> {
     let image = config.pixel_layout();
     let start = example * config.layout.variables();
     let mut values = Vec::with_capacity(image.height * image.width * image.channels);

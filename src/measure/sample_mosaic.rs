@@ -3,9 +3,9 @@
 
 use crate::error::Result;
 use crate::flow::{Constraints, RuntimeDatum, SamplingMethod};
+use crate::measure::sample_sheet::sample_constrained;
 use crate::model::Weights;
 use crate::model::mosaic::{MapShape, Mosaic, window_seed};
-use crate::train::sample_sheet::sample_constrained;
 
 /// Draws `count` maps of `shape` from a model with `steps` steps of `method`, window by window, window i seeded
 /// [`window_seed`]`(seed, i)`, keeping `constraints` given in the map's data layout (see

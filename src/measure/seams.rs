@@ -1,17 +1,17 @@
 //! Whether the seams of inpainting and of mosaics show: the 2 × 2 class patterns where generated cells meet known
 //! ones, against the held-out data's patterns, beside the same measure where they do not meet (issue 32). The
-//! patterns and the Jensen–Shannon divergence are [`quality`](mod@crate::train::quality)'s.
+//! patterns and the Jensen–Shannon divergence are [`quality`](mod@crate::measure::quality)'s.
 
 use std::collections::HashMap;
 
 use crate::error::{BfnError, Result};
 use crate::flow::{Constraints, Known, SamplingMethod};
+use crate::measure::quality::{histogram, jensen_shannon, square_pattern};
+use crate::measure::sample_mosaic::sample_mosaic;
+use crate::measure::sample_sheet::{sample_constrained, sample_with};
 use crate::model::content::{example_count, example_variables};
 use crate::model::mosaic::MapShape;
 use crate::model::{ModelConfig, Samples, Weights};
-use crate::train::quality::{histogram, jensen_shannon, square_pattern};
-use crate::train::sample_mosaic::sample_mosaic;
-use crate::train::sample_sheet::{sample_constrained, sample_with};
 
 /// The sampling runs measured: `count` maps of `steps` steps of `method` from `seed`.
 #[derive(Clone, Copy)]
@@ -72,15 +72,29 @@ pub fn reference_patterns(
     Ok(histogram(patterns))
 }
 
-/// Inpaints the right half of `count` held-out maps given their left half (hard-known) and scores the patterns
-/// that straddle the boundary (top-left column width/2 − 1) against `reference`, beside the same patterns of
-/// unconditional samples of the same seed. The inpainting run is `bfn-train sample --known` of the halves (each
-/// map its own constraints); the unconditional one is plain `bfn-train sample`.
+/// The right halves of held-out maps inpainted from their left halves, scored by the 2 × 2 patterns that straddle
+/// the boundary, beside the same patterns of unconditional samples and of the maps' own right halves.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct InpaintingScores {
+    /// Patterns in each set.
+    pub patterns: usize,
+    /// JS (bits) against the reference: inpainted, unconditional, the true completions.
+    pub divergence: [f64; 3],
+    /// The share of patterns that occur nowhere in the reference, in the same order.
+    pub unseen: [f64; 3],
+}
+
+/// Inpaints the right half of `run.count` held-out maps `completions` times each given their left half
+/// (hard-known), and scores the patterns that straddle the boundary (top-left column width/2 − 1) against
+/// `reference`, beside the same patterns of as many unconditional samples of the same seed and of the held-out
+/// maps themselves. The inpainting run is `bfn-train sample --known` of the halves (each map its own constraints,
+/// repeated for its completions); the unconditional one is plain `bfn-train sample`.
 pub fn half_inpainting(
     run: SeamRun,
+    completions: usize,
     held_out: &Samples,
     reference: &HashMap<Vec<u32>, f64>,
-) -> Result<SeamScores> {
+) -> Result<InpaintingScores> {
     let config = run.weights.config();
     let image = config.pixel_layout();
     let count = example_count(config, held_out).min(run.count);
@@ -88,37 +102,49 @@ pub fn half_inpainting(
     let mut known = Vec::new();
     for example in 0..count {
         let cells = map(config, held_out, example)?;
-        known.extend(
-            cells
-                .iter()
-                .enumerate()
-                .map(|(v, &value)| (v % image.width < half).then_some(Known::held(value))),
-        );
+        for _ in 0..completions {
+            known.extend(
+                cells
+                    .iter()
+                    .enumerate()
+                    .map(|(v, &value)| (v % image.width < half).then_some(Known::held(value))),
+            );
+        }
     }
+    let drawn = count * completions;
     let halves = config.place_constraints(
         &Constraints {
             known,
             allowed: Vec::new(),
         },
-        count,
+        drawn,
     )?;
     let inpainted =
-        sample_constrained(run.weights, count, run.steps, run.seed, run.method, &halves)?;
-    let unconditional = sample_with(run.weights, count, run.steps, run.seed, run.method)?;
-    let straddling = |samples: &Samples| -> Result<Vec<Vec<u32>>> {
+        sample_constrained(run.weights, drawn, run.steps, run.seed, run.method, &halves)?;
+    let unconditional = sample_with(run.weights, drawn, run.steps, run.seed, run.method)?;
+    let straddling = |samples: &Samples, maps: usize| -> Result<Vec<Vec<u32>>> {
         let mut patterns = Vec::new();
-        for example in 0..count {
+        for example in 0..maps {
             let cells = map(config, samples, example)?;
             let at = |r: usize, c: usize| cells[r * image.width + c];
             patterns.extend((0..image.height - 1).map(|r| square_pattern(at, r, half - 1)));
         }
         Ok(patterns)
     };
-    let (seam, baseline) = (straddling(&inpainted)?, straddling(&unconditional)?);
-    Ok(SeamScores {
-        seam: jensen_shannon(&histogram(seam.iter().cloned()), reference),
-        baseline: jensen_shannon(&histogram(baseline.iter().cloned()), reference),
-        patterns: seam.len(),
+    let sets = [
+        straddling(&inpainted, drawn)?,
+        straddling(&unconditional, drawn)?,
+        straddling(held_out, count)?,
+    ];
+    let unseen = |set: &[Vec<u32>]| {
+        set.iter().filter(|p| !reference.contains_key(*p)).count() as f64 / set.len().max(1) as f64
+    };
+    Ok(InpaintingScores {
+        patterns: sets[0].len(),
+        divergence: sets
+            .each_ref()
+            .map(|set| jensen_shannon(&histogram(set.iter().cloned()), reference)),
+        unseen: sets.each_ref().map(|set| unseen(set)),
     })
 }
 

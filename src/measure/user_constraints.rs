@@ -5,10 +5,10 @@
 use std::path::Path;
 
 use crate::flow::{AnyDatum, Constraints, Known};
+use crate::measure::npy::read_npy;
+use crate::measure::sample_array::array_shape;
 use crate::model::content::{class_symbol, data_range, model_units, palette, value_stretch};
 use crate::model::{KindConfig, ModelConfig};
-use crate::train::npy::read_npy;
-use crate::train::sample_array::array_shape;
 
 /// Constraints from the command line that cannot be used, and why.
 #[derive(Debug, thiserror::Error)]

@@ -11,6 +11,95 @@
 //!
 //! Examples are in pixel order (row, column, channel), as the `quality` measures read them.
 
+use crate::error::{BfnError, Result};
+use crate::measure::quality::pixel_values;
+use crate::model::content::example_count;
+use crate::model::{KindConfig, ModelConfig, Samples};
+
+/// The neighbours of the precision and recall manifolds (Kynkäänniemi et al. 2019).
+pub const K: usize = 3;
+
+/// What a game needs, of samples beside the same of reference data.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum GameQuality {
+    /// Tile maps whose legend names walkable classes: `[samples, data]` each.
+    Maps {
+        /// The share of maps whose walkable cells form one 4-connected region.
+        one_region: [f64; 2],
+        /// The mean share of walkable cells in the largest region.
+        largest_region: [f64; 2],
+    },
+    /// Images (discretised data).
+    Images {
+        /// The share of samples within the data's k-nearest-neighbour manifold.
+        precision: f64,
+        /// The share of data examples within the samples' manifold.
+        recall: f64,
+        /// The samples' neighbouring-pixel energy over the data's: above 1 is speckle, below 1 blur.
+        energy: f64,
+    },
+    /// Height fields (continuous data of one channel): the samples' spread over the data's.
+    Heights {
+        /// Of slopes.
+        slope_spread: f64,
+        /// Of curvature (the discrete Laplacian).
+        curvature_spread: f64,
+    },
+}
+
+/// What a game needs of `samples` against `reference`, both of a model of `config`; `None` for what no measure
+/// here fits (sequences, maps with nothing walkable). The examples may be of any canvas the config's layout
+/// gives (a level of a U-Net dungeon model on its canvas, `ModelConfig::layout`).
+pub fn game_quality(
+    config: &ModelConfig,
+    samples: &Samples,
+    reference: &Samples,
+) -> Result<Option<GameQuality>> {
+    let image = config.pixel_layout();
+    let examples = |s: &Samples| -> Result<Vec<Vec<f64>>> {
+        let count = example_count(config, s);
+        if count == 0 {
+            return Err(BfnError::Config("no examples to measure".into()));
+        }
+        Ok((0..count).map(|e| pixel_values(config, s, e)).collect())
+    };
+    let (a, b) = (examples(samples)?, examples(reference)?);
+    Ok(match config.kind {
+        KindConfig::Discrete { .. } => {
+            let walkable = walkable_classes(&config.legend);
+            if image.height == 1 || !walkable.contains(&true) {
+                return Ok(None);
+            }
+            let of =
+                |maps: &[Vec<f64>]| walkable_regions(maps, image.height, image.width, &walkable);
+            let ((one_a, largest_a), (one_b, largest_b)) = (of(&a), of(&b));
+            Some(GameQuality::Maps {
+                one_region: [one_a, one_b],
+                largest_region: [largest_a, largest_b],
+            })
+        }
+        KindConfig::Discretised { .. } => {
+            let (precision, recall) = precision_recall(&a, &b, K);
+            let energy =
+                |e: &[Vec<f64>]| neighbour_energy(e, image.height, image.width, image.channels);
+            Some(GameQuality::Images {
+                precision,
+                recall,
+                energy: energy(&a) / energy(&b),
+            })
+        }
+        KindConfig::Continuous { .. } if image.channels == 1 => {
+            let (slope_a, curvature_a) = slope_and_curvature(&a, image.height, image.width);
+            let (slope_b, curvature_b) = slope_and_curvature(&b, image.height, image.width);
+            Some(GameQuality::Heights {
+                slope_spread: slope_a / slope_b,
+                curvature_spread: curvature_a / curvature_b,
+            })
+        }
+        KindConfig::Continuous { .. } => None,
+    })
+}
+
 /// The legend words of the classes a walker can stand on.
 const WALKABLE: [&str; 4] = ["floor", "door", "stairs", "water"];
 
@@ -31,29 +120,64 @@ pub fn walkable_regions(
     width: usize,
     walkable: &[bool],
 ) -> (f64, f64) {
-    if maps.is_empty() {
-        return (0.0, 0.0);
-    }
-    let (mut connected, mut largest_share) = (0usize, 0f64);
-    for map in maps {
-        let open: Vec<bool> = map
-            .iter()
-            .map(|&c| walkable.get(c as usize).copied().unwrap_or(false))
-            .collect();
+    let measures = level_measures(
+        maps.iter().map(|map| (map.as_slice(), height, width)),
+        walkable,
+        &[],
+    );
+    (measures.one_region, measures.largest_region)
+}
+
+/// What a game needs of whole levels, each of its own size.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LevelMeasures {
+    /// The mean share of cells that are not outside the level.
+    pub inside: f64,
+    /// The share of levels whose walkable cells form one 4-connected region.
+    pub one_region: f64,
+    /// The mean share of walkable cells in the largest region (1 for a level with none).
+    pub largest_region: f64,
+}
+
+/// [`LevelMeasures`] of `levels`, each (row-major classes, height, width), with the classes `walkable` can stand
+/// on and those that are `outside` the level (a class beyond either list is neither).
+pub fn level_measures<'a>(
+    levels: impl IntoIterator<Item = (&'a [f64], usize, usize)>,
+    walkable: &[bool],
+    outside: &[bool],
+) -> LevelMeasures {
+    let class = |flags: &[bool], c: f64| flags.get(c as usize).copied().unwrap_or(false);
+    let (mut count, mut sums) = (0usize, LevelMeasures::default());
+    for (level, height, width) in levels {
+        let open: Vec<bool> = level.iter().map(|&c| class(walkable, c)).collect();
         let sizes = region_sizes(&open, height, width);
         let total: usize = sizes.iter().sum();
-        if sizes.len() <= 1 {
-            connected += 1;
-        }
-        largest_share += match sizes.iter().max() {
-            Some(&largest) => largest as f64 / total as f64,
-            None => 1.0,
-        };
+        sums.one_region += f64::from(u8::from(sizes.len() <= 1));
+        sums.largest_region += sizes
+            .iter()
+            .max()
+            .map_or(1.0, |&largest| largest as f64 / total as f64);
+        sums.inside += level.iter().filter(|&&c| !class(outside, c)).count() as f64
+            / level.len().max(1) as f64;
+        count += 1;
     }
-    (
-        connected as f64 / maps.len() as f64,
-        largest_share / maps.len() as f64,
-    )
+    if count == 0 {
+        return LevelMeasures::default();
+    }
+    let n = count as f64;
+    LevelMeasures {
+        inside: sums.inside / n,
+        one_region: sums.one_region / n,
+        largest_region: sums.largest_region / n,
+    }
+}
+
+/// Which classes of `legend` are outside the level: those whose name starts with "outside".
+pub fn outside_classes(legend: &[String]) -> Vec<bool> {
+    legend
+        .iter()
+        .map(|name| name.starts_with("outside"))
+        .collect()
 }
 
 /// The sizes of the 4-connected regions of `open` cells.
@@ -212,6 +336,22 @@ mod tests {
         assert_eq!(walkable_regions(&[diagonal], 2, 2, &walkable), (0.0, 0.5));
         let whole = vec![1.; 12];
         assert_eq!(walkable_regions(&[whole, joined], 3, 4, &walkable).0, 0.5);
+    }
+
+    #[test]
+    fn levels_of_different_sizes_are_measured_each_on_its_own_grid() {
+        let legend: Vec<String> = ["outside", "floor", "wall"].map(str::to_owned).to_vec();
+        let (walkable, outside) = (walkable_classes(&legend), outside_classes(&legend));
+        // 2 × 3, half outside, one floor region; 3 × 2 read on its own grid: floors at (0,0) and (2,1) apart.
+        let small = [0., 0., 0., 1., 1., 2.];
+        let tall = [1., 2., 2., 2., 2., 1.];
+        let measures = level_measures([(&small[..], 2, 3), (&tall[..], 3, 2)], &walkable, &outside);
+        assert!((measures.inside - 0.75).abs() < 1e-12, "{measures:?}");
+        assert_eq!(measures.one_region, 0.5);
+        assert!(
+            (measures.largest_region - 0.75).abs() < 1e-12,
+            "{measures:?}"
+        );
     }
 
     #[test]

@@ -6,9 +6,9 @@
 //! tiles of a map), the squared distance of the values for images.
 
 use crate::error::{BfnError, Result};
+use crate::measure::quality::pixel_values;
 use crate::model::content::example_count;
 use crate::model::{ModelConfig, Samples};
-use crate::train::quality::pixel_values;
 
 /// One class's score.
 #[derive(Clone, Copy, Debug, PartialEq)]

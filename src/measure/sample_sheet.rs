@@ -8,11 +8,11 @@ use candle_core::Device;
 use crate::atomic_file::write_atomic;
 use crate::error::{BfnError, Result};
 use crate::flow::{Constraints, RuntimeDatum, Sampler, SamplingMethod, Shape};
+use crate::measure::sample_array::array_bytes;
 use crate::model::content::{example_count, example_pixels, example_text, png_bytes};
 use crate::model::{Kind, Layout, ModelConfig, Samples, Weights};
 use crate::net::Network;
 use crate::train::denoiser::{Guidance, NetworkDenoiser};
-use crate::train::sample_array::array_bytes;
 
 /// Draws `count` samples from a model with `steps` steps of the standard sampler from `seed`.
 pub fn sample(weights: &Weights, count: usize, steps: u32, seed: u64) -> Result<Samples> {

@@ -1,9 +1,9 @@
 //! Samples (or data) as a NumPy array for measurements outside the crate: the raw values in the data's own units
 //! and the data's pixel layout, where a sheet only shows them.
 
+use crate::measure::npy::npy_bytes;
 use crate::model::content::{data_units, example_count, example_variables};
 use crate::model::{ModelConfig, Samples};
-use crate::train::npy::npy_bytes;
 
 /// The shape of `count` examples: `[count, height, width, channels]` of [`ModelConfig::pixel_layout`], without
 /// the height of sequences (height 1: names, words) and without the channels of one-channel data (maps, grey
