@@ -163,6 +163,13 @@ fn main() {
             while !finished(&app) {
                 app.update();
             }
+            if let Some(error) = generators
+                .iter()
+                .find_map(|&e| app.world().get::<BfnProgress>(e)?.error.clone())
+            {
+                eprintln!("frame_cost: {model}: {error}");
+                std::process::exit(1);
+            }
             let frames: Vec<BfnFrame> =
                 std::mem::take(&mut app.world_mut().resource_mut::<Frames>().0)
                     .into_iter()

@@ -634,4 +634,3 @@ fn settings_out_of_range_are_refused_by_name() {
     );
     std::fs::remove_dir_all(assets).ok();
 }
-

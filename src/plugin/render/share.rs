@@ -59,12 +59,17 @@ impl Waiting {
         self.0
             .retain(|entity, _| claims.iter().any(|c| c.entity == *entity));
         let mut order: Vec<&Claim> = claims.iter().filter(|c| c.wants > 0).collect();
-        // The longest-waiting first, weighted by priority; ties by entity, so that the order is reproducible.
+        // The longest-waiting first, weighted by priority; ties by entity index (the order generators were spawned
+        // in, where no index was reused), so that the order is reproducible.
         let standing = |claim: &Claim| {
-            u64::from(claim.priority.max(1))
-                * (u64::from(self.0.get(&claim.entity).copied().unwrap_or(0)) + 1)
+            let waited = self.0.get(&claim.entity).copied().unwrap_or(0);
+            u64::from(claim.priority.max(1)) * (u64::from(waited) + 1)
         };
-        order.sort_by(|a, b| standing(b).cmp(&standing(a)).then(a.entity.cmp(&b.entity)));
+        order.sort_by(|a, b| {
+            standing(b)
+                .cmp(&standing(a))
+                .then(a.entity.index_u32().cmp(&b.entity.index_u32()))
+        });
         let mut share = FrameShare::default();
         let mut ms_left = caps.gpu_ms;
         let mut steps_left = caps.steps.unwrap_or(u32::MAX);
