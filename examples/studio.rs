@@ -1,6 +1,7 @@
-//! The studio: every shipped model generating at once on the GPU, each drawn as it forms (names as text, read
-//! off θ as it sharpens), captioned with its model, steps and sampler, with the designer panels to steer them
-//! (steps, steps per frame, σ₁ or β₁, seed, batch, restart / pause / step).
+//! The studio: every shipped model file generating at once on the GPU, each drawn as it forms (names as text, read
+//! off θ as it sharpens), a conditional model one example of each of its classes, captioned with its model, steps
+//! and sampler, with the designer panels to steer them (steps, steps per frame, σ₁ or β₁, seed, batch, restart /
+//! pause / step) and the frame panel (the budget all generators share, what the last frame recorded).
 //!
 //! ```text
 //! cargo run --release --example studio --features studio                    # the window
@@ -90,10 +91,10 @@ fn options() -> Result<Options, String> {
     Ok(options)
 }
 
-/// Every flow takes about this many frames, whatever its steps, so that all five can be watched forming.
+/// Every flow takes about this many frames, whatever its steps, so that all of them can be watched forming.
 const FRAMES_PER_FLOW: u32 = 12;
 
-/// The guidance weight of the conditional digits (`docs/models.md`).
+/// The guidance weight of the conditional models (`docs/models.md`).
 const CLASS_GUIDANCE: f64 = 2.0;
 
 /// The steps every model takes on a software GPU, where a step of sprites or terrain costs about a second.
@@ -109,36 +110,57 @@ struct Shown {
     scale: f32,
 }
 
-const MODELS: [Shown; 5] = [
+/// Every shipped model file; a conditional one draws one example of each of its classes, side by side.
+const MODELS: [Shown; 8] = [
     Shown {
         model: "dungeon",
         batch: 2,
-        at: Vec2::new(-440.0, 220.0),
-        scale: 8.0,
+        at: Vec2::new(-470.0, 240.0),
+        scale: 7.0,
     },
     Shown {
         model: "sprites",
         batch: 4,
-        at: Vec2::new(-80.0, 220.0),
+        at: Vec2::new(-170.0, 250.0),
+        scale: 4.0,
+    },
+    Shown {
+        model: "digits",
+        batch: 4,
+        at: Vec2::new(100.0, 250.0),
         scale: 5.0,
     },
     Shown {
         model: "terrain",
         batch: 2,
-        at: Vec2::new(-440.0, -20.0),
+        at: Vec2::new(-470.0, 20.0),
         scale: 6.0,
     },
-    // The conditional digits, one of each class side by side: the row of one preview per class.
+    // floor, wall, feature
+    Shown {
+        model: "sprites-conditional",
+        batch: 3,
+        at: Vec2::new(-150.0, 40.0),
+        scale: 4.0,
+    },
+    // 0 to 9
     Shown {
         model: "digits-conditional",
         batch: 10,
-        at: Vec2::new(-80.0, -20.0),
-        scale: 5.0,
+        at: Vec2::new(-250.0, -140.0),
+        scale: 3.5,
     },
     Shown {
         model: "names",
         batch: 6,
-        at: Vec2::new(-260.0, -220.0),
+        at: Vec2::new(-500.0, -205.0),
+        scale: 9.0,
+    },
+    // one name of each class
+    Shown {
+        model: "names-conditional",
+        batch: 2,
+        at: Vec2::new(-150.0, -205.0),
         scale: 9.0,
     },
 ];
@@ -221,7 +243,7 @@ fn setup(
             .with_steps_per_frame(0)
             .with_seed(options.seed);
         generator.steps = steps;
-        if name == "digits-conditional" {
+        if name.ends_with("-conditional") {
             generator = generator.with_guidance(Guidance {
                 labels: (0..batch as u32).map(Some).collect(),
                 weight: CLASS_GUIDANCE,
@@ -231,7 +253,7 @@ fn setup(
         if !options.headless {
             entity
                 .insert(Transform::from_translation(at.extend(0.0)).with_scale(Vec3::splat(scale)));
-            if name == "names" {
+            if name.starts_with("names") {
                 // Letters, not colour bars: read off θ while it forms (hence the watch), then the result.
                 entity.insert((BfnWatch::default(), AsText::default()));
             } else {
