@@ -5,16 +5,17 @@
 //! `cargo run --release --example frame_cost --features studio -- --models dungeon,sprites --generators 1,4,16,64
 //! --budget-ms 2 --steps 10`
 
+#[path = "common/headless.rs"]
+mod headless;
+
+use std::path::Path;
 use std::time::Instant;
 
-use bevy::log::LogPlugin;
 use bevy::prelude::*;
-use bevy::render::pipelined_rendering::PipelinedRenderingPlugin;
+use bevy::render::RenderApp;
 use bevy::render::renderer::RenderAdapterInfo;
-use bevy::render::{RenderApp, RenderPlugin};
-use bevy::window::ExitCondition;
-use bevy::winit::WinitPlugin;
-use bevy_bfn::plugin::{BfnFrame, BfnGenerator, BfnPlugin, BfnProgress, BfnSettings};
+use bevy_bfn::plugin::{BfnFrame, BfnGenerator, BfnProgress, BfnSettings};
+use headless::{Frames, collect_frames, headless_app};
 
 /// The command line: `--name a,b,c` lists, `--name x` numbers.
 struct Options {
@@ -59,43 +60,16 @@ impl Options {
     }
 }
 
-/// A headless app with the plugin, one render frame per update, collecting every frame's report.
+/// A headless app with the plugin on this crate's models, under `budget_ms`, collecting every frame's report.
 fn app(budget_ms: f32) -> App {
-    let mut app = App::new();
-    app.add_plugins(
-        DefaultPlugins
-            .set(WindowPlugin {
-                primary_window: None,
-                exit_condition: ExitCondition::DontExit,
-                ..default()
-            })
-            .set(RenderPlugin {
-                synchronous_pipeline_compilation: true,
-                ..default()
-            })
-            .disable::<WinitPlugin>()
-            .disable::<LogPlugin>()
-            .disable::<PipelinedRenderingPlugin>(),
-    )
-    .add_plugins(BfnPlugin)
-    .insert_resource(BfnSettings {
+    let mut app = headless_app(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/assets")));
+    app.insert_resource(BfnSettings {
         frame_budget_ms: Some(budget_ms),
         max_steps_per_frame: None,
-    })
-    .init_resource::<Frames>()
-    .add_systems(
-        Last,
-        |mut frames: MessageReader<BfnFrame>, mut all: ResMut<Frames>| {
-            all.0.extend(frames.read().cloned());
-        },
-    );
-    app.finish();
-    app.cleanup();
+    });
+    collect_frames(&mut app);
     app
 }
-
-#[derive(Resource, Default)]
-struct Frames(Vec<BfnFrame>);
 
 /// The median and the largest of `values` (0 for none).
 fn median_and_worst(mut values: Vec<f32>) -> (f32, f32) {

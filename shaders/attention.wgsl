@@ -20,25 +20,6 @@ const MAX_HEAD_SIZE: u32 = 256u;
 
 var<workgroup> scores: array<f32, MAX_TOKENS>;
 var<workgroup> query: array<f32, MAX_HEAD_SIZE>;
-var<workgroup> partial: array<f32, LANES>;
-
-fn reduce(lane: u32, value: f32, take_max: bool) -> f32 {
-    partial[lane] = value;
-    workgroupBarrier();
-    for (var stride = LANES / 2u; stride > 0u; stride /= 2u) {
-        if (lane < stride) {
-            if (take_max) {
-                partial[lane] = max(partial[lane], partial[lane + stride]);
-            } else {
-                partial[lane] += partial[lane + stride];
-            }
-        }
-        workgroupBarrier();
-    }
-    let result = partial[0];
-    workgroupBarrier();
-    return result;
-}
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
@@ -64,14 +45,14 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
         scores[key] = score;
         largest = max(largest, score);
     }
-    largest = reduce(lane, largest, true);
+    largest = workgroup_reduce(lane, largest, true);
     var total = 0.0;
     for (var key = lane; key < dims.tokens; key += LANES) {
         let e = exp(scores[key] - largest);
         scores[key] = e;
         total += e;
     }
-    total = reduce(lane, total, false);
+    total = workgroup_reduce(lane, total, false);
     for (var key = lane; key < dims.tokens; key += LANES) {
         scores[key] = scores[key] / total;
     }

@@ -25,22 +25,6 @@ const EPS: f32 = 1e-5;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> dims: Dims;
 
-var<workgroup> partial: array<f32, LANES>;
-
-fn total(lane: u32, value: f32) -> f32 {
-    partial[lane] = value;
-    workgroupBarrier();
-    for (var stride = LANES / 2u; stride > 0u; stride /= 2u) {
-        if (lane < stride) {
-            partial[lane] += partial[lane + stride];
-        }
-        workgroupBarrier();
-    }
-    let result = partial[0];
-    workgroupBarrier();
-    return result;
-}
-
 // Element i of the group (cell-major, then channel) of `example`, shifted.
 fn value(example: u32, first: u32, width: u32, i: u32) -> f32 {
     let cell = i / width;
@@ -63,13 +47,13 @@ fn main(@builtin(workgroup_id) id: vec3<u32>, @builtin(local_invocation_index) l
     for (var i = lane; i < count; i += LANES) {
         sum += value(example, first, width, i);
     }
-    let mean = total(lane, sum) / f32(count);
+    let mean = workgroup_sum(lane, sum) / f32(count);
     var squares = 0.0;
     for (var i = lane; i < count; i += LANES) {
         let d = value(example, first, width, i) - mean;
         squares += d * d;
     }
-    let scale = 1.0 / sqrt(total(lane, squares) / f32(count) + EPS);
+    let scale = 1.0 / sqrt(workgroup_sum(lane, squares) / f32(count) + EPS);
     for (var i = lane; i < count; i += LANES) {
         let cell = i / width;
         let channel = first + i % width;

@@ -17,22 +17,6 @@ const EPS: f32 = 1e-5;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> dims: Dims;
 
-var<workgroup> partial: array<f32, LANES>;
-
-fn row_sum(lane: u32, value: f32) -> f32 {
-    partial[lane] = value;
-    workgroupBarrier();
-    for (var stride = LANES / 2u; stride > 0u; stride /= 2u) {
-        if (lane < stride) {
-            partial[lane] += partial[lane + stride];
-        }
-        workgroupBarrier();
-    }
-    let total = partial[0];
-    workgroupBarrier();
-    return total;
-}
-
 @compute @workgroup_size(128)
 fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
         @builtin(local_invocation_index) lane: u32) {
@@ -47,13 +31,13 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(num_workgroups) groups
     for (var j = lane; j < dims.width; j += LANES) {
         sum += x[base + j];
     }
-    let mean = row_sum(lane, sum) / n;
+    let mean = workgroup_sum(lane, sum) / n;
     var squares = 0.0;
     for (var j = lane; j < dims.width; j += LANES) {
         let centred = x[base + j] - mean;
         squares += centred * centred;
     }
-    let scale = sqrt(row_sum(lane, squares) / n + EPS);
+    let scale = sqrt(workgroup_sum(lane, squares) / n + EPS);
     for (var j = lane; j < dims.width; j += LANES) {
         y[row * dims.out_stride + dims.out_offset + j] = (x[base + j] - mean) / scale * weight[j] + bias[j];
     }

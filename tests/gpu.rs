@@ -3,17 +3,20 @@
 //! preview texture against what the CPU draws, and the errors a game must get instead of a panic.
 #![cfg(all(feature = "gpu", feature = "train"))]
 
+mod common;
+
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use bevy_bfn::flow::{Constraints, DEFAULT_ETA, Known, RuntimeDatum, SamplingMethod, Step};
 use bevy_bfn::gpu::{
-    DeviceKernels, GpuContext, GpuError, GpuModel, JobSettings, PendingMap, SamplingJob, StepTimer,
+    DeviceKernels, GpuContext, GpuError, GpuModel, JobSettings, SamplingJob, StepTimer,
 };
 use bevy_bfn::measure::sample_sheet::{sample_constrained, sample_guided};
 use bevy_bfn::model::parameters::LABEL_EMBEDDING;
 use bevy_bfn::model::{Guidance, Kind, Samples, TensorData, Weights};
 use bevy_bfn::net::Network;
 use candle_core::{Device, Tensor};
+use common::read_back::{staging_buffer, submit_and_read};
 
 /// Every shipped model: among them discrete tokens of one variable (names) and of a 2 × 2 patch (dungeon).
 const MODELS: [&str; 5] = ["digits", "dungeon", "names", "sprites", "terrain"];
@@ -49,24 +52,6 @@ fn run_steps(gpu: &GpuContext, job: &mut SamplingJob, k: u32) {
     let mut encoder = gpu.device.create_command_encoder(&Default::default());
     job.record_steps(&mut encoder, k);
     gpu.queue.submit([encoder.finish()]);
-}
-
-/// Submits `encoder`, whose last command copies into `staging` (a `MAP_READ` buffer), and reads it back as words
-/// through the plugin's own [`PendingMap`], waiting for the device instead of a frame.
-fn submit_and_read(
-    gpu: &GpuContext,
-    encoder: wgpu::CommandEncoder,
-    staging: &wgpu::Buffer,
-) -> Vec<u32> {
-    gpu.queue.submit([encoder.finish()]);
-    let pending = PendingMap::request(staging, staging.size());
-    gpu.device
-        .poll(wgpu::PollType::wait_indefinitely())
-        .unwrap();
-    pending
-        .try_words(staging)
-        .expect("the mapping has arrived after waiting for the device")
-        .unwrap()
 }
 
 /// ‖a − b‖∞ / ‖b‖∞.
@@ -734,15 +719,7 @@ fn the_preview_texture_is_what_the_cpu_draws_from_the_preview() {
         let view = texture.create_view(&Default::default());
         let dispatch = preview_dispatch(device, &model, &job, &view).unwrap();
         let row_bytes = (4 * width).next_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT);
-        let staging = bevy_bfn::gpu::memory::buffer(
-            device,
-            &wgpu::BufferDescriptor {
-                label: None,
-                size: u64::from(row_bytes * height),
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            },
-        );
+        let staging = staging_buffer(device, u64::from(row_bytes * height));
         let mut encoder = device.create_command_encoder(&Default::default());
         dispatch.record(&mut encoder.begin_compute_pass(&Default::default()));
         encoder.copy_texture_to_buffer(
@@ -757,7 +734,7 @@ fn the_preview_texture_is_what_the_cpu_draws_from_the_preview() {
             },
             texture.size(),
         );
-        let texels: Vec<u8> = submit_and_read(&gpu, encoder, &staging)
+        let texels: Vec<u8> = submit_and_read(device, &gpu.queue, encoder, &staging)
             .into_iter()
             .flat_map(u32::to_le_bytes)
             .collect();
@@ -947,19 +924,11 @@ fn matmul_matches_the_cpu_on_ragged_shapes() {
                 MatmulShape::dense(m as u32, n as u32, k as u32),
                 epilogue,
             );
-            let staging = bevy_bfn::gpu::memory::buffer(
-                device,
-                &wgpu::BufferDescriptor {
-                    label: None,
-                    size: c.size(),
-                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                },
-            );
+            let staging = staging_buffer(device, c.size());
             let mut encoder = device.create_command_encoder(&Default::default());
             product.record(&mut encoder.begin_compute_pass(&Default::default()));
             encoder.copy_buffer_to_buffer(&c, 0, &staging, 0, c.size());
-            let on_gpu: Vec<f32> = submit_and_read(&gpu, encoder, &staging)
+            let on_gpu: Vec<f32> = submit_and_read(device, &gpu.queue, encoder, &staging)
                 .into_iter()
                 .map(f32::from_bits)
                 .collect();

@@ -18,9 +18,10 @@ use bevy_bfn::flow::{AnyDatum, Known, SamplingMethod};
 use bevy_bfn::gpu::{DeviceKernels, GpuContext, GpuModel, SamplingJob};
 use bevy_bfn::model::{Guidance, KindConfig, Weights};
 use bevy_bfn::plugin::{
-    BfnConstraints, BfnFrame, BfnGenerator, BfnGpuMemory, BfnModel, BfnOutput, BfnPriority,
-    BfnRegenerate, BfnRestart, BfnSettings, BfnStepOnce,
+    BfnConstraints, BfnGenerator, BfnGpuMemory, BfnModel, BfnOutput, BfnPriority, BfnRegenerate,
+    BfnRestart, BfnSettings, BfnStepOnce,
 };
+use common::app::headless::{Frames, collect_frames};
 use common::app::{Results, headless_app, one_app_at_a_time, progress, results_of, update};
 
 /// Every shipped model, the test U-Net (on its canvas and a larger one) and a file replaced on disk every wave.
@@ -64,10 +65,6 @@ impl Dice {
     }
 }
 
-/// Every frame the plugin recorded, from its messages.
-#[derive(Resource, Default)]
-struct Frames(Vec<BfnFrame>);
-
 /// The assets: the shipped models, the U-Net, a copy of names to be replaced on disk, and a truncated file.
 fn asset_folder() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("bevy_bfn_soak_{}", std::process::id()));
@@ -99,15 +96,10 @@ fn asset_folder() -> PathBuf {
     dir
 }
 
-/// An app with the plugin that collects every [`BfnFrame`].
+/// An app with the plugin that collects every frame's report.
 fn soak_app(assets: &Path) -> App {
     let mut app = headless_app(assets);
-    app.init_resource::<Frames>().add_systems(
-        Last,
-        |mut frames: MessageReader<BfnFrame>, mut all: ResMut<Frames>| {
-            all.0.extend(frames.read().cloned());
-        },
-    );
+    collect_frames(&mut app);
     app
 }
 

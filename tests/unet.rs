@@ -609,6 +609,7 @@ mod on_the_gpu {
     use bevy_bfn::net::Network;
     use candle_core::{Device, Tensor};
 
+    use super::common::read_back::{staging_buffer, submit_and_read};
     use super::common::spread_weights;
     use super::{config, kinds, small_unet};
 
@@ -936,23 +937,14 @@ mod on_the_gpu {
                 },
                 Epilogue::Store,
             );
-            let staging = bevy_bfn::gpu::memory::buffer(
-                device,
-                &wgpu::BufferDescriptor {
-                    label: None,
-                    size: c.size(),
-                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                },
-            );
+            let staging = staging_buffer(device, c.size());
             let mut encoder = device.create_command_encoder(&Default::default());
             dispatch.record(&mut encoder.begin_compute_pass(&Default::default()));
             encoder.copy_buffer_to_buffer(&c, 0, &staging, 0, c.size());
-            gpu.queue.submit([encoder.finish()]);
-            let slice = staging.slice(..);
-            slice.map_async(wgpu::MapMode::Read, |_| {});
-            device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
-            let on_gpu: Vec<f32> = bytemuck::cast_slice(&slice.get_mapped_range()).to_vec();
+            let on_gpu: Vec<f32> = submit_and_read(device, &gpu.queue, encoder, &staging)
+                .into_iter()
+                .map(f32::from_bits)
+                .collect();
             let factor = if upsample { 2 } else { 1 };
             for e in 0..examples {
                 for y in 0..oh {

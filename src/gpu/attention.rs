@@ -1,7 +1,7 @@
 //! Host side of `shaders/attention.wgsl`.
 
 use crate::gpu::error::GpuError;
-use crate::gpu::kernel::{Compiler, Dispatch, Kernel, uniform_with};
+use crate::gpu::kernel::{Compiler, Dispatch, Kernel, uniform_with, wgsl};
 use crate::gpu::kernel_source::KernelSource;
 
 const SOURCE: &str = include_str!("../../shaders/attention.wgsl");
@@ -38,7 +38,7 @@ impl Attention {
         Ok(Self {
             kernel: compiler.kernel(&KernelSource::new(
                 "attention",
-                &[SOURCE],
+                &[wgsl::WORKGROUP_REDUCE, SOURCE],
                 "main",
                 &[],
                 None,

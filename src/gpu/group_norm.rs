@@ -1,6 +1,6 @@
 //! Host side of `shaders/group_norm.wgsl`.
 
-use crate::gpu::kernel::{Compiler, Dispatch, Kernel, uniform_with};
+use crate::gpu::kernel::{Compiler, Dispatch, Kernel, uniform_with, wgsl};
 use crate::gpu::kernel_source::KernelSource;
 
 const SOURCE: &str = include_str!("../../shaders/group_norm.wgsl");
@@ -34,7 +34,7 @@ impl GroupNorm {
         Ok(Self {
             kernel: compiler.kernel(&KernelSource::new(
                 "group_norm",
-                &[SOURCE],
+                &[wgsl::WORKGROUP_REDUCE, SOURCE],
                 "main",
                 &[],
                 None,

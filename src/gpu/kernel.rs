@@ -171,6 +171,8 @@ pub(crate) mod wgsl {
     pub const RNG: &str = include_str!("../../shaders/rng.wgsl");
     /// `StepEntry`.
     pub const STEP_TABLE: &str = include_str!("../../shaders/step_table.wgsl");
+    /// `workgroup_sum` and `workgroup_reduce` over a workgroup of `LANES` lanes.
+    pub const WORKGROUP_REDUCE: &str = include_str!("../../shaders/workgroup_reduce.wgsl");
 }
 
 /// The most workgroups along one dimension of a dispatch (wgpu's default limit, which every adapter meets).

@@ -1,6 +1,6 @@
 //! Host side of `shaders/layer_norm.wgsl`.
 
-use crate::gpu::kernel::{Compiler, Dispatch, Kernel, grid, uniform_with};
+use crate::gpu::kernel::{Compiler, Dispatch, Kernel, grid, uniform_with, wgsl};
 use crate::gpu::kernel_source::KernelSource;
 
 const SOURCE: &str = include_str!("../../shaders/layer_norm.wgsl");
@@ -29,7 +29,7 @@ impl LayerNorm {
         Ok(Self {
             kernel: compiler.kernel(&KernelSource::new(
                 "layer_norm",
-                &[SOURCE],
+                &[wgsl::WORKGROUP_REDUCE, SOURCE],
                 "main",
                 &[],
                 None,

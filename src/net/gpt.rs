@@ -44,7 +44,7 @@ use crate::net::{Block, Dropout, InputAdapter, LayerNorm, Linear};
 /// let gpt = Gpt::new(&config, VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu))?;
 /// let theta = Tensor::full(1f32 / 27.0, (2, 5, 27), &Device::Cpu)?;
 /// let t = Tensor::new(&[0.25f32, 0.5], &Device::Cpu)?;
-/// let logits = gpt.forward(&theta.affine(2.0, -1.0)?, &t)?; // 2θ − 1: `Network::network_input`
+/// let logits = gpt.forward(&theta.affine(2.0, -1.0)?, &t, &[], None)?; // 2θ − 1: `Network::network_input`
 /// assert_eq!(logits.dims(), [2, 5, 27]);
 /// # Ok(())
 /// # }
@@ -91,24 +91,10 @@ impl Gpt {
     }
 
     /// Output parameters [batch, tokens, outputs per token] for network inputs [batch, tokens, inputs per token]
-    /// (2θ − 1 or μ, see [`crate::net::Network::network_input`]) at times `t` (one per example), asking for no class.
-    pub fn forward(&self, input: &Tensor, t: &Tensor) -> Result<Tensor> {
-        self.forward_with_dropout(input, t, &[], None)
-    }
-
-    /// [`Gpt::forward`] asking example b for class `labels[b]` (`None`: no class). `labels` is one per example,
-    /// or empty for no class anywhere.
-    pub fn forward_labelled(
-        &self,
-        input: &Tensor,
-        t: &Tensor,
-        labels: &[Option<u32>],
-    ) -> Result<Tensor> {
-        self.forward_with_dropout(input, t, labels, None)
-    }
-
-    /// [`Gpt::forward_labelled`] while training, with `dropout` if any.
-    pub fn forward_with_dropout(
+    /// (2θ − 1 or μ, see [`crate::net::Network::network_input`]) at times `t` (one per example), asking example b
+    /// for class `labels[b]` (`None`: no class; empty: no class anywhere), with `dropout` while training. Callers
+    /// go through [`crate::net::Network`], whose wrappers serve both architectures.
+    pub fn forward(
         &self,
         input: &Tensor,
         t: &Tensor,

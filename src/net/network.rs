@@ -135,7 +135,7 @@ impl Network {
         dropout: Option<&Dropout>,
     ) -> Result<Tensor> {
         match self {
-            Network::Gpt(gpt) => gpt.forward_with_dropout(input, t, labels, dropout),
+            Network::Gpt(gpt) => gpt.forward(input, t, labels, dropout),
             Network::Unet(unet) => {
                 // The canvas is the configuration's: a U-Net on a larger one is the same weights with a larger
                 // layout (`Weights::with_canvas`).

@@ -1,16 +1,14 @@
-//! A headless Bevy app with the plugin, for the tests of the plugin (feature `studio`): one render frame per
-//! update, every finished result collected.
+//! The headless app of the plugin's tests (feature `studio`): the frame_cost example's, every finished result
+//! collected.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use bevy::log::LogPlugin;
 use bevy::prelude::*;
-use bevy::render::RenderPlugin;
-use bevy::render::pipelined_rendering::PipelinedRenderingPlugin;
-use bevy::window::ExitCondition;
-use bevy::winit::WinitPlugin;
-use bevy_bfn::plugin::{BfnFinished, BfnOutput, BfnPlugin, BfnProgress, BfnSystems};
+use bevy_bfn::plugin::{BfnFinished, BfnOutput, BfnProgress, BfnSystems};
+
+#[path = "../../examples/common/headless.rs"]
+pub mod headless;
 
 /// Finished results, collected from the plugin's messages.
 #[derive(Resource, Default)]
@@ -22,33 +20,10 @@ pub fn one_app_at_a_time() -> MutexGuard<'static, ()> {
     APP.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A headless app with the plugin, reading assets from `assets`, collecting every [`BfnFinished`] into
-/// [`Results`], one render frame per update.
+/// A headless app with the plugin ([`headless::headless_app`]), collecting every [`BfnFinished`] into [`Results`].
 pub fn headless_app(assets: &Path) -> App {
-    let mut app = App::new();
-    app.add_plugins(
-        DefaultPlugins
-            .set(WindowPlugin {
-                primary_window: None,
-                exit_condition: ExitCondition::DontExit,
-                ..default()
-            })
-            .set(AssetPlugin {
-                file_path: assets.display().to_string(),
-                ..default()
-            })
-            .set(RenderPlugin {
-                synchronous_pipeline_compilation: true,
-                ..default()
-            })
-            .disable::<WinitPlugin>()
-            .disable::<LogPlugin>()
-            // One render frame per update, so that every frame's progress report is seen.
-            .disable::<PipelinedRenderingPlugin>(),
-    )
-    .add_plugins(BfnPlugin)
-    .init_resource::<Results>()
-    .add_systems(
+    let mut app = headless::headless_app(assets);
+    app.init_resource::<Results>().add_systems(
         Update,
         (|mut finished: MessageReader<BfnFinished>, mut results: ResMut<Results>| {
             results.0.extend(finished.read().cloned());
@@ -56,8 +31,6 @@ pub fn headless_app(assets: &Path) -> App {
         // In the frame the plugin sends them, so that a finished progress and its result are seen together.
         .after(BfnSystems::Collect),
     );
-    app.finish();
-    app.cleanup();
     app
 }
 

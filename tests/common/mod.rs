@@ -3,6 +3,8 @@
 
 #[cfg(feature = "studio")]
 pub mod app;
+#[cfg(feature = "gpu")]
+pub mod read_back;
 
 use bevy_bfn::Result;
 use bevy_bfn::flow::{InputParams, Real, SamplingMethod};
