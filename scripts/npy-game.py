@@ -2,12 +2,13 @@
 """What a game needs, measured with NumPy on `.npy` files (`bfn-train sample --out X.npy`, `bfn-train data-sheet
 --out Y.npy`): the independent check of `bevy_bfn::measure::game_measures`.
 
-  scripts/npy-game.py maps SAMPLES.npy DATA.npy [--walkable 1,3,4,7]   # tile maps: one region, largest region
+  scripts/npy-game.py maps SAMPLES.npy DATA.npy [--walkable 1,3,4,7]   # tile maps: inside, one region, largest
   scripts/npy-game.py images SAMPLES.npy DATA.npy [--k 3]              # precision, recall, neighbour energy
   scripts/npy-game.py heights SAMPLES.npy DATA.npy                     # slope and curvature spread
 
 Maps are class indices [count, height, width]; the walkable classes default to the Crawl legend's floor (1),
-door (3), water (4) and stairs (7). Images and heights are compared on the scale the files hold.
+door (3), water (4) and stairs (7), and a cell is inside unless it is the legend's outside (0). Images and
+heights are compared on the scale the files hold.
 """
 import argparse
 
@@ -86,7 +87,8 @@ def main():
         walkable = [int(c) for c in args.walkable.split(",")]
         for name, maps in (("samples", samples), ("data", data)):
             one, largest = regions(maps, walkable)
-            print(f"{name}: one region {one:.4f}, largest region {largest:.4f}")
+            inside = (maps != 0).mean()
+            print(f"{name}: inside {inside:.4f}, one region {one:.4f}, largest region {largest:.4f}")
     elif args.what == "images":
         p, r = precision_recall(samples, data, args.k)
         es, ed = energy(samples), energy(data)

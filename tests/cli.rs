@@ -249,7 +249,8 @@ fn quality_scores_every_sampler_at_every_step_count() {
 #[test]
 fn quality_measures_what_a_game_needs() {
     let dir = temp_dir("cli-quality-game");
-    // The game columns of each row, by steps.
+    // The game columns of each row, by steps; the 20-step row's checked against `scripts/npy-game.py`, which
+    // shares no code with the crate, on the same samples (`sample`, same seed) and the same split (`data-sheet`).
     let game = |model: &str, extra: &[&str]| -> (String, Vec<Vec<f64>>) {
         let out = dir.join(format!("{model}.png"));
         let model_path = format!("assets/models/{model}.safetensors");
@@ -263,6 +264,8 @@ fn quality_measures_what_a_game_needs() {
             "1,20",
             "--count",
             "24",
+            "--seed",
+            "5",
             "--out",
             out.to_str().unwrap(),
         ];
@@ -270,7 +273,7 @@ fn quality_measures_what_a_game_needs() {
         let output = bfn_train(&args);
         assert!(output.status.success(), "{}", stderr(&output));
         let table = std::fs::read_to_string(out.with_extension("md")).unwrap();
-        let rows = table
+        let rows: Vec<Vec<f64>> = table
             .lines()
             .filter(|l| l.starts_with("| standard"))
             .map(|l| {
@@ -278,6 +281,15 @@ fn quality_measures_what_a_game_needs() {
                 cells[5..].iter().map(|c| c.parse().unwrap()).collect()
             })
             .collect();
+        let numpy = numpy_game_measures(&dir, model, extra.contains(&"train"));
+        assert!(
+            rows[1]
+                .iter()
+                .zip(&numpy)
+                .all(|(ours, theirs)| (ours - theirs).abs() <= 0.0051),
+            "{model}: the table's 20-step row {:?}, NumPy's {numpy:?}\n{table}",
+            rows[1]
+        );
         (table, rows)
     };
     let (table, maps) = game("dungeon", &["--level-size", "32x32", "--levels", "2"]);
@@ -319,6 +331,78 @@ fn quality_measures_what_a_game_needs() {
             "{table}"
         );
     }
+}
+
+/// `scripts/npy-game.py`'s numbers for 24 samples of `model` at 20 steps from seed 5 against its held-out split
+/// (or training split), in the order of `quality`'s game columns.
+fn numpy_game_measures(dir: &Path, model: &str, train_split: bool) -> Vec<f64> {
+    let samples = dir.join(format!("{model}-samples.npy"));
+    let data = dir.join(format!("{model}-data.npy"));
+    let model_path = format!("assets/models/{model}.safetensors");
+    let output = bfn_train(&[
+        "sample",
+        "--model",
+        &model_path,
+        "--steps",
+        "20",
+        "--count",
+        "24",
+        "--seed",
+        "5",
+        "--out",
+        samples.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let config = format!("configs/{model}.toml");
+    let mut args = vec![
+        "data-sheet",
+        "--config",
+        &config,
+        "--out",
+        data.to_str().unwrap(),
+    ];
+    if train_split {
+        args.extend(["--split", "train"]);
+    }
+    let output = bfn_train(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let what = match model {
+        "dungeon" => "maps",
+        "sprites" => "images",
+        _ => "heights",
+    };
+    let output = Command::new("python3")
+        .arg("scripts/npy-game.py")
+        .arg(what)
+        .args([&samples, &data])
+        .output()
+        .expect("python3 runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8(output.stdout).unwrap();
+    // The numbers that follow these words, in the table's order; a ratio to the data's is printed as "(1.2345×)".
+    let words: &[(&str, bool)] = match what {
+        "maps" => &[("one region", false), ("largest region", false)],
+        "images" => &[("precision", false), ("recall", false), ("energy", true)],
+        _ => &[("slope spread", true), ("curvature spread", true)],
+    };
+    let first_line = text.lines().next().unwrap_or_default();
+    words
+        .iter()
+        .map(|&(word, ratio)| {
+            let after = first_line
+                .split(word)
+                .nth(1)
+                .unwrap_or_else(|| panic!("no {word} in {text}"));
+            let number = match after.split_once('(') {
+                Some((_, rest)) if ratio => rest.split('×').next().unwrap(),
+                _ => after.trim_start().split([',', ' ']).next().unwrap(),
+            };
+            number
+                .trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("{word} in {text}"))
+        })
+        .collect()
 }
 
 /// The sampler is chosen by name; one the model's file does not name needs its steps, and an unknown one is named.
@@ -758,8 +842,9 @@ fn bad_constraints_are_clear_errors() {
         &["--known", ascii],
         "an ASCII map of 1 lines of 16 characters",
     );
+    // A GPT draws larger maps as mosaics of its canvas (a U-Net draws any size it can halve, tests/unet.rs).
     fails(
-        dungeon,
+        "tests/fixtures/gpt-dungeon.safetensors",
         &["--size", "12x40"],
         "a map of 12×40 is smaller than the model's canvas of 16×16",
     );
@@ -1027,11 +1112,11 @@ fn data_sheet_shows_the_examples_classes() {
     assert!(!plain.with_extension("labels.txt").exists());
 }
 
-/// The eight shipped model files, all written before models named their network, sample exactly as they did
-/// before the U-Net seam: the same bytes as `tests/fixtures/recorded/*.npy`, written by the commit before it
-/// (bf8e05b) with these very commands.
+/// The GPT model files, all written before models named their network, sample exactly as they did before the
+/// U-Net seam: the same bytes as `tests/fixtures/recorded/*.npy`, written by the commit before it (bf8e05b) with
+/// these very commands. The GPT dungeon model the U-Net replaced stays as `tests/fixtures/gpt-dungeon.safetensors`.
 #[test]
-fn shipped_gpt_files_sample_as_they_did_before_the_unet_seam() {
+fn gpt_files_sample_as_they_did_before_the_unet_seam() {
     let dir = temp_dir("recorded");
     for (model, class) in [
         ("digits", None),
@@ -1044,7 +1129,10 @@ fn shipped_gpt_files_sample_as_they_did_before_the_unet_seam() {
         ("sprites-conditional", Some("wall")),
     ] {
         let out = dir.join(format!("{model}.npy"));
-        let path = format!("assets/models/{model}.safetensors");
+        let path = match model {
+            "dungeon" => "tests/fixtures/gpt-dungeon.safetensors".to_owned(),
+            model => format!("assets/models/{model}.safetensors"),
+        };
         let mut args = vec!["sample", "--model", &path, "--steps", "8", "--count", "3"];
         args.extend(["--seed", "11", "--out", out.to_str().unwrap()]);
         if let Some(class) = class {

@@ -18,8 +18,16 @@ use bevy_bfn::net::Network;
 use candle_core::{Device, Tensor};
 use common::read_back::{staging_buffer, submit_and_read};
 
-/// Every shipped model: among them discrete tokens of one variable (names) and of a 2 × 2 patch (dungeon).
-const MODELS: [&str; 5] = ["digits", "dungeon", "names", "sprites", "terrain"];
+/// Every shipped model, and the GPT dungeon model the U-Net replaced (`tests/fixtures/gpt-dungeon.safetensors`):
+/// among them discrete tokens of one variable (names) and of a 2 × 2 patch (the GPT dungeon), and a U-Net (dungeon).
+const MODELS: [&str; 6] = [
+    "digits",
+    "dungeon",
+    "names",
+    "sprites",
+    "terrain",
+    "gpt-dungeon",
+];
 
 /// Every sampler besides the standard one, with η and τ at and off their defaults.
 const FEW_STEP: [SamplingMethod; 5] = [
@@ -45,7 +53,11 @@ fn gpu() -> MutexGuard<'static, GpuContext> {
 }
 
 fn weights(name: &str) -> Weights {
-    Weights::load(format!("assets/models/{name}.safetensors")).unwrap()
+    match name {
+        "gpt-dungeon" => Weights::load("tests/fixtures/gpt-dungeon.safetensors"),
+        name => Weights::load(format!("assets/models/{name}.safetensors")),
+    }
+    .unwrap()
 }
 
 fn run_steps(gpu: &GpuContext, job: &mut SamplingJob, k: u32) {

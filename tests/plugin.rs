@@ -31,8 +31,8 @@ use bevy_bfn::plugin::{
 /// The sampling steps the test's copy of the names model names.
 const NAMED_STEPS: u32 = 7;
 
-/// A folder of assets: two shipped models, names again with a file that names 7 sampling steps, a truncated copy
-/// of one, and one that claims 10⁹ layers.
+/// A folder of assets: two shipped models, the GPT dungeon model the U-Net replaced, names again with a file that
+/// names 7 sampling steps, a truncated copy of one, and one that claims 10⁹ layers.
 fn asset_folder() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("bevy_bfn_plugin_test_{}", std::process::id()));
     let models = dir.join("models");
@@ -44,6 +44,11 @@ fn asset_folder() -> PathBuf {
         )
         .unwrap();
     }
+    std::fs::copy(
+        "tests/fixtures/gpt-dungeon.safetensors",
+        models.join("gpt-dungeon.safetensors"),
+    )
+    .unwrap();
     let names = Weights::load("assets/models/names.safetensors").unwrap();
     let mut config = names.config().clone();
     config.sampling_steps = Some(NAMED_STEPS);
@@ -59,7 +64,9 @@ fn asset_folder() -> PathBuf {
         &bytes[..bytes.len() / 3],
     )
     .unwrap();
-    let huge = common::model_claiming(&bytes, |config| {
+    // A GPT's layers: the names model is one.
+    let names_bytes = std::fs::read("assets/models/names.safetensors").unwrap();
+    let huge = common::model_claiming(&names_bytes, |config| {
         config["network"]["layers"] = 1_000_000_000u64.into();
     });
     std::fs::write(models.join("billion-layers.safetensors"), huge).unwrap();
@@ -1132,7 +1139,7 @@ fn a_unet_generator_samples_its_canvas_and_a_larger_one_in_one_pass() {
     };
     let own = spawn(&mut app, "unet", None);
     let level = spawn(&mut app, "unet", Some((32, 24)));
-    let gpt = spawn(&mut app, "dungeon", Some((32, 24)));
+    let gpt = spawn(&mut app, "gpt-dungeon", Some((32, 24)));
     let broken = spawn(&mut app, "unet-wrong-shape", None);
     update_until(&mut app, 600, "both U-Net results and both errors", |app| {
         progress(app, own).finished
