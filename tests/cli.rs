@@ -199,6 +199,48 @@ fn data_sheets_write_the_whole_held_out_split_as_numpy_arrays() {
     );
 }
 
+/// A finished run resumed with a new default sampler and steps in its config writes its model file again with them
+/// and the same weights (they are chosen by measuring the trained model, `docs/sampling.md`); any other change to
+/// the config is still refused.
+#[test]
+fn a_finished_run_resumed_takes_new_sampling_defaults() {
+    let dir = temp_dir("cli-defaults");
+    let model = dir.join("tiny.safetensors");
+    let config = |model_extra: &str, learning_rate: &str| -> String {
+        let text = format!(
+            "name = \"tiny\"\noutput = \"{}\"\n[data]\nsource = \"digits\"\n\
+             [model]\nsigma_1 = 0.0316\nlayers = 1\nheads = 2\nwidth = 16\npositions = \"grid\"\n{model_extra}\n\
+             [training]\nsteps = 3\nbatch = 8\nlearning_rate = {learning_rate}\nwarmup = 1\nweight_decay = 0.0\n\
+             betas = [0.9, 0.98]\ngrad_clip = 1.0\nema_decay = 0.9\nloss = \"continuous\"\nseed = 3\n\
+             checkpoint_every = 100\n",
+            model.display()
+        );
+        let path = dir.join("tiny.toml");
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let output = bfn_train(&["train", "--config", &config("", "1e-3")]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let trained = bevy_bfn::model::Weights::load(&model).unwrap();
+    assert_eq!(trained.config().sampling_steps, None);
+
+    let defaults = config("sampling_steps = 7\nsampler = \"sde2\"", "1e-3");
+    let output = bfn_train(&["train", "--config", &defaults, "--resume"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let rewritten = bevy_bfn::model::Weights::load(&model).unwrap();
+    assert_eq!(rewritten.config().sampling_steps, Some(7));
+    assert_eq!(
+        rewritten.config().sampler.map(|s| s.to_string()),
+        Some("sde2".to_owned())
+    );
+    assert_eq!(rewritten.tensors(), trained.tensors(), "the same weights");
+
+    assert_fails_with(
+        &["train", "--config", &config("", "2e-3"), "--resume"],
+        "different configuration",
+    );
+}
+
 /// `quality` scores each sampler at each n against the held-out split: a table row per pair, the Markdown file and
 /// the plot; a sampler sampled in fewer steps than it needs scores worse than in many.
 #[test]

@@ -272,9 +272,9 @@ fn sampling_runs_follow_the_cpu_sampler_from_the_same_seed() {
 fn every_few_step_sampler_follows_the_cpu_sampler_from_the_same_seed() {
     let gpu = gpu();
     for name in MODELS {
-        // A step of sprites or terrain costs about a second on lavapipe at batch 4.
+        // A step of sprites, terrain or the U-Net dungeon costs about a second on lavapipe at batch 4.
         let (batch, steps) = match name {
-            "sprites" | "terrain" => (2, 5),
+            "sprites" | "terrain" | "dungeon" => (2, 5),
             _ => (4, 12),
         };
         for sampler in FEW_STEP {

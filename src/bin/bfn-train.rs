@@ -553,9 +553,14 @@ fn train(config_path: PathBuf, resume: bool, until: Option<u32>) -> Result<(), A
             trainer.step()
         );
     }
+    let started_at = trainer.step();
     let mut reporter = Reporter::new();
     trainer.run(until.unwrap_or(steps), |p| reporter.report(p))?;
     reporter.finish();
+    if trainer.step() == started_at {
+        // A finished run resumed: its model file again, with the config's default sampler and steps.
+        trainer.save_model()?;
+    }
     eprintln!(
         "model written; checkpoint at {}",
         trainer.checkpoint_path().display()

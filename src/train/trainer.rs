@@ -535,7 +535,9 @@ impl Trainer {
         Ok(())
     }
 
-    /// Continues from a checkpoint of the same configuration.
+    /// Continues from a checkpoint of the same configuration, up to the model's default sampler and steps: those
+    /// do not change training, and are chosen by measuring the trained model (`docs/sampling.md`), so a finished
+    /// run resumed with new ones writes its model file again with them ([`Trainer::save_model`]).
     pub fn resume(&mut self, path: &Path) -> Result<(), TrainError> {
         let fail = |message: String| TrainError::Checkpoint {
             path: path.display().to_string(),
@@ -549,9 +551,11 @@ impl Trainer {
         if metadata.get("format").map(String::as_str) != Some(CHECKPOINT_FORMAT) {
             return Err(fail("not a bfn-train checkpoint".into()));
         }
-        let theirs: TrainConfig =
+        let mut theirs: TrainConfig =
             serde_json::from_str(metadata.get("train_config").map_or("", String::as_str))
                 .map_err(|e| fail(format!("unreadable configuration: {e}")))?;
+        theirs.model.sampling_steps = self.config.model.sampling_steps;
+        theirs.model.sampler = self.config.model.sampler;
         if theirs != self.config {
             return Err(fail(
                 "written by a different configuration; start afresh or restore that configuration"
