@@ -568,6 +568,26 @@ fn every_config_describes_the_model_it_ships() {
     );
 }
 
+/// The runs under way (`configs/next/`, issue 39) are configs `train` accepts, each named after its file and
+/// writing the shipped file it will replace, so that moving it to `configs/` makes that file.
+#[test]
+fn every_config_under_way_loads_and_writes_a_shipped_file() {
+    let Ok(entries) = std::fs::read_dir("configs/next") else {
+        return; // nothing under way
+    };
+    for path in entries.map(|entry| entry.unwrap().path()) {
+        let config = TrainConfig::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let name = path.file_stem().unwrap().to_str().unwrap();
+        assert_eq!(config.name, name, "{}", path.display());
+        assert_eq!(
+            config.output,
+            PathBuf::from(format!("assets/models/{name}.safetensors")),
+            "{}",
+            path.display()
+        );
+    }
+}
+
 /// The floors `docs/models.md` reports for the shipped models, measured as `bfn-train eval` measures them (the
 /// same evaluation seed, so these are the documented numbers): each scores better than the per-variable marginal
 /// on its held-out split by more than two standard errors, and digits stays within 1.80 bits/dim.
