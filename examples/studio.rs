@@ -1,18 +1,20 @@
 //! The studio: every shipped model file generating at once on the GPU, each drawn as it forms (names as text, read
-//! off θ as it sharpens), a conditional model one example of each of its classes, captioned with its model, steps
-//! and sampler, with the designer panels to steer them (steps, steps per frame, σ₁ or β₁, seed, batch, restart /
-//! pause / step) and the frame panel (the budget all generators share, what the last frame recorded).
+//! off θ as it sharpens), the dungeon model one whole level of 64 × 48 cells in one pass, a conditional model one
+//! example of each of its classes, captioned with its model, steps and sampler, with the designer panels to steer
+//! them (steps, steps per frame, σ₁ or β₁, seed, batch, restart / pause / step) and the frame panel (the budget all
+//! generators share, what the last frame recorded).
 //!
 //! ```text
 //! cargo run --release --example studio --features studio                    # the window
 //! cargo run --release --example studio --features studio -- --headless      # no window: results to target/studio/
 //! cargo run --release --example studio --features studio -- --screenshot studio.png   # window, picture, exit
 //! cargo run --release --example studio --features studio -- --steps 20     # every model in 20 steps
-//! cargo run --release --example studio --features studio -- --paint        # a corridor painted on the dungeon
+//! cargo run --release --example studio --features studio -- --paint        # a corridor painted on the level
 //! ```
 //!
-//! The panel's brush paints on a map's or an image's preview: a class (a height, a colour) that must stay, erased
-//! to free, at a strength; a selection allows only some classes, or is sampled again keeping the rest.
+//! The panel's brush paints on a map's or an image's preview (the level's panel is open): a class (a height, a
+//! colour) that must stay, erased to free, at a strength; a selection allows only some classes, or is sampled again
+//! keeping the rest.
 //!
 //! Each model samples with the steps its file says its samples need (`docs/models.md`): terrain's levels and
 //! sprites' opacity come out squeezed in 50 steps, so those two take 500 and 200 — on a GPU. A software one (Mesa's
@@ -108,33 +110,42 @@ struct Shown {
     at: Vec2,
     /// How large a pixel is drawn.
     scale: f32,
+    /// A canvas of its own instead of the model's (a U-Net's whole level).
+    canvas: Option<(usize, usize)>,
 }
+
+/// The dungeon level: the U-Net dungeon model's 16 × 16 maps grown to a level in one pass.
+const LEVEL: (usize, usize) = (64, 48);
 
 /// Every shipped model file; a conditional one draws one example of each of its classes, side by side.
 const MODELS: [Shown; 8] = [
     Shown {
         model: "dungeon",
-        batch: 2,
-        at: Vec2::new(-470.0, 240.0),
-        scale: 7.0,
+        batch: 1,
+        at: Vec2::new(-490.0, 190.0),
+        scale: 4.0,
+        canvas: Some(LEVEL),
     },
     Shown {
         model: "sprites",
         batch: 4,
         at: Vec2::new(-170.0, 250.0),
         scale: 4.0,
+        canvas: None,
     },
     Shown {
         model: "digits",
         batch: 4,
         at: Vec2::new(100.0, 250.0),
         scale: 5.0,
+        canvas: None,
     },
     Shown {
         model: "terrain",
         batch: 2,
         at: Vec2::new(-470.0, 20.0),
         scale: 6.0,
+        canvas: None,
     },
     // floor, wall, feature
     Shown {
@@ -142,6 +153,7 @@ const MODELS: [Shown; 8] = [
         batch: 3,
         at: Vec2::new(-150.0, 40.0),
         scale: 4.0,
+        canvas: None,
     },
     // 0 to 9
     Shown {
@@ -149,12 +161,14 @@ const MODELS: [Shown; 8] = [
         batch: 10,
         at: Vec2::new(-250.0, -140.0),
         scale: 3.5,
+        canvas: None,
     },
     Shown {
         model: "names",
         batch: 6,
         at: Vec2::new(-500.0, -205.0),
         scale: 9.0,
+        canvas: None,
     },
     // one name of each class
     Shown {
@@ -162,6 +176,7 @@ const MODELS: [Shown; 8] = [
         batch: 2,
         at: Vec2::new(-150.0, -205.0),
         scale: 9.0,
+        canvas: None,
     },
 ];
 
@@ -236,6 +251,7 @@ fn setup(
         batch,
         at,
         scale,
+        canvas,
     } in MODELS
     {
         let mut generator = BfnGenerator::new(assets.load(format!("models/{name}.safetensors")))
@@ -243,6 +259,7 @@ fn setup(
             .with_steps_per_frame(0)
             .with_seed(options.seed);
         generator.steps = steps;
+        generator.canvas = canvas;
         if name.ends_with("-conditional") {
             generator = generator.with_guidance(Guidance {
                 labels: (0..batch as u32).map(Some).collect(),
@@ -271,7 +288,7 @@ fn setup(
     }
 }
 
-/// The dungeon generator, until its model has loaded and the corridor is painted on it (`--paint`).
+/// The dungeon level, until its model has loaded and the corridor is painted on it (`--paint`).
 #[derive(Component)]
 struct Unpainted;
 
@@ -283,7 +300,14 @@ fn paint_corridor(
     for (entity, generator) in &generators {
         if let Some(model) = models.get(&generator.model) {
             commands.entity(entity).remove::<Unpainted>();
-            match corridor::constraints(model.weights.config()) {
+            let level = match generator.weights(model) {
+                Ok(level) => level,
+                Err(error) => {
+                    error!("--paint: {error}");
+                    continue;
+                }
+            };
+            match corridor::constraints(level.config()) {
                 Ok(constraints) => commands.entity(entity).insert(constraints),
                 Err(error) => {
                     error!("--paint: {error}");
@@ -370,10 +394,11 @@ fn captions(
     let ctx = contexts.ctx_mut()?;
     let (camera, view) = *camera;
     for (entity, name, generator, progress, transform, text) in &generators {
-        let Some(model) = models.get(&generator.model) else {
+        // On the generator's canvas: the level is 64 × 48 cells, not the model's 16 × 16.
+        let Some(Ok(weights)) = models.get(&generator.model).map(|m| generator.weights(m)) else {
             continue;
         };
-        let config = model.weights.config();
+        let config = weights.config();
         let pixels = config.pixel_layout();
         // The sprite is centred on its transform: its top-left corner, in world units.
         let half = Vec2::new(

@@ -165,7 +165,8 @@ pub struct MosaicSeams {
     pub crops: SeamScores,
 }
 
-/// Draws `count` maps of `shape` ([`sample_mosaic`], as `bfn-train sample --size`) and scores them against
+/// Draws `count` maps of `shape` window by window ([`sample_mosaic`], as `bfn-train sample --size` draws for a GPT;
+/// a U-Net is driven the same way here, though `sample --size` draws its maps in one pass) and scores them against
 /// `reference` two ways, each a set where the seams are against a set where they are not:
 /// - **patterns**: the 2 × 2 patterns whose four cells more than one window generated (across seams) against those
 ///   one window generated (inside). This isolates the seams themselves: each pattern across one is a place where
