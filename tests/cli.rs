@@ -1156,7 +1156,8 @@ fn data_sheet_shows_the_examples_classes() {
 
 /// The GPT model files, all written before models named their network, sample exactly as they did before the
 /// U-Net seam: the same bytes as `tests/fixtures/recorded/*.npy`, written by the commit before it (bf8e05b) with
-/// these very commands. The GPT dungeon model the U-Net replaced stays as `tests/fixtures/gpt-dungeon.safetensors`.
+/// these very commands. The GPT dungeon and terrain models the U-Nets replaced stay as
+/// `tests/fixtures/gpt-dungeon.safetensors` and `gpt-terrain.safetensors`.
 #[test]
 fn gpt_files_sample_as_they_did_before_the_unet_seam() {
     let dir = temp_dir("recorded");
@@ -1172,7 +1173,7 @@ fn gpt_files_sample_as_they_did_before_the_unet_seam() {
     ] {
         let out = dir.join(format!("{model}.npy"));
         let path = match model {
-            "dungeon" => "tests/fixtures/gpt-dungeon.safetensors".to_owned(),
+            "dungeon" | "terrain" => format!("tests/fixtures/gpt-{model}.safetensors"),
             model => format!("assets/models/{model}.safetensors"),
         };
         let mut args = vec!["sample", "--model", &path, "--steps", "8", "--count", "3"];

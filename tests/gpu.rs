@@ -18,15 +18,17 @@ use bevy_bfn::net::Network;
 use candle_core::{Device, Tensor};
 use common::read_back::{staging_buffer, submit_and_read};
 
-/// Every shipped model, and the GPT dungeon model the U-Net replaced (`tests/fixtures/gpt-dungeon.safetensors`):
-/// among them discrete tokens of one variable (names) and of a 2 × 2 patch (the GPT dungeon), and a U-Net (dungeon).
-const MODELS: [&str; 6] = [
+/// Every shipped model, and the GPT dungeon and terrain models the U-Nets replaced (`tests/fixtures/gpt-*`):
+/// among them discrete tokens of one variable (names) and of a 2 × 2 patch (the GPT dungeon), continuous values in
+/// 2 × 2 patches (the GPT terrain), and U-Nets on classes and on values (dungeon, terrain).
+const MODELS: [&str; 7] = [
     "digits",
     "dungeon",
     "names",
     "sprites",
     "terrain",
     "gpt-dungeon",
+    "gpt-terrain",
 ];
 
 /// Every sampler besides the standard one, with η and τ at and off their defaults.
@@ -54,7 +56,9 @@ fn gpu() -> MutexGuard<'static, GpuContext> {
 
 fn weights(name: &str) -> Weights {
     match name {
-        "gpt-dungeon" => Weights::load("tests/fixtures/gpt-dungeon.safetensors"),
+        "gpt-dungeon" | "gpt-terrain" => {
+            Weights::load(format!("tests/fixtures/{name}.safetensors"))
+        }
         name => Weights::load(format!("assets/models/{name}.safetensors")),
     }
     .unwrap()
@@ -443,7 +447,7 @@ fn guided_sampling_on_the_gpu_follows_the_cpu() {
         ("names", 10, SamplingMethod::Standard),
         ("names", 10, FEW_STEP[3]),
         ("digits", 8, SamplingMethod::Standard),
-        ("terrain", 4, SamplingMethod::Ode2 { eta: 1e-3 }),
+        ("gpt-terrain", 4, SamplingMethod::Ode2 { eta: 1e-3 }),
     ] {
         let weights = conditional(name, 3);
         for weight in [2.0, 0.0] {

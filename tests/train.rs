@@ -385,6 +385,138 @@ fn a_resumed_run_ends_with_the_same_weights() {
     );
 }
 
+/// A tiny run of two stages: 6 steps of `[training]`, then 4 from their weights at another rate, warm-up,
+/// moving average and seed.
+fn tiny_staged_digits(dir: &std::path::Path) -> TrainConfig {
+    TrainConfig::load(&tiny_digits_file(
+        dir,
+        6,
+        "[[stage]]\nsteps = 4\nlearning_rate = 1e-3\nwarmup = 2\nema_decay = 0.8\nseed = 8",
+    ))
+    .unwrap()
+}
+
+/// A schedule in stages is the chain of fine-tuning runs it replaces, bit for bit: its second stage starts from
+/// the first's averaged weights, as a run with `init` on the first's model file does, with the settings its
+/// table names replacing `[training]`'s and the rest kept.
+#[test]
+fn a_staged_run_is_its_chain_of_fine_tuning_runs() {
+    let dir = temp_dir("stages");
+    let config = tiny_staged_digits(&dir);
+    assert_eq!((config.stage_count(), config.steps_in_all()), (2, 10));
+    let data = load_section(&config.data).unwrap();
+    let mut seen = Vec::new();
+    let staged = Trainer::new(config, data.clone())
+        .unwrap()
+        .run_stages(u32::MAX, &data, |p| seen.push((p.stage.index, p.step)))
+        .unwrap();
+    let expected_steps: Vec<_> = (1..=6)
+        .map(|s| (0, s))
+        .chain((1..=4).map(|s| (1, s)))
+        .collect();
+    assert_eq!(seen, expected_steps);
+    assert!(
+        staged.next_stage(data.clone()).unwrap().is_none(),
+        "two stages"
+    );
+    let staged = staged.model_weights().unwrap();
+    assert!(
+        staged
+            .config()
+            .provenance
+            .ends_with("(10 steps, stage 2 of 2)"),
+        "{}",
+        staged.config().provenance
+    );
+
+    // The chain: 6 steps alone, then a run of 4 from its model file, with the second stage's settings.
+    let mut first = Trainer::new(tiny_digits(&dir, 6), data.clone()).unwrap();
+    first.run(6, |_| {}).unwrap();
+    let init = dir.join("first.safetensors");
+    std::fs::rename(dir.join("tiny.safetensors"), &init).unwrap();
+    let mut second = tiny_digits(&dir, 4);
+    let t = &mut second.training;
+    (t.learning_rate, t.warmup, t.ema_decay, t.seed) = (1e-3, 2, 0.8, 8);
+    t.init = Some(init);
+    let mut second = Trainer::new(second, data.clone()).unwrap();
+    second.run(4, |_| {}).unwrap();
+    assert_eq!(
+        second.model_weights().unwrap().tensors(),
+        staged.tensors(),
+        "stages equal their chain of runs"
+    );
+
+    let mut straight = Trainer::new(tiny_digits(&dir, 10), data).unwrap();
+    straight.run(10, |_| {}).unwrap();
+    assert_ne!(
+        straight.model_weights().unwrap().tensors(),
+        staged.tensors(),
+        "the second stage's settings change the run"
+    );
+}
+
+/// A staged run stopped anywhere — inside a stage or at its end — resumes in the stage its checkpoint was
+/// written in and ends with the weights of the uninterrupted run.
+#[test]
+fn a_staged_run_resumes_in_the_stage_it_stopped_in() {
+    let dir = temp_dir("stages-resume");
+    let config = tiny_staged_digits(&dir);
+    let data = load_section(&config.data).unwrap();
+    let straight = Trainer::new(config.clone(), data.clone())
+        .unwrap()
+        .run_stages(10, &data, |_| {})
+        .unwrap()
+        .model_weights()
+        .unwrap();
+    for stop in [3, 6, 8] {
+        let stopped = Trainer::new(config.clone(), data.clone())
+            .unwrap()
+            .run_stages(stop, &data, |_| {})
+            .unwrap();
+        assert_eq!(stopped.steps_in_all(), stop);
+        drop(stopped); // killed after its checkpoint
+        let resumed = Trainer::resumed(config.clone(), data.clone()).unwrap();
+        assert_eq!(
+            (resumed.stage().index, resumed.steps_in_all()),
+            (usize::from(stop > 6), stop),
+            "stopped at {stop}"
+        );
+        let resumed = resumed.run_stages(10, &data, |_| {}).unwrap();
+        assert_eq!(
+            resumed.model_weights().unwrap(),
+            straight,
+            "stopped at {stop}: resume equals uninterrupted, bit for bit"
+        );
+    }
+}
+
+/// A later stage's table is checked as its own run, and named by its place in the schedule.
+#[test]
+fn stage_tables_that_cannot_be_run_are_refused_by_name() {
+    let dir = temp_dir("stage-settings");
+    for (stage, expected) in [
+        (
+            "init = 'base.safetensors'",
+            "stage 3 ([[stage]] 2): init is [training]'s alone",
+        ),
+        ("stepz = 4", "stage 3 ([[stage]] 2): unknown field `stepz`"),
+        (
+            "learning_rate = -1.0",
+            "stage 3 ([[stage]] 2): training.learning_rate must be positive",
+        ),
+        (
+            "average_from = 9",
+            "stage 3 ([[stage]] 2): training.average_from must lie in 1..=8",
+        ),
+    ] {
+        let extra = format!("[[stage]]\nsteps = 8\n[[stage]]\n{stage}");
+        let e = TrainConfig::load(&tiny_digits_file(&dir, 8, &extra))
+            .expect_err(stage)
+            .to_string();
+        assert!(e.contains(expected), "{stage}: {e}");
+    }
+}
+
 #[test]
 fn the_tail_mean_starts_at_average_from() {
     let dir = temp_dir("tail");
@@ -489,9 +621,9 @@ fn a_fine_tuning_run_starts_from_its_init_model_and_refuses_another_network() {
     assert!(e.to_string().contains("another network"), "{e}");
 }
 
-/// Each shipped model is what its configuration makes: the network and data the file records are the
-/// configuration's, and a configuration that fine-tunes starts from the output of another shipped configuration,
-/// so that `bfn-train train` on the chain remakes the file.
+/// Each shipped model is what its configuration makes: the network, data and steps (every stage's) the file
+/// records are the configuration's, and a configuration that fine-tunes starts from the output of another shipped
+/// configuration, so that `bfn-train train` on the two remakes the file.
 #[test]
 fn every_config_describes_the_model_it_ships() {
     // The model configs; experiments (`configs/head-to-head/`) have folders of their own.
@@ -551,12 +683,14 @@ fn every_config_describes_the_model_it_ships() {
             "{}",
             config.name
         );
+        let steps = match config.stage_count() {
+            1 => format!("({} steps)", config.training.steps),
+            n => format!("({} steps, stage {n} of {n})", config.steps_in_all()),
+        };
         assert!(
             file.provenance
                 .contains(&format!("config `{}`", config.name))
-                && file
-                    .provenance
-                    .ends_with(&format!("({} steps)", config.training.steps)),
+                && file.provenance.ends_with(&steps),
             "{}: the file says it was made by {}",
             config.name,
             file.provenance

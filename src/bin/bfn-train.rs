@@ -59,7 +59,7 @@ enum Command {
         /// Continue from the checkpoint beside the model file (written by an earlier run of the same config).
         #[arg(long)]
         resume: bool,
-        /// Stop after this many steps in all (the run can be resumed later); default: the config's steps.
+        /// Stop after this many steps in all, every stage's counted (the run can be resumed later); default: all of them.
         #[arg(long)]
         until: Option<u32>,
     },
@@ -542,22 +542,28 @@ fn train(config_path: PathBuf, resume: bool, until: Option<u32>) -> Result<(), A
         "{}: {} ({} examples, {} held out)",
         config.name, data.provenance, data.count, data.test_count
     );
-    let steps = config.training.steps;
-    let mut trainer = Trainer::new(config, data)?;
-    if resume {
-        let checkpoint = trainer.checkpoint_path();
-        trainer.resume(&checkpoint)?;
+    let until = until.unwrap_or(config.steps_in_all());
+    let trainer = if resume {
+        let trainer = Trainer::resumed(config, data.clone())?;
+        let stage = trainer.stage();
         eprintln!(
-            "resumed from {} at step {}",
-            checkpoint.display(),
-            trainer.step()
+            "resumed from {} at step {}{}",
+            trainer.checkpoint_path().display(),
+            trainer.step(),
+            match stage.count {
+                1 => String::new(),
+                count => format!(" of stage {} of {count}", stage.index + 1),
+            }
         );
-    }
-    let started_at = trainer.step();
+        trainer
+    } else {
+        Trainer::new(config, data.clone())?
+    };
+    let started_at = trainer.steps_in_all();
     let mut reporter = Reporter::new();
-    trainer.run(until.unwrap_or(steps), |p| reporter.report(p))?;
+    let trainer = trainer.run_stages(until, &data, |p| reporter.report(p))?;
     reporter.finish();
-    if trainer.step() == started_at {
+    if trainer.steps_in_all() == started_at {
         // A finished run resumed: its model file again, with the config's default sampler and steps.
         trainer.save_model()?;
     }
@@ -1093,8 +1099,12 @@ impl Reporter {
         let done = f64::from(p.step) / f64::from(p.steps);
         let eta = f64::from(p.steps - p.step) / p.steps_per_second.max(1e-9);
         let filled = (done * 30.0) as usize;
+        let stage = match p.stage.count {
+            1 => String::new(),
+            count => format!("stage {}/{count} ", p.stage.index + 1),
+        };
         let line = format!(
-            "[{}{}] {}/{} loss {:.4} (avg {:.4}) |g| {:.2} {:.2} steps/s ETA {:.0} min",
+            "{stage}[{}{}] {}/{} loss {:.4} (avg {:.4}) |g| {:.2} {:.2} steps/s ETA {:.0} min",
             "#".repeat(filled),
             ".".repeat(30 - filled),
             p.step,

@@ -26,8 +26,15 @@ pub struct TrainConfig {
     pub data: DataSection,
     /// The data kind's accuracy setting and the network.
     pub model: ModelSection,
-    /// The optimisation.
+    /// The optimisation: the schedule's first stage.
     pub training: TrainingSection,
+    /// `[[stage]]` tables: the schedule's later stages, run in order after `[training]`'s. Each is `[training]`
+    /// with the settings it names replaced (not the stage before it: a stage reads whole beside `[training]`),
+    /// and starts from the weights the stage before it ends with — its moving average, as its model file holds
+    /// them — with a fresh optimiser, step and schedule: a warm restart of the learning rate, as a run from
+    /// `training.init` is, kept in the model's one file and resumed across by one checkpoint.
+    #[serde(default, rename = "stage", skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<toml::Table>,
     /// `[limits]`: the largest sizes the run accepts from its settings and its data, for a run that needs more
     /// than the defaults (see [`Limits`]); each left out keeps its default.
     #[serde(default)]
@@ -283,6 +290,62 @@ impl TrainConfig {
         Ok(config)
     }
 
+    /// Where a run of this configuration keeps its checkpoint: beside the model file, with `.ckpt` appended
+    /// (one for all its stages).
+    pub fn checkpoint_path(&self) -> PathBuf {
+        let mut path = self.output.clone().into_os_string();
+        path.push(".ckpt");
+        PathBuf::from(path)
+    }
+
+    /// The stages of the schedule: `[training]` and then each `[[stage]]`.
+    pub fn stage_count(&self) -> usize {
+        1 + self.stages.len()
+    }
+
+    /// The run of stage `index` (0 is `[training]`'s) alone: this configuration with that stage's training
+    /// settings and no stages. A later stage starts from the weights of the one before, so it has no `init`.
+    pub fn stage(&self, index: usize) -> Result<TrainConfig, String> {
+        let mut run = TrainConfig {
+            stages: Vec::new(),
+            ..self.clone()
+        };
+        if index == 0 {
+            return Ok(run);
+        }
+        let changes = self.stages.get(index - 1).ok_or_else(|| {
+            format!(
+                "stage {} asked of a schedule of {}",
+                index + 1,
+                self.stage_count()
+            )
+        })?;
+        let named = |message: String| format!("stage {} ([[stage]] {index}): {message}", index + 1);
+        if changes.contains_key("init") {
+            return Err(named(
+                "init is [training]'s alone: a later stage starts from the weights of the stage before it"
+                    .into(),
+            ));
+        }
+        let mut settings = serde_json::to_value(&self.training).expect("the settings serialise");
+        let changes = serde_json::to_value(changes).map_err(|e| named(e.to_string()))?;
+        if let (Some(settings), Some(changes)) = (settings.as_object_mut(), changes.as_object()) {
+            settings.remove("init");
+            settings.extend(changes.clone());
+        }
+        run.training = serde_json::from_value(settings).map_err(|e| named(e.to_string()))?;
+        run.check().map_err(named)?;
+        Ok(run)
+    }
+
+    /// Optimiser steps in all the stages together.
+    pub fn steps_in_all(&self) -> u32 {
+        (0..self.stage_count())
+            .filter_map(|index| self.stage(index).ok())
+            .map(|run| run.training.steps)
+            .sum()
+    }
+
     /// The sizes the settings claim, within [`TrainConfig::limits`].
     fn check_sizes(&self) -> Result<(), LimitError> {
         let (m, t, limits) = (&self.model, &self.training, &self.limits);
@@ -395,6 +458,9 @@ impl TrainConfig {
             && (steps == 0 || draws == 0)
         {
             return Err("training.loss.discrete.steps and .draws must be positive".into());
+        }
+        for index in 1..self.stage_count() {
+            self.stage(index)?;
         }
         Ok(())
     }

@@ -16,7 +16,7 @@ use crate::atomic_file::write_atomic;
 use crate::flow::loss::bayesian_flow;
 use crate::flow::{CounterRng, DataKind, Datum, Shape, Stream};
 use crate::model::memory::network_bytes;
-use crate::model::weights::{decode, encode};
+use crate::model::weights::{TensorData, decode, encode};
 use crate::model::{Kind, ModelConfig, NetworkConfig, Weights, WeightsError};
 use crate::net::{
     Dropout, Network, initial_varmap, tensor_data, varmap_from_weights, weights_from_varmap,
@@ -68,25 +68,44 @@ pub struct Progress {
     pub grad_norm: f64,
     /// Steps per second since the run (or the resume) began.
     pub steps_per_second: f64,
+    /// The stage of the schedule these steps belong to.
+    pub stage: Stage,
 }
 
-/// The weights a run starts from: drawn from its seed, or those of `training.init` when it fine-tunes — which
-/// must be a network of the very shape this run trains, on classes that mean the same.
+/// Where a run stands in its schedule's stages ([`TrainConfig::stages`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stage {
+    /// 0 for `[training]`'s, 1 for the first `[[stage]]`.
+    pub index: usize,
+    /// The stages of the schedule.
+    pub count: usize,
+    /// The steps of the stages before this one.
+    pub steps_before: u32,
+}
+
+/// The weights a run starts from: those the stage before ends with, those of `training.init` when it
+/// fine-tunes — either must be a network of the very shape this run trains, on classes that mean the same — or
+/// else drawn from its seed.
 fn starting_varmap(
     config: &TrainConfig,
     model: &ModelConfig,
     device: &Device,
+    start: Option<&Weights>,
 ) -> Result<VarMap, TrainError> {
-    let Some(path) = &config.training.init else {
-        return Ok(initial_varmap(model, config.training.seed, device)?);
+    let loaded;
+    let (weights, from) = match (start, &config.training.init) {
+        (Some(weights), _) => (weights, "the stage before".to_owned()),
+        (None, Some(path)) => {
+            loaded = Weights::load_with_limits(path, &config.limits)?;
+            (&loaded, format!("training.init {}", path.display()))
+        }
+        (None, None) => return Ok(initial_varmap(model, config.training.seed, device)?),
     };
-    let weights = Weights::load_with_limits(path, &config.limits)?;
     let theirs = weights.config();
     let refuse = |what: &str, ours: &dyn Debug, file: &dyn Debug| {
         Err(TrainError::Setup(format!(
-            "{}: training.init {} was trained with another {what} ({file:?}) than this run's ({ours:?})",
-            config.name,
-            path.display()
+            "{}: {from} was trained with another {what} ({file:?}) than this run's ({ours:?})",
+            config.name
         )))
     };
     if theirs.kind != model.kind {
@@ -110,7 +129,7 @@ fn starting_varmap(
     if !theirs.labels.is_empty() && theirs.labels != model.labels {
         return refuse("set of classes", &model.labels, &theirs.labels);
     }
-    Ok(varmap_from_weights(&weights, model, device)?)
+    Ok(varmap_from_weights(weights, model, device)?)
 }
 
 /// One example of a training batch: its index among the training draws ([`Dataset::train_draws`]), its
@@ -122,9 +141,13 @@ struct Draw {
     offset: Option<(usize, usize)>,
 }
 
-/// A training run.
+/// A training run: one stage of its schedule at a time.
 pub struct Trainer {
+    /// The configuration as written, every stage in it.
+    schedule: TrainConfig,
+    /// This stage's run alone ([`TrainConfig::stage`]).
     config: TrainConfig,
+    stage: Stage,
     data: Dataset,
     model: ModelConfig,
     kind: Kind,
@@ -140,8 +163,30 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// A fresh run: the network drawn from the run's seed, or loaded from `training.init`.
+    /// A fresh run, in its first stage: the network drawn from the run's seed, or loaded from `training.init`.
     pub fn new(config: TrainConfig, data: Dataset) -> Result<Self, TrainError> {
+        Self::in_stage(config, 0, data, None)
+    }
+
+    /// The run of `schedule`'s stage `index`, from `start` (the weights the stage before ends with; `None` for
+    /// the first stage, which starts as `[training]` says).
+    fn in_stage(
+        schedule: TrainConfig,
+        index: usize,
+        data: Dataset,
+        start: Option<&Weights>,
+    ) -> Result<Self, TrainError> {
+        let setup = |message: String| TrainError::Setup(format!("{}: {message}", schedule.name));
+        let config = schedule.stage(index).map_err(setup)?;
+        let steps_before = (0..index)
+            .map(|earlier| schedule.stage(earlier).map(|run| run.training.steps))
+            .sum::<Result<u32, String>>()
+            .map_err(setup)?;
+        let stage = Stage {
+            index,
+            count: schedule.stage_count(),
+            steps_before,
+        };
         let (data, model) = config
             .prepare(data)
             .map_err(|e| TrainError::Setup(e.to_string()))?;
@@ -168,7 +213,7 @@ impl Trainer {
             .permutations(&model)
             .map_err(|e| TrainError::Setup(format!("{}: {e}", config.name)))?;
         let device = Device::Cpu;
-        let varmap = starting_varmap(&config, &model, &device)?;
+        let varmap = starting_varmap(&config, &model, &device, start)?;
         let network = Network::new(
             &model,
             VarBuilder::from_varmap(&varmap, DType::F32, &device),
@@ -183,7 +228,9 @@ impl Trainer {
             _ => None,
         };
         Ok(Self {
+            schedule,
             config,
+            stage,
             data,
             model,
             kind,
@@ -202,16 +249,43 @@ impl Trainer {
         &self.model
     }
 
-    /// Steps done.
+    /// Steps done in this stage.
     pub fn step(&self) -> u32 {
         self.optimizer.step
     }
 
+    /// Steps done in all the stages so far.
+    pub fn steps_in_all(&self) -> u32 {
+        self.stage.steps_before + self.step()
+    }
+
+    /// The stage of the schedule this run is in.
+    pub fn stage(&self) -> Stage {
+        self.stage
+    }
+
+    /// The schedule's next stage, starting from this one's averaged weights (the model file it writes), or
+    /// `None` after the last.
+    pub fn next_stage(&self, data: Dataset) -> Result<Option<Self>, TrainError> {
+        let next = self.stage.index + 1;
+        if next == self.stage.count {
+            return Ok(None);
+        }
+        let start = self.model_weights()?;
+        Self::in_stage(self.schedule.clone(), next, data, Some(&start)).map(Some)
+    }
+
+    /// The run `schedule`'s checkpoint was written by, in the stage it was written in, restored to its step.
+    pub fn resumed(schedule: TrainConfig, data: Dataset) -> Result<Self, TrainError> {
+        let checkpoint = Checkpoint::read(&schedule.checkpoint_path())?;
+        let mut trainer = Self::in_stage(schedule, checkpoint.stage()?, data, None)?;
+        trainer.restore(&checkpoint)?;
+        Ok(trainer)
+    }
+
     /// The path of this run's checkpoint: the model file's with `.ckpt` appended.
     pub fn checkpoint_path(&self) -> PathBuf {
-        let mut path = self.config.output.clone().into_os_string();
-        path.push(".ckpt");
-        PathBuf::from(path)
+        self.config.checkpoint_path()
     }
 
     /// Trains until `until` steps are done, checkpointing every `checkpoint_every` steps and at the end;
@@ -228,6 +302,7 @@ impl Trainer {
                 loss,
                 grad_norm,
                 steps_per_second: f64::from(self.step() - started.1) / elapsed,
+                stage: self.stage,
             });
             if self
                 .step()
@@ -239,6 +314,26 @@ impl Trainer {
             }
         }
         Ok(())
+    }
+
+    /// Trains stage after stage, each from the weights the one before ends with, until `until` steps in all or
+    /// the schedule's end; returns the run of the stage it stopped in.
+    pub fn run_stages(
+        mut self,
+        until: u32,
+        data: &Dataset,
+        mut report: impl FnMut(Progress),
+    ) -> Result<Self, TrainError> {
+        loop {
+            self.run(until.saturating_sub(self.stage.steps_before), &mut report)?;
+            if self.steps_in_all() >= until {
+                return Ok(self);
+            }
+            match self.next_stage(data.clone())? {
+                Some(next) => self = next,
+                None => return Ok(self),
+            }
+        }
     }
 
     /// One optimiser step; returns the loss and the gradient norm.
@@ -473,7 +568,15 @@ impl Trainer {
             .clone();
         weights.extend(tensors);
         let mut config = self.model.clone();
-        config.provenance = format!("{} ({} steps)", config.provenance, self.step());
+        config.provenance = match self.stage.count {
+            1 => format!("{} ({} steps)", config.provenance, self.step()),
+            count => format!(
+                "{} ({} steps, stage {} of {count})",
+                config.provenance,
+                self.steps_in_all(),
+                self.stage.index + 1
+            ),
+        };
         Ok(Weights::new_with_limits(
             config,
             weights,
@@ -516,6 +619,7 @@ impl Trainer {
         let metadata = HashMap::from([
             ("format".to_owned(), CHECKPOINT_FORMAT.to_owned()),
             ("step".to_owned(), self.step().to_string()),
+            ("stage".to_owned(), self.stage.index.to_string()),
             (
                 "train_config".to_owned(),
                 serde_json::to_string(&self.config).expect("the config serialises"),
@@ -535,41 +639,35 @@ impl Trainer {
         Ok(())
     }
 
-    /// Continues from a checkpoint of the same configuration, up to the model's default sampler and steps: those
-    /// do not change training, and are chosen by measuring the trained model (`docs/sampling.md`), so a finished
-    /// run resumed with new ones writes its model file again with them ([`Trainer::save_model`]).
+    /// Continues from a checkpoint of the same configuration and stage, up to the model's default sampler and
+    /// steps: those do not change training, and are chosen by measuring the trained model
+    /// (`docs/sampling.md`), so a finished run resumed with new ones writes its model file again with them
+    /// ([`Trainer::save_model`]).
     pub fn resume(&mut self, path: &Path) -> Result<(), TrainError> {
-        let fail = |message: String| TrainError::Checkpoint {
-            path: path.display().to_string(),
-            message,
-        };
-        let bytes = std::fs::read(path).map_err(|source| WeightsError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let (metadata, tensors) = decode(&bytes)?;
-        if metadata.get("format").map(String::as_str) != Some(CHECKPOINT_FORMAT) {
-            return Err(fail("not a bfn-train checkpoint".into()));
-        }
-        let mut theirs: TrainConfig =
-            serde_json::from_str(metadata.get("train_config").map_or("", String::as_str))
-                .map_err(|e| fail(format!("unreadable configuration: {e}")))?;
+        self.restore(&Checkpoint::read(path)?)
+    }
+
+    fn restore(&mut self, checkpoint: &Checkpoint) -> Result<(), TrainError> {
+        let fail = |message: String| checkpoint.error(message);
+        let mut theirs: TrainConfig = serde_json::from_str(checkpoint.get("train_config"))
+            .map_err(|e| fail(format!("unreadable configuration: {e}")))?;
         theirs.model.sampling_steps = self.config.model.sampling_steps;
         theirs.model.sampler = self.config.model.sampler;
-        if theirs != self.config {
+        if theirs != self.config || checkpoint.stage()? != self.stage.index {
             return Err(fail(
                 "written by a different configuration; start afresh or restore that configuration"
                     .into(),
             ));
         }
-        let step: u32 = metadata
+        let step: u32 = checkpoint
             .get("step")
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| fail("no step".into()))?;
+            .parse()
+            .map_err(|_| fail("no step".into()))?;
         let device = self.device.clone();
         let has_tail = self.optimizer.tail_length(step).is_some();
         let get = |kind: &str, name: &str| -> candle_core::Result<Tensor> {
-            let t = tensors
+            let t = checkpoint
+                .tensors
                 .get(&format!("{kind}/{name}"))
                 .ok_or_else(|| candle_core::Error::Msg(format!("missing {kind}/{name}")))?;
             Tensor::from_slice(&t.values, t.shape.as_slice(), &device)
@@ -586,6 +684,54 @@ impl Trainer {
             })
             .map_err(|e| fail(e.to_string()))?;
         Ok(())
+    }
+}
+
+/// A checkpoint file as read: its metadata (format, stage, step, the stage's configuration) and its tensors.
+struct Checkpoint {
+    path: PathBuf,
+    metadata: HashMap<String, String>,
+    tensors: BTreeMap<String, TensorData>,
+}
+
+impl Checkpoint {
+    fn read(path: &Path) -> Result<Self, TrainError> {
+        let bytes = std::fs::read(path).map_err(|source| WeightsError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let (metadata, tensors) = decode(&bytes)?;
+        let checkpoint = Self {
+            path: path.to_owned(),
+            metadata,
+            tensors,
+        };
+        if checkpoint.get("format") != CHECKPOINT_FORMAT {
+            return Err(checkpoint.error("not a bfn-train checkpoint".into()));
+        }
+        Ok(checkpoint)
+    }
+
+    /// A metadata entry, empty where it is missing.
+    fn get(&self, key: &str) -> &str {
+        self.metadata.get(key).map_or("", String::as_str)
+    }
+
+    /// The stage it was written in: 0 where it names none (a checkpoint from before stages).
+    fn stage(&self) -> Result<usize, TrainError> {
+        match self.metadata.get("stage") {
+            None => Ok(0),
+            Some(stage) => stage
+                .parse()
+                .map_err(|_| self.error(format!("unreadable stage {stage:?}"))),
+        }
+    }
+
+    fn error(&self, message: String) -> TrainError {
+        TrainError::Checkpoint {
+            path: self.path.display().to_string(),
+            message,
+        }
     }
 }
 

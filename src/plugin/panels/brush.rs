@@ -58,7 +58,7 @@ pub(super) fn paints(config: &ModelConfig) -> bool {
     config.pixel_layout().height > 1
 }
 
-/// The brush's tools, under the preview.
+/// The brush's tools, shown above the preview they paint on.
 pub(super) fn tools(ui: &mut egui::Ui, brush: &mut Brush, config: &ModelConfig) {
     let channels = config.pixel_layout().channels;
     ui.horizontal(|ui| {

@@ -144,6 +144,15 @@ fn generator_panels(
                 } else {
                     (300.0 / width.max(height * 4) as f32).max(1.0)
                 };
+                // The brush's tools above the canvas: a panel too short for a level's canvas still shows them.
+                let brush = if brush::paints(&config) {
+                    let brush = brushes.entry(entity).or_default();
+                    brush::fit(brush, &config);
+                    brush::tools(ui, brush, &config);
+                    Some(brush)
+                } else {
+                    None
+                };
                 let shown = ui.add(
                     egui::Image::new(egui::load::SizedTexture::new(
                         preview,
@@ -151,9 +160,7 @@ fn generator_panels(
                     ))
                     .sense(egui::Sense::click_and_drag()),
                 );
-                if brush::paints(&config) {
-                    let brush = brushes.entry(entity).or_default();
-                    brush::fit(brush, &config);
+                if let Some(brush) = brush {
                     let canvas = brush::Canvas {
                         rect: shown.rect,
                         layout: config.pixel_layout(),
@@ -162,7 +169,6 @@ fn generator_panels(
                     let mut painted = constraints.cloned().unwrap_or_default();
                     let mut changed = brush::stroke(&shown, &canvas, brush, &config, &mut painted);
                     brush::overlay(ui.painter(), &canvas, brush, &config, &painted);
-                    brush::tools(ui, brush, &config);
                     changed |= brush::selection_actions(
                         ui,
                         &mut commands,
