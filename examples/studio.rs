@@ -16,9 +16,9 @@
 //! colour) that must stay, erased to free, at a strength; a selection allows only some classes, or is sampled again
 //! keeping the rest.
 //!
-//! Each model samples with the steps its file says its samples need (`docs/models.md`): terrain's levels and
-//! sprites' opacity come out squeezed in 50 steps, so those two take 500 and 200 — on a GPU. A software one (Mesa's
-//! lavapipe) would take tens of minutes over them, so there every model takes 50.
+//! Each model samples with the sampler and steps its file says its samples need (`docs/models.md`): sprites'
+//! opacity comes out squeezed in 50 steps, so they take 200 — on a GPU; terrain takes 50 of the sde2 solver. A
+//! software one (Mesa's lavapipe) would take minutes over the sprites' 200, so there every model takes 50.
 
 #[path = "common/corridor.rs"]
 mod corridor;
@@ -99,7 +99,7 @@ const FRAMES_PER_FLOW: u32 = 12;
 /// The guidance weight of the conditional models (`docs/models.md`).
 const CLASS_GUIDANCE: f64 = 2.0;
 
-/// The steps every model takes on a software GPU, where a step of sprites or terrain costs about a second.
+/// The steps every model takes on a software GPU, where a step of sprites or of a U-Net costs about a second.
 const SOFTWARE_GPU_STEPS: u32 = 50;
 
 /// One generator of the studio.
@@ -237,12 +237,12 @@ fn setup(
     if !options.headless {
         commands.spawn(Camera2d);
     }
-    // lavapipe runs the kernels on the CPU: terrain's 500 steps and sprites' 200 would take it tens of minutes.
+    // lavapipe runs the kernels on the CPU: sprites' 200 steps would take it minutes.
     let software_gpu = adapter.is_some_and(|a| a.device_type == wgpu::DeviceType::Cpu);
     if software_gpu && options.steps.is_none() {
         warn!(
-            "a software GPU: every model samples in {SOFTWARE_GPU_STEPS} steps, so terrain's levels come out \
-             squeezed together (docs/models.md); `--steps 500` for the full flows, tens of minutes here"
+            "a software GPU: every model samples in {SOFTWARE_GPU_STEPS} steps, so the sprites' opacity comes \
+             out spread (docs/models.md); `--steps 200` for their full flows, minutes here"
         );
     }
     let steps = options.steps.or(software_gpu.then_some(SOFTWARE_GPU_STEPS));

@@ -24,7 +24,7 @@ fn setup(mut commands: Commands, assets: Res<AssetServer>) {
     commands.spawn((
         BfnGenerator::new(assets.load("models/terrain.safetensors"))
             .with_batch(2)
-            // The steps are the model file's own: 500, as in 50 the crops' levels come out squeezed together.
+            // The sampler and steps are the model file's own: 50 steps of the sde2 solver (docs/sampling.md).
             .with_steps_per_frame(20),
         Sprite::default(),
         Transform::from_xyz(0.0, 230.0, 0.0).with_scale(Vec3::splat(8.0)),
