@@ -375,8 +375,9 @@ fn quality_measures_what_a_game_needs() {
     }
 }
 
-/// `scripts/npy-game.py`'s numbers for 24 samples of `model` at 20 steps from seed 5 against its held-out split
-/// (or training split), in the order of `quality`'s game columns.
+/// `scripts/npy-game.py`'s numbers for 24 samples of `model` at 20 standard steps (`quality`'s sampler, whatever
+/// the file's own) from seed 5 against its held-out split (or training split), in the order of `quality`'s game
+/// columns.
 fn numpy_game_measures(dir: &Path, model: &str, train_split: bool) -> Vec<f64> {
     let samples = dir.join(format!("{model}-samples.npy"));
     let data = dir.join(format!("{model}-data.npy"));
@@ -385,6 +386,8 @@ fn numpy_game_measures(dir: &Path, model: &str, train_split: bool) -> Vec<f64> {
         "sample",
         "--model",
         &model_path,
+        "--sampler",
+        "standard",
         "--steps",
         "20",
         "--count",

@@ -25,7 +25,7 @@ pub struct BfnGenerator {
     /// Examples generated together (maps, sprites, names).
     pub batch: usize,
     /// n, the number of BFN steps: more steps, better samples. `None`: the steps the model's samples need
-    /// ([`ModelConfig::sampling_steps`]: 50 unless its file names more), so that a model that needs 500 is not
+    /// ([`ModelConfig::sampling_steps`]: 50 unless its file names others), so that a model that needs 200 is not
     /// drawn squeezed by a game that never asked.
     pub steps: Option<u32>,
     /// Steps recorded each frame (unless `gpu_budget_ms` is set).
